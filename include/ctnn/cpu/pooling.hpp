@@ -1,0 +1,227 @@
+#pragma once
+// CPU kernels of ctnn::MaxPool, ctnn::AvgPool and ctnn::AdaptiveAvgPool, following PyTorch's
+// window arithmetic exactly (windows clipped to the input, ceil-mode partial windows).
+//
+//   window of output row oh: rows [oh*S - P, oh*S - P + K) clipped to [0, H)
+//   AvgPool divisor (count_include_pad): the window clipped to the padded input [-P, H + P)
+//   AdaptiveAvgPool row i of OH: rows [floor(i*H/OH), ceil((i+1)*H/OH))
+
+#include <algorithm>   // std::min, std::max, std::fill_n
+#include <cmath>       // std::isnan
+#include <cstddef>     // std::size_t
+#include <limits>      // std::numeric_limits
+
+#include <ctnn/cpu/context.hpp>      // ctnn::cpu::Context
+#include <ctnn/evaluator.hpp>        // ctnn::Evaluator
+#include <ctnn/layers/pooling.hpp>   // ctnn::MaxPool, ctnn::AvgPool, ctnn::AdaptiveAvgPool
+
+namespace ctnn::cpu {
+
+struct PoolGeometry {
+  std::size_t channels, kernel, stride, padding;
+  std::size_t in_height, in_width, out_height, out_width;
+
+  std::size_t in_plane() const { return in_height * in_width; }
+  std::size_t out_plane() const { return out_height * out_width; }
+  // [begin, end) of the window of output index o along an axis of `extent` input elements.
+  struct Range {
+    std::ptrdiff_t begin, end, padded_size;
+  };
+  Range window(std::size_t o, std::size_t extent) const {
+    const std::ptrdiff_t start = static_cast<std::ptrdiff_t>(o * stride) - static_cast<std::ptrdiff_t>(padding);
+    const std::ptrdiff_t padded_end = std::min<std::ptrdiff_t>(start + static_cast<std::ptrdiff_t>(kernel),
+                                                               static_cast<std::ptrdiff_t>(extent + padding));
+    return {std::max<std::ptrdiff_t>(start, 0), std::min<std::ptrdiff_t>(padded_end, static_cast<std::ptrdiff_t>(extent)),
+            padded_end - start};
+  }
+};
+
+// Runs fn(image, channel) over all planes in parallel.
+template <class T, class Fn>
+void parallel_over_planes(const Context<T>& ctx, std::size_t channels, std::size_t plane_work, Fn&& fn) {
+  const std::ptrdiff_t total = static_cast<std::ptrdiff_t>(ctx.batch * channels);
+#pragma omp parallel for schedule(static) num_threads(ctx.threads) if (total * static_cast<std::ptrdiff_t>(plane_work) > 32768)
+  for (std::ptrdiff_t job = 0; job < total; ++job)
+    fn(static_cast<std::size_t>(job) / channels, static_cast<std::size_t>(job) % channels);
+}
+
+// Max pooling; in training `indices` (one per output element, images `index_stride` apart)
+// records the winning position within the input plane.
+template <class T>
+void max_pool_forward(const Context<T>& ctx, const PoolGeometry& g, ConstSlot<T> x, Slot<T> y, T* indices,
+                      std::size_t index_stride) {
+  parallel_over_planes(ctx, g.channels, g.out_plane() * g.kernel * g.kernel, [&](std::size_t n, std::size_t c) {
+    const T* in = x.image(n) + c * g.in_plane();
+    T* out = y.image(n) + c * g.out_plane();
+    T* index = indices ? indices + n * index_stride + c * g.out_plane() : nullptr;
+    for (std::size_t oh = 0; oh < g.out_height; ++oh) {
+      const auto rows = g.window(oh, g.in_height);
+      for (std::size_t ow = 0; ow < g.out_width; ++ow) {
+        const auto cols = g.window(ow, g.in_width);
+        T best = -std::numeric_limits<T>::infinity();
+        std::ptrdiff_t best_at = rows.begin * static_cast<std::ptrdiff_t>(g.in_width) + cols.begin;
+        for (std::ptrdiff_t ih = rows.begin; ih < rows.end; ++ih)
+          for (std::ptrdiff_t iw = cols.begin; iw < cols.end; ++iw) {
+            const std::ptrdiff_t at = ih * static_cast<std::ptrdiff_t>(g.in_width) + iw;
+            const T v = in[at];
+            if (v > best || std::isnan(v)) {  // NaN wins, as in PyTorch
+              best = v;
+              best_at = at;
+            }
+          }
+        out[oh * g.out_width + ow] = best;
+        if (index) index[oh * g.out_width + ow] = static_cast<T>(best_at);
+      }
+    }
+  });
+}
+
+template <class T>
+void max_pool_backward(const Context<T>& ctx, const PoolGeometry& g, const T* indices, std::size_t index_stride,
+                       ConstSlot<T> dy, Slot<T> dx, bool accumulate_dx) {
+  parallel_over_planes(ctx, g.channels, g.out_plane(), [&](std::size_t n, std::size_t c) {
+    const T* index = indices + n * index_stride + c * g.out_plane();
+    const T* gradient = dy.image(n) + c * g.out_plane();
+    T* input_grad = dx.image(n) + c * g.in_plane();
+    if (!accumulate_dx) std::fill_n(input_grad, g.in_plane(), T(0));
+    for (std::size_t o = 0; o < g.out_plane(); ++o) input_grad[static_cast<std::size_t>(index[o])] += gradient[o];
+  });
+}
+
+template <class T>
+void avg_pool_forward(const Context<T>& ctx, const PoolGeometry& g, ConstSlot<T> x, Slot<T> y) {
+  parallel_over_planes(ctx, g.channels, g.out_plane() * g.kernel * g.kernel, [&](std::size_t n, std::size_t c) {
+    const T* in = x.image(n) + c * g.in_plane();
+    T* out = y.image(n) + c * g.out_plane();
+    for (std::size_t oh = 0; oh < g.out_height; ++oh) {
+      const auto rows = g.window(oh, g.in_height);
+      for (std::size_t ow = 0; ow < g.out_width; ++ow) {
+        const auto cols = g.window(ow, g.in_width);
+        T sum = 0;
+        for (std::ptrdiff_t ih = rows.begin; ih < rows.end; ++ih)
+          for (std::ptrdiff_t iw = cols.begin; iw < cols.end; ++iw) sum += in[ih * static_cast<std::ptrdiff_t>(g.in_width) + iw];
+        out[oh * g.out_width + ow] = sum / static_cast<T>(rows.padded_size * cols.padded_size);
+      }
+    }
+  });
+}
+
+template <class T>
+void avg_pool_backward(const Context<T>& ctx, const PoolGeometry& g, ConstSlot<T> dy, Slot<T> dx, bool accumulate_dx) {
+  parallel_over_planes(ctx, g.channels, g.out_plane() * g.kernel * g.kernel, [&](std::size_t n, std::size_t c) {
+    const T* gradient = dy.image(n) + c * g.out_plane();
+    T* input_grad = dx.image(n) + c * g.in_plane();
+    if (!accumulate_dx) std::fill_n(input_grad, g.in_plane(), T(0));
+    for (std::size_t oh = 0; oh < g.out_height; ++oh) {
+      const auto rows = g.window(oh, g.in_height);
+      for (std::size_t ow = 0; ow < g.out_width; ++ow) {
+        const auto cols = g.window(ow, g.in_width);
+        const T share = gradient[oh * g.out_width + ow] / static_cast<T>(rows.padded_size * cols.padded_size);
+        for (std::ptrdiff_t ih = rows.begin; ih < rows.end; ++ih)
+          for (std::ptrdiff_t iw = cols.begin; iw < cols.end; ++iw)
+            input_grad[ih * static_cast<std::ptrdiff_t>(g.in_width) + iw] += share;
+      }
+    }
+  });
+}
+
+// Adaptive pooling cell bounds along one axis.
+inline std::size_t adaptive_begin(std::size_t o, std::size_t in, std::size_t out) { return o * in / out; }
+inline std::size_t adaptive_end(std::size_t o, std::size_t in, std::size_t out) { return ((o + 1) * in + out - 1) / out; }
+
+template <class T>
+void adaptive_avg_pool_forward(const Context<T>& ctx, const PoolGeometry& g, ConstSlot<T> x, Slot<T> y) {
+  parallel_over_planes(ctx, g.channels, g.in_plane(), [&](std::size_t n, std::size_t c) {
+    const T* in = x.image(n) + c * g.in_plane();
+    T* out = y.image(n) + c * g.out_plane();
+    for (std::size_t oh = 0; oh < g.out_height; ++oh) {
+      const std::size_t h0 = adaptive_begin(oh, g.in_height, g.out_height), h1 = adaptive_end(oh, g.in_height, g.out_height);
+      for (std::size_t ow = 0; ow < g.out_width; ++ow) {
+        const std::size_t w0 = adaptive_begin(ow, g.in_width, g.out_width), w1 = adaptive_end(ow, g.in_width, g.out_width);
+        T sum = 0;
+        for (std::size_t ih = h0; ih < h1; ++ih)
+          for (std::size_t iw = w0; iw < w1; ++iw) sum += in[ih * g.in_width + iw];
+        out[oh * g.out_width + ow] = sum / static_cast<T>((h1 - h0) * (w1 - w0));
+      }
+    }
+  });
+}
+
+template <class T>
+void adaptive_avg_pool_backward(const Context<T>& ctx, const PoolGeometry& g, ConstSlot<T> dy, Slot<T> dx,
+                                bool accumulate_dx) {
+  parallel_over_planes(ctx, g.channels, g.in_plane(), [&](std::size_t n, std::size_t c) {
+    const T* gradient = dy.image(n) + c * g.out_plane();
+    T* input_grad = dx.image(n) + c * g.in_plane();
+    if (!accumulate_dx) std::fill_n(input_grad, g.in_plane(), T(0));
+    for (std::size_t oh = 0; oh < g.out_height; ++oh) {
+      const std::size_t h0 = adaptive_begin(oh, g.in_height, g.out_height), h1 = adaptive_end(oh, g.in_height, g.out_height);
+      for (std::size_t ow = 0; ow < g.out_width; ++ow) {
+        const std::size_t w0 = adaptive_begin(ow, g.in_width, g.out_width), w1 = adaptive_end(ow, g.in_width, g.out_width);
+        const T share = gradient[oh * g.out_width + ow] / static_cast<T>((h1 - h0) * (w1 - w0));
+        for (std::size_t ih = h0; ih < h1; ++ih)
+          for (std::size_t iw = w0; iw < w1; ++iw) input_grad[ih * g.in_width + iw] += share;
+      }
+    }
+  });
+}
+
+template <class Layer, ShapeType In>
+PoolGeometry pool_geometry() {
+  using Out = output_shape_t<Layer, In>;
+  if constexpr (requires { Layer::kernel; })
+    return {In::channels, Layer::kernel, Layer::stride, Layer::padding, In::height, In::width, Out::height, Out::width};
+  else
+    return {In::channels, 0, 0, 0, In::height, In::width, Out::height, Out::width};
+}
+
+}  // namespace ctnn::cpu
+
+namespace ctnn {
+
+template <std::size_t K, std::size_t S, std::size_t P, Rounding R, class T>
+struct Evaluator<MaxPool<K, S, P, R>, Cpu, T> {
+  using Layer = MaxPool<K, S, P, R>;
+  template <ShapeType In>
+  static void forward(cpu::Context<T>& ctx, ParamSpan<T>, ConstSlot<T> x, Slot<T> y, T* saved, T*) {
+    cpu::max_pool_forward(ctx, cpu::pool_geometry<Layer, In>(), x, y, ctx.mode == Mode::train ? saved : nullptr,
+                          Layer::template saved_elements<In>);
+  }
+  template <ShapeType In>
+  static void backward(cpu::Context<T>& ctx, ParamSpan<T>, ConstSlot<T>, ConstSlot<T>, ConstSlot<T> dy, Slot<T> dx,
+                       bool accumulate_dx, T* saved, T*) {
+    if (dx)
+      cpu::max_pool_backward(ctx, cpu::pool_geometry<Layer, In>(), saved, Layer::template saved_elements<In>, dy, dx,
+                             accumulate_dx);
+  }
+};
+
+template <std::size_t K, std::size_t S, std::size_t P, Rounding R, class T>
+struct Evaluator<AvgPool<K, S, P, R>, Cpu, T> {
+  using Layer = AvgPool<K, S, P, R>;
+  template <ShapeType In>
+  static void forward(cpu::Context<T>& ctx, ParamSpan<T>, ConstSlot<T> x, Slot<T> y, T*, T*) {
+    cpu::avg_pool_forward(ctx, cpu::pool_geometry<Layer, In>(), x, y);
+  }
+  template <ShapeType In>
+  static void backward(cpu::Context<T>& ctx, ParamSpan<T>, ConstSlot<T>, ConstSlot<T>, ConstSlot<T> dy, Slot<T> dx,
+                       bool accumulate_dx, T*, T*) {
+    if (dx) cpu::avg_pool_backward(ctx, cpu::pool_geometry<Layer, In>(), dy, dx, accumulate_dx);
+  }
+};
+
+template <std::size_t OH, std::size_t OW, class T>
+struct Evaluator<AdaptiveAvgPool<OH, OW>, Cpu, T> {
+  using Layer = AdaptiveAvgPool<OH, OW>;
+  template <ShapeType In>
+  static void forward(cpu::Context<T>& ctx, ParamSpan<T>, ConstSlot<T> x, Slot<T> y, T*, T*) {
+    cpu::adaptive_avg_pool_forward(ctx, cpu::pool_geometry<Layer, In>(), x, y);
+  }
+  template <ShapeType In>
+  static void backward(cpu::Context<T>& ctx, ParamSpan<T>, ConstSlot<T>, ConstSlot<T>, ConstSlot<T> dy, Slot<T> dx,
+                       bool accumulate_dx, T*, T*) {
+    if (dx) cpu::adaptive_avg_pool_backward(ctx, cpu::pool_geometry<Layer, In>(), dy, dx, accumulate_dx);
+  }
+};
+
+}  // namespace ctnn

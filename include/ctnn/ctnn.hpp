@@ -1,0 +1,36 @@
+#pragma once
+// ctnn: compile-time neural networks. The umbrella header: layers, GoogLeNet, the CPU backend,
+// models, initialisers and the summary. The CUDA backend is <ctnn/cuda.hpp>, included separately.
+
+#include <ctnn/config.hpp>        // version, CTNN_HOST_DEVICE
+#include <ctnn/error.hpp>         // ctnn::Error
+#include <ctnn/shape.hpp>         // ctnn::Shape, ctnn::output_shape_t
+#include <ctnn/layer.hpp>         // ctnn::parameter_count_v, ctnn::macs_v
+#include <ctnn/evaluator.hpp>     // ctnn::Cpu, ctnn::Cuda, ctnn::Evaluator
+
+#include <ctnn/layers/aux_output.hpp>      // ctnn::AuxOutput
+#include <ctnn/layers/basic_conv.hpp>      // ctnn::BasicConv2d
+#include <ctnn/layers/concat.hpp>          // ctnn::Concat
+#include <ctnn/layers/conv.hpp>            // ctnn::Conv
+#include <ctnn/layers/dropout.hpp>         // ctnn::Dropout
+#include <ctnn/layers/flatten.hpp>         // ctnn::Flatten, ctnn::Identity
+#include <ctnn/layers/googlenet.hpp>       // ctnn::GoogLeNet
+#include <ctnn/layers/inception.hpp>       // ctnn::Inception
+#include <ctnn/layers/inception_aux.hpp>   // ctnn::InceptionAux
+#include <ctnn/layers/linear.hpp>          // ctnn::Linear
+#include <ctnn/layers/named.hpp>           // ctnn::Named
+#include <ctnn/layers/pooling.hpp>         // ctnn::MaxPool, ctnn::AvgPool, ctnn::AdaptiveAvgPool
+#include <ctnn/layers/relu.hpp>            // ctnn::ReLU
+#include <ctnn/layers/sequential.hpp>      // ctnn::Sequential
+
+#include <ctnn/cpu/conv.hpp>          // Evaluator<Conv, Cpu>
+#include <ctnn/cpu/elementwise.hpp>   // Evaluator<ReLU | Dropout | Flatten | Identity, Cpu>
+#include <ctnn/cpu/linear.hpp>        // Evaluator<Linear, Cpu>
+#include <ctnn/cpu/pooling.hpp>       // Evaluator<MaxPool | AvgPool | AdaptiveAvgPool, Cpu>
+
+#include <ctnn/queries.hpp>      // ctnn::activation_bytes_v
+#include <ctnn/model.hpp>        // ctnn::Model
+#include <ctnn/parameters.hpp>   // ctnn::named_tensors
+#include <ctnn/init.hpp>         // ctnn::init::*
+#include <ctnn/summary.hpp>      // ctnn::summary
+#include <ctnn/walk.hpp>         // ctnn::walk

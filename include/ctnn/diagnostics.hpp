@@ -1,0 +1,104 @@
+#pragma once
+// Compile-time checks whose names read as the sentence the compiler reports.
+//
+// C++20 static_assert messages cannot contain numbers, so each check is a class template whose
+// name is the sentence and whose arguments are the numbers, in the order the sentence names them.
+// g++ then reports, for a GoogLeNet whose 4a block was declared for 480 channels but fed 512:
+//   In instantiation of 'struct ctnn::diagnostic::Conv_receives_channels_but_was_declared_with_In<512, 480>'
+//   error: static assertion failed: Conv<In, Out, K, S, P>: receives a channel count that differs from In
+//   note: the comparison reduces to '(512 == 480)'
+// Each check is evaluated once per layer and the layer's output shape never depends on a failed
+// check, so one mistake produces one error.
+
+#include <cstddef>   // std::size_t
+
+namespace ctnn::diagnostic {
+
+template <std::size_t received_channels, std::size_t declared_In>
+struct Conv_receives_channels_but_was_declared_with_In {
+  static_assert(received_channels == declared_In,
+                "Conv<In, Out, K, S, P>: receives a channel count that differs from In "
+                "(this check's arguments are <received, declared In>)");
+  static constexpr bool ok = true;
+};
+
+template <std::size_t kernel, std::size_t padded_input_height, std::size_t padded_input_width>
+struct Conv_kernel_is_larger_than_its_padded_input_of_height_and_width {
+  static_assert(kernel <= padded_input_height && kernel <= padded_input_width,
+                "Conv<In, Out, K, S, P>: the kernel K does not fit the padded input H + 2P x W + 2P "
+                "(this check's arguments are <K, H + 2P, W + 2P>)");
+  static constexpr bool ok = true;
+};
+
+template <std::size_t kernel, std::size_t padded_input_height, std::size_t padded_input_width>
+struct Pool_window_is_larger_than_its_padded_input_of_height_and_width {
+  static_assert(kernel <= padded_input_height && kernel <= padded_input_width,
+                "MaxPool/AvgPool<K, S, P>: the window K does not fit the padded input H + 2P x W + 2P "
+                "(this check's arguments are <K, H + 2P, W + 2P>)");
+  static constexpr bool ok = true;
+};
+
+template <std::size_t padding, std::size_t kernel>
+struct Pool_padding_exceeds_half_its_window {
+  static_assert(2 * padding <= kernel,
+                "MaxPool/AvgPool<K, S, P>: padding P must be at most half the window K, as in PyTorch "
+                "(this check's arguments are <P, K>)");
+  static constexpr bool ok = true;
+};
+
+template <std::size_t received_features, std::size_t declared_In>
+struct Linear_receives_features_but_was_declared_with_In {
+  static_assert(received_features == declared_In,
+                "Linear<In, Out>: receives a flattened feature count that differs from In "
+                "(this check's arguments are <received C*H*W, declared In>)");
+  static constexpr bool ok = true;
+};
+
+template <std::size_t received_height, std::size_t received_width>
+struct Linear_receives_an_unflattened_input_of_height_and_width {
+  static_assert(received_height == 1 && received_width == 1,
+                "Linear<In, Out>: receives an image with spatial extent; put Flatten before it "
+                "(this check's arguments are <H, W>)");
+  static constexpr bool ok = true;
+};
+
+template <std::size_t received_channels, std::size_t declared_In>
+struct Inception_receives_channels_but_was_declared_with_In {
+  static_assert(received_channels == declared_In,
+                "Inception<In, ...>: receives a channel count that differs from In "
+                "(this check's arguments are <received, declared In>)");
+  static constexpr bool ok = true;
+};
+
+template <std::size_t received_channels, std::size_t declared_In>
+struct InceptionAux_receives_channels_but_was_declared_with_In {
+  static_assert(received_channels == declared_In,
+                "InceptionAux<In, Classes>: receives a channel count that differs from In "
+                "(this check's arguments are <received, declared In>)");
+  static constexpr bool ok = true;
+};
+
+template <std::size_t received_channels, std::size_t declared_C>
+struct BatchNorm_receives_channels_but_was_declared_with_C {
+  static_assert(received_channels == declared_C,
+                "BatchNorm<C>: receives a channel count that differs from C "
+                "(this check's arguments are <received, declared C>)");
+  static constexpr bool ok = true;
+};
+
+template <std::size_t branch_height, std::size_t branch_width, std::size_t first_branch_height,
+          std::size_t first_branch_width>
+struct Concat_branch_produces_a_different_spatial_size_than_the_first_branch {
+  static_assert(branch_height == first_branch_height && branch_width == first_branch_width,
+                "Concat<Branches...>: every branch must produce the same H x W to be concatenated "
+                "along channels (this check's arguments are <H, W, first branch H, first branch W>)");
+  static constexpr bool ok = true;
+};
+
+template <std::size_t percent>
+struct Dropout_probability_percent_must_be_below_100 {
+  static_assert(percent < 100, "Dropout<Percent>: the drop probability must be below 100 percent");
+  static constexpr bool ok = true;
+};
+
+}  // namespace ctnn::diagnostic

@@ -1,0 +1,73 @@
+#pragma once
+// ctnn::AuxOutput<Head>: an auxiliary classifier tapped off the main path, as GoogLeNet's aux1
+// and aux2. On the main path it is the identity. In training mode it also runs Head on its input
+// and publishes Head's output as an extra network output; in evaluation mode Head does not run,
+// as in the reference model (`if self.training and self.aux_logits`).
+//
+// Backward adds Head's input gradient, from the gradient the loss gives the extra output, to the
+// gradient flowing along the main path.
+
+#include <cstddef>       // std::size_t
+#include <string_view>   // std::string_view
+
+#include <ctnn/evaluator.hpp>   // ctnn::Evaluator, ctnn::Slot, ctnn::ParamSpan
+#include <ctnn/layer.hpp>       // ctnn::Layer, ctnn::Mode
+#include <ctnn/shape.hpp>       // ctnn::ShapeType, ctnn::output_shape_t
+
+namespace ctnn {
+
+template <class Head>
+struct AuxOutput : Layer {
+  using head = Head;
+  static constexpr std::string_view type_name = Head::type_name;
+  static constexpr std::size_t parameter_count = Head::parameter_count;
+  static constexpr std::size_t buffer_count = Head::buffer_count;
+  static constexpr bool is_view = true;
+  static constexpr bool backward_reads_input = true;
+  static constexpr bool backward_reads_output = true;  // its output is Head's input
+  template <ShapeType In>
+  using head_output_shape = output_shape_t<Head, In>;
+  template <ShapeType In>
+  using output_shape = In;
+  template <ShapeType In>
+  static constexpr std::size_t macs = Head::template macs<In>;
+  // Training keeps Head's output (the extra network output) and Head's own saved state.
+  template <ShapeType In>
+  static constexpr std::size_t head_output_elements = align_elements(head_output_shape<In>::size);
+  template <ShapeType In>
+  static constexpr std::size_t saved_elements = head_output_elements<In> + Head::template saved_elements<In>;
+  template <ShapeType In>
+  static constexpr std::size_t scratch_elements = Head::template scratch_elements<In>;
+  template <ShapeType In>
+  static constexpr std::size_t workspace_elements = Head::template workspace_elements<In>;
+};
+
+template <class Head, class Device, class T>
+struct Evaluator<AuxOutput<Head>, Device, T> {
+  using Tap = AuxOutput<Head>;
+
+  template <ShapeType In, class Context>
+  static void forward(Context& ctx, ParamSpan<T> params, ConstSlot<T> x, Slot<T> y, T* saved, T* scratch) {
+    if (y.data != x.data) copy_images(ctx, x, y, In::size, false);
+    if (ctx.mode != Mode::train) return;
+    const Slot<T> head_output{saved, Tap::template head_output_elements<In>};
+    evaluator_t<Head, Device, T>::template forward<In>(
+        ctx, params, x, head_output, saved + ctx.batch * Tap::template head_output_elements<In>, scratch);
+    ctx.publish_aux_output(head_output, output_shape_t<Head, In>::size);
+  }
+
+  template <ShapeType In, class Context>
+  static void backward(Context& ctx, ParamSpan<T> params, ConstSlot<T> x, ConstSlot<T> y, ConstSlot<T> dy,
+                       Slot<T> dx, bool accumulate_dx, T* saved, T* scratch) {
+    // Backward visits taps in reverse forward order, so the last published output comes first.
+    const ConstSlot<T> head_gradient = ctx.take_aux_gradient();
+    if (dx) copy_images(ctx, dy, dx, In::size, accumulate_dx);
+    const Slot<T> head_output{saved, Tap::template head_output_elements<In>};
+    evaluator_t<Head, Device, T>::template backward<In>(
+        ctx, params, x, head_output, head_gradient, dx, true,
+        saved + ctx.batch * Tap::template head_output_elements<In>, scratch);
+    (void)y;
+  }
+};
+
+}  // namespace ctnn

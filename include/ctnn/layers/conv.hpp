@@ -1,0 +1,53 @@
+#pragma once
+// ctnn::Conv<In, Out, K, S, P>: 2-D convolution with bias, square K x K kernel, stride S, zero
+// padding P; PyTorch's nn.Conv2d(In, Out, K, stride=S, padding=P).
+//
+//   Shape<In, H, W>  ->  Shape<Out, (H + 2P - K) / S + 1, (W + 2P - K) / S + 1>
+//   parameters: weight [Out, In, K, K] (OIHW), then bias [Out]
+//   CPU kernel: ctnn/cpu/conv.hpp    GPU kernel: ctnn/cuda/conv.hpp
+
+#include <array>         // std::array
+#include <cstddef>       // std::size_t
+#include <string_view>   // std::string_view
+
+#include <ctnn/diagnostics.hpp>   // Conv_receives_channels_but_was_declared_with_In, ...
+#include <ctnn/layer.hpp>         // ctnn::Layer, ctnn::TensorSpec
+#include <ctnn/shape.hpp>         // ctnn::Shape, ctnn::conv_output_size
+
+namespace ctnn {
+
+template <std::size_t In, std::size_t Out, std::size_t K, std::size_t S = 1, std::size_t P = 0>
+struct Conv : Layer {
+  static_assert(In > 0 && Out > 0 && K > 0 && S > 0, "Conv<In, Out, K, S, P>: In, Out, K and S must be positive");
+
+  static constexpr std::string_view type_name = "Conv2d";
+  static constexpr std::size_t in_channels = In, out_channels = Out, kernel = K, stride = S, padding = P;
+  static constexpr std::size_t weight_count = Out * In * K * K;
+  static constexpr std::size_t parameter_count = weight_count + Out;
+  static constexpr bool backward_reads_input = true;
+  static constexpr bool backward_reads_output = false;
+  static constexpr std::array<TensorSpec, 2> tensors{{{"weight", {Out, In, K, K}, 4, 0},
+                                                      {"bias", {Out}, 1, weight_count}}};
+
+  template <ShapeType Input>
+  struct check {
+    static constexpr bool ok =
+        diagnostic::Conv_receives_channels_but_was_declared_with_In<Input::channels, In>::ok &&
+        diagnostic::Conv_kernel_is_larger_than_its_padded_input_of_height_and_width<
+            K, Input::height + 2 * P, Input::width + 2 * P>::ok;
+  };
+
+  template <ShapeType Input>
+    requires check<Input>::ok
+  using output_shape = Shape<Out, conv_output_size(Input::height, K, S, P), conv_output_size(Input::width, K, S, P)>;
+
+  template <ShapeType Input>
+  static constexpr std::size_t macs = output_shape<Input>::size * In * K * K;
+
+  // im2col matrix of one image: [In*K*K, Hout*Wout]; a 1x1, stride-1, unpadded conv needs none.
+  template <ShapeType Input>
+  static constexpr std::size_t workspace_elements =
+      (K == 1 && S == 1 && P == 0) ? 0 : In * K * K * output_shape<Input>::plane;
+};
+
+}  // namespace ctnn

@@ -1,0 +1,77 @@
+#pragma once
+// Pooling layers, with PyTorch's output-size rule including ceil mode.
+//
+//   MaxPool<K, S = K, P = 0, Rounding = floor>   nn.MaxPool2d(K, S, P, ceil_mode)
+//   AvgPool<K, S = K, P = 0, Rounding = floor>   nn.AvgPool2d(K, S, P, ceil_mode), count_include_pad
+//   AdaptiveAvgPool<OH, OW = OH>                 nn.AdaptiveAvgPool2d((OH, OW))
+//
+//   Shape<C, H, W> -> Shape<C, pool_output_size(H), pool_output_size(W)>
+//   MaxPool<3, 2, 0, Rounding::ceil> on Shape<64, 112, 112> -> Shape<64, 56, 56>
+//   CPU kernels: ctnn/cpu/pooling.hpp    GPU kernels: ctnn/cuda/pooling.hpp
+
+#include <cstddef>       // std::size_t
+#include <string_view>   // std::string_view
+
+#include <ctnn/diagnostics.hpp>   // Pool_window_is_larger_than_its_padded_input_of_height_and_width
+#include <ctnn/layer.hpp>         // ctnn::Layer
+#include <ctnn/shape.hpp>         // ctnn::Shape, ctnn::pool_output_size
+
+namespace ctnn {
+
+// How a pooling layer rounds its output size; Rounding::ceil is PyTorch's ceil_mode=True.
+enum class Rounding { floor, ceil };
+
+namespace detail {
+template <std::size_t K, std::size_t S, std::size_t P, Rounding R>
+struct PoolGeometry : Layer {
+  static_assert(K > 0 && S > 0, "MaxPool/AvgPool<K, S, P>: K and S must be positive");
+  static constexpr std::size_t kernel = K, stride = S, padding = P;
+  static constexpr bool ceil_mode = R == Rounding::ceil;
+
+  template <ShapeType Input>
+  struct check {
+    static constexpr bool ok =
+        diagnostic::Pool_padding_exceeds_half_its_window<P, K>::ok &&
+        diagnostic::Pool_window_is_larger_than_its_padded_input_of_height_and_width<
+            K, Input::height + 2 * P, Input::width + 2 * P>::ok;
+  };
+
+  template <ShapeType Input>
+    requires check<Input>::ok
+  using output_shape = Shape<Input::channels, pool_output_size(Input::height, K, S, P, ceil_mode),
+                             pool_output_size(Input::width, K, S, P, ceil_mode)>;
+};
+}  // namespace detail
+
+template <std::size_t K, std::size_t S = K, std::size_t P = 0, Rounding R = Rounding::floor>
+struct MaxPool : detail::PoolGeometry<K, S, P, R> {
+  static constexpr std::string_view type_name = "MaxPool2d";
+  // Backward routes each gradient to the input position that won, recorded during the training
+  // forward as one index per output element (an exact integer in T).
+  static constexpr bool backward_reads_input = false;
+  static constexpr bool backward_reads_output = false;
+  template <ShapeType Input>
+  static constexpr std::size_t saved_elements =
+      align_elements(detail::PoolGeometry<K, S, P, R>::template output_shape<Input>::size);
+};
+
+template <std::size_t K, std::size_t S = K, std::size_t P = 0, Rounding R = Rounding::floor>
+struct AvgPool : detail::PoolGeometry<K, S, P, R> {
+  static constexpr std::string_view type_name = "AvgPool2d";
+  static constexpr bool backward_reads_input = false;
+  static constexpr bool backward_reads_output = false;
+};
+
+// Output cell (i, j) averages rows [floor(i*H/OH), ceil((i+1)*H/OH)) and the same for columns.
+template <std::size_t OH, std::size_t OW = OH>
+struct AdaptiveAvgPool : Layer {
+  static_assert(OH > 0 && OW > 0, "AdaptiveAvgPool<OH, OW>: the output size must be positive");
+  static constexpr std::string_view type_name = "AdaptiveAvgPool2d";
+  static constexpr std::size_t out_height = OH, out_width = OW;
+  static constexpr bool backward_reads_input = false;
+  static constexpr bool backward_reads_output = false;
+  template <ShapeType Input>
+  using output_shape = Shape<Input::channels, OH, OW>;
+};
+
+}  // namespace ctnn

@@ -1,0 +1,29 @@
+#pragma once
+// Compile-time memory figures of a network fed In, per image (multiply by the batch size).
+//
+//   activation_bytes_v<Net, In>           the inference arena: scratch plus the output
+//   training_activation_bytes_v<Net, In>  the training arena: saved state, scratch, output and
+//                                         the copy of the input that backward reads
+// Per-thread work space (im2col) does not grow with the batch and is not included; see
+// workspace_bytes_v.
+
+#include <cstddef>   // std::size_t
+
+#include <ctnn/layer.hpp>   // ctnn::align_elements
+#include <ctnn/shape.hpp>   // ctnn::ShapeType, ctnn::output_shape_t
+
+namespace ctnn {
+
+template <class L, ShapeType In, class T = float>
+inline constexpr std::size_t activation_bytes_v =
+    (L::template scratch_elements<In> + output_shape_t<L, In>::size) * sizeof(T);
+
+template <class L, ShapeType In, class T = float>
+inline constexpr std::size_t training_activation_bytes_v =
+    (L::template saved_elements<In> + L::template scratch_elements<In> + output_shape_t<L, In>::size + In::size) *
+    sizeof(T);
+
+template <class L, ShapeType In, class T = float>
+inline constexpr std::size_t workspace_bytes_v = align_elements(L::template workspace_elements<In>) * sizeof(T);
+
+}  // namespace ctnn
