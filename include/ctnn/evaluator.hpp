@@ -17,6 +17,7 @@
 #include <cstddef>   // std::size_t
 
 #include <ctnn/layer.hpp>   // ctnn::HasBody
+#include <ctnn/shape.hpp>   // ctnn::ShapeType
 
 namespace ctnn {
 
@@ -57,24 +58,45 @@ struct ParamSpan {
 template <class L, class Device, class T>
 struct Evaluator;  // specialised per leaf layer and device; composites are generic
 
-namespace detail {
-// The type whose evaluator computes L: a named composition (BasicConv2d, Inception, ...) is
-// computed by its body.
+// Named<"conv1", L> is L under a name; evaluation sees through the name.
 template <class L>
-struct evaluated {
+concept IsNamed = requires { typename L::named_layer; };
+
+namespace detail {
+template <class L>
+struct unnamed {
   using type = L;
 };
-template <HasBody L>
-struct evaluated<L> {
-  using type = typename evaluated<typename L::body>::type;
+template <IsNamed L>
+struct unnamed<L> {
+  using type = typename unnamed<typename L::named_layer>::type;
 };
 }  // namespace detail
 
 template <class L>
-using evaluated_t = typename detail::evaluated<L>::type;
+using unnamed_t = typename detail::unnamed<L>::type;
 
-// The evaluator of any layer, with named compositions resolved to their bodies.
+// The evaluator of any layer, named or not.
 template <class L, class Device, class T>
-using evaluator_t = Evaluator<evaluated_t<L>, Device, T>;
+using evaluator_t = Evaluator<unnamed_t<L>, Device, T>;
+
+// A named composition (BasicConv2d, Inception, GoogLeNet, ...) is computed by its body, fed the
+// input shape the composition accepts after its own checks.
+template <class L, class Device, class T>
+  requires HasBody<L>
+struct Evaluator<L, Device, T> {
+  using Body = evaluator_t<typename L::body, Device, T>;
+
+  template <ShapeType In, class Context>
+  static void forward(Context& ctx, ParamSpan<T> params, ConstSlot<T> x, Slot<T> y, T* saved, T* scratch) {
+    Body::template forward<typename L::template accepted_input<In>>(ctx, params, x, y, saved, scratch);
+  }
+  template <ShapeType In, class Context>
+  static void backward(Context& ctx, ParamSpan<T> params, ConstSlot<T> x, ConstSlot<T> y, ConstSlot<T> dy,
+                       Slot<T> dx, bool accumulate_dx, T* saved, T* scratch) {
+    Body::template backward<typename L::template accepted_input<In>>(ctx, params, x, y, dy, dx, accumulate_dx, saved,
+                                                                     scratch);
+  }
+};
 
 }  // namespace ctnn

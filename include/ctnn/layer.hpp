@@ -75,12 +75,29 @@ struct Layer {
   // Per-thread work space, independent of the batch (a convolution's im2col matrix).
   template <ShapeType In>
   static constexpr std::size_t workspace_elements = 0;
+  // Layers in this layer's subtree as walk() visits them (itself included): composites number
+  // their children with it, so a layer's output can be recorded by its walk position.
+  static constexpr std::size_t node_count = 1;
+  // Records its output itself instead of leaving that to its parent (AuxOutput: the recorded
+  // output is its head's, not the main path's).
+  static constexpr bool records_own_output = false;
 };
 
-// A composition of layers that is evaluated as `Body` but named on its own.
-template <class Body>
+// What a composition's body is fed: by default the input as received.
+struct AcceptAnyInput {
+  template <ShapeType In>
+  using shape = In;
+};
+
+// A composition of layers that is evaluated as `Body` but named on its own. `Accept` may check
+// the input first and hand the body the shape it was declared for, so that one wrong channel
+// count gives the composition's one error and not one per inner layer (see Inception).
+template <class Body, class Accept = AcceptAnyInput>
 struct Composed {
   using body = Body;
+  template <ShapeType In>
+  using accepted_input = typename Accept::template shape<In>;
+
   static constexpr std::string_view type_name = Body::type_name;
   static constexpr std::size_t parameter_count = Body::parameter_count;
   static constexpr std::size_t buffer_count = Body::buffer_count;
@@ -88,16 +105,19 @@ struct Composed {
   static constexpr bool is_view = Body::is_view;
   static constexpr bool backward_reads_input = Body::backward_reads_input;
   static constexpr bool backward_reads_output = Body::backward_reads_output;
+  // walk() shows the composition in place of its body, so the subtree has as many nodes.
+  static constexpr std::size_t node_count = Body::node_count;
+  static constexpr bool records_own_output = false;
   template <ShapeType In>
-  using output_shape = output_shape_t<Body, In>;
+  using output_shape = output_shape_t<Body, accepted_input<In>>;
   template <ShapeType In>
-  static constexpr std::size_t macs = Body::template macs<In>;
+  static constexpr std::size_t macs = Body::template macs<accepted_input<In>>;
   template <ShapeType In>
-  static constexpr std::size_t saved_elements = Body::template saved_elements<In>;
+  static constexpr std::size_t saved_elements = Body::template saved_elements<accepted_input<In>>;
   template <ShapeType In>
-  static constexpr std::size_t scratch_elements = Body::template scratch_elements<In>;
+  static constexpr std::size_t scratch_elements = Body::template scratch_elements<accepted_input<In>>;
   template <ShapeType In>
-  static constexpr std::size_t workspace_elements = Body::template workspace_elements<In>;
+  static constexpr std::size_t workspace_elements = Body::template workspace_elements<accepted_input<In>>;
 };
 
 template <class L>

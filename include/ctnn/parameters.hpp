@@ -38,7 +38,7 @@ std::vector<NamedTensor> named_tensors() {
     std::size_t weight_fan_in = 0, weight_rank = 0;
     for (const TensorSpec& spec : L::tensors) {
       NamedTensor t;
-      t.name = std::string(node.path) + "." + std::string(spec.name);
+      t.name = node.path.empty() ? std::string(spec.name) : std::string(node.path) + "." + std::string(spec.name);
       t.shape.assign(spec.dims.begin(), spec.dims.begin() + static_cast<std::ptrdiff_t>(spec.rank));
       t.offset = (spec.role == TensorRole::parameter ? node.parameter_offset : node.buffer_offset) + spec.offset;
       t.count = spec.count();

@@ -35,17 +35,6 @@ struct LayerNode {
 
 namespace detail {
 template <class L>
-struct unnamed {
-  using type = L;
-};
-template <FixedString Name, class L>
-struct unnamed<Named<Name, L>> {
-  using type = typename unnamed<L>::type;
-};
-template <class L>
-using unnamed_t = typename unnamed<L>::type;
-
-template <class L>
 struct is_sequential : std::false_type {};
 template <class... L>
 struct is_sequential<Sequential<L...>> : std::true_type {};
@@ -100,8 +89,12 @@ void walk_node(Visitor& visitor, std::string_view path, std::size_t depth, std::
   } else {
     bool leaf = false;
     if constexpr (HasBody<Layer>) {
-      using Body = evaluated_t<Layer>;
-      walk_children<Body, In>(visitor, path, depth, parameter_offset, buffer_offset, in_aux);
+      using Body = typename Layer::body;
+      using BodyIn = typename Layer::template accepted_input<In>;
+      if constexpr (is_sequential<Body>::value || is_concat<Body>::value)
+        walk_children<Body, BodyIn>(visitor, path, depth, parameter_offset, buffer_offset, in_aux);
+      else
+        walk_node<Body, BodyIn>(visitor, path, depth + 1, parameter_offset, buffer_offset, in_aux);
     } else if constexpr (is_sequential<Layer>::value || is_concat<Layer>::value) {
       walk_children<Layer, In>(visitor, path, depth, parameter_offset, buffer_offset, in_aux);
     } else {

@@ -23,22 +23,26 @@
 
 namespace ctnn {
 
+// Checks the block's input once; the branches then see the declared channel count, so a wrong
+// input gives this one error instead of one per branch.
+template <std::size_t In>
+struct InceptionAcceptsChannels {
+  template <ShapeType Input>
+    requires diagnostic::Inception_receives_channels_but_was_declared_with_In<Input::channels, In>::ok
+  using shape = Shape<In, Input::height, Input::width>;
+};
+
 template <std::size_t In, std::size_t C1x1, std::size_t C3x3Reduce, std::size_t C3x3, std::size_t C5x5Reduce,
           std::size_t C5x5, std::size_t PoolProj>
 struct Inception
     : Composed<Concat<Named<"branch1", BasicConv2d<In, C1x1, 1>>,
                       Named<"branch2", Sequential<BasicConv2d<In, C3x3Reduce, 1>, BasicConv2d<C3x3Reduce, C3x3, 3, 1, 1>>>,
                       Named<"branch3", Sequential<BasicConv2d<In, C5x5Reduce, 1>, BasicConv2d<C5x5Reduce, C5x5, 5, 1, 2>>>,
-                      Named<"branch4", Sequential<MaxPool<3, 1, 1>, BasicConv2d<In, PoolProj, 1>>>>> {
+                      Named<"branch4", Sequential<MaxPool<3, 1, 1>, BasicConv2d<In, PoolProj, 1>>>>,
+               InceptionAcceptsChannels<In>> {
   static constexpr std::string_view type_name = "Inception";
   static constexpr std::size_t in_channels = In;
   static constexpr std::size_t out_channels = C1x1 + C3x3 + C5x5 + PoolProj;
-
-  // One check for the block, then the branches see the declared channel count, so a wrong input
-  // gives this one error instead of one per branch.
-  template <ShapeType Input>
-    requires diagnostic::Inception_receives_channels_but_was_declared_with_In<Input::channels, In>::ok
-  using output_shape = Shape<out_channels, Input::height, Input::width>;
 };
 
 }  // namespace ctnn

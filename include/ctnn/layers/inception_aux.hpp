@@ -36,9 +36,11 @@ struct InceptionAux
                                    Named<"fc2", Linear<1024, Classes>>>>;
   static constexpr std::string_view type_name = "InceptionAux";
 
+  // One check for the head, then its body sees the declared channel count, so a wrong input
+  // gives this one error instead of a second one from the 1x1 conv.
   template <ShapeType Input>
     requires diagnostic::InceptionAux_receives_channels_but_was_declared_with_In<Input::channels, In>::ok
-  using output_shape = typename base::template output_shape<Input>;
+  using output_shape = typename base::template output_shape<Shape<In, Input::height, Input::width>>;
 };
 
 }  // namespace ctnn

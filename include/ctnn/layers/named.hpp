@@ -7,7 +7,7 @@
 #include <cstddef>       // std::size_t
 #include <string_view>   // std::string_view
 
-#include <ctnn/evaluator.hpp>   // ctnn::Evaluator
+#include <type_traits>   // std::false_type
 
 namespace ctnn {
 
@@ -21,7 +21,7 @@ struct FixedString {
 
 template <FixedString Name, class L>
 struct Named : L {
-  using layer = L;
+  using named_layer = L;
   static constexpr std::string_view name = Name.view();
 };
 
@@ -35,8 +35,5 @@ struct is_named<Named<Name, L>> : std::true_type {};
 // The name of a child: its Named name, or its index as nn.Sequential names it.
 template <class L>
 constexpr bool is_named_v = detail::is_named<L>::value;
-
-template <FixedString Name, class L, class Device, class T>
-struct Evaluator<Named<Name, L>, Device, T> : evaluator_t<L, Device, T> {};
 
 }  // namespace ctnn

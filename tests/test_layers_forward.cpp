@@ -1,0 +1,119 @@
+// Every layer kind's forward pass against PyTorch's on the same input and parameters
+// (tests/data/reference/layers.safetensors, written by tools/make_reference_data.py), in both
+// evaluation and training mode (the memory plans differ).
+
+#include <doctest/doctest.h>
+
+#include <ctnn/ctnn.hpp>             // layers, ctnn::Model
+#include <ctnn/io/safetensors.hpp>   // ctnn::safetensors::Reader
+
+#include "support/reference.hpp"   // ctnn::test::read_tensor, relative_error, load_parameters
+
+using namespace ctnn;
+
+namespace {
+
+const safetensors::Reader& layers_file() {
+  static const safetensors::Reader file = safetensors::Reader::open(test::data_path("reference/layers.safetensors"));
+  return file;
+}
+
+// Runs the case's layer (fed In) on the reference input; the output must match PyTorch's.
+template <class Net, ShapeType In>
+void check_case(const std::string& name, Mode mode = Mode::eval) {
+  Model<Net, In> model;
+  test::load_parameters(model, layers_file(), name + ".");
+  model.train(mode == Mode::train);
+  const std::vector<float> input = test::read_tensor(layers_file(), name + ".input");
+  const std::vector<float> expected = test::read_tensor(layers_file(), name + ".output");
+  const std::span<const float> output = model.forward(input);
+  CAPTURE(name);
+  CHECK(output.size() == expected.size());
+  CHECK(test::relative_error(output, std::span<const float>(expected)) <= 1e-5);
+}
+
+template <class Net, ShapeType In>
+void check_both_modes(const std::string& name) {
+  check_case<Net, In>(name, Mode::eval);
+  check_case<Net, In>(name, Mode::train);
+}
+
+}  // namespace
+
+TEST_CASE("Conv matches nn.Conv2d") {
+  check_both_modes<Conv<4, 6, 3, 1, 1>, Shape<4, 9, 9>>("conv_k3_s1_p1");
+  check_both_modes<Conv<3, 5, 7, 2, 3>, Shape<3, 17, 17>>("conv_k7_s2_p3");
+  check_both_modes<Conv<8, 4, 1>, Shape<8, 5, 5>>("conv_k1");
+  check_both_modes<Conv<3, 4, 5, 3, 2>, Shape<3, 11, 13>>("conv_k5_s3_p2");
+}
+
+TEST_CASE("ReLU and Flatten match PyTorch") {
+  check_both_modes<ReLU, Shape<3, 5, 5>>("relu");
+  check_both_modes<Flatten, Shape<3, 4, 4>>("flatten");
+}
+
+TEST_CASE("MaxPool matches nn.MaxPool2d, ceil mode included") {
+  check_both_modes<MaxPool<3, 2, 0, Rounding::ceil>, Shape<3, 14, 14>>("maxpool_k3_s2_ceil");
+  check_both_modes<MaxPool<3, 2, 0, Rounding::ceil>, Shape<2, 13, 13>>("maxpool_k3_s2_ceil_odd");
+  check_both_modes<MaxPool<3, 1, 1>, Shape<3, 7, 7>>("maxpool_k3_s1_p1");
+  check_both_modes<MaxPool<3, 2, 1, Rounding::ceil>, Shape<2, 6, 6>>("maxpool_k3_s2_p1_ceil");
+  check_both_modes<MaxPool<2, 2, 1, Rounding::ceil>, Shape<2, 5, 5>>("maxpool_k2_s2_p1_ceil_drop");
+  check_both_modes<MaxPool<2, 2, 0, Rounding::ceil>, Shape<2, 7, 7>>("maxpool_k2_s2_ceil");
+}
+
+TEST_CASE("AvgPool and AdaptiveAvgPool match PyTorch") {
+  check_both_modes<AvgPool<5, 3>, Shape<4, 14, 14>>("avgpool_k5_s3");
+  check_both_modes<AvgPool<3, 2, 1, Rounding::ceil>, Shape<2, 6, 6>>("avgpool_k3_s2_p1_ceil");
+  check_both_modes<AvgPool<2, 2, 1, Rounding::ceil>, Shape<2, 5, 5>>("avgpool_k2_s2_p1_ceil_drop");
+  check_both_modes<AdaptiveAvgPool<1>, Shape<5, 7, 7>>("adaptive_avgpool_1x1");
+  check_both_modes<AdaptiveAvgPool<4>, Shape<3, 14, 14>>("adaptive_avgpool_4x4");
+  check_both_modes<AdaptiveAvgPool<4>, Shape<3, 10, 10>>("adaptive_avgpool_4x4_uneven");
+}
+
+TEST_CASE("Linear matches nn.Linear") { check_both_modes<Linear<12, 7>, Features<12>>("linear"); }
+
+TEST_CASE("BasicConv2d and Inception match the reference modules") {
+  check_both_modes<BasicConv2d<4, 6, 3, 1, 1>, Shape<4, 8, 8>>("basic_conv");
+  check_both_modes<Inception<8, 4, 3, 5, 2, 3, 2>, Shape<8, 9, 9>>("inception");
+}
+
+TEST_CASE("InceptionAux matches the reference module in evaluation mode") {
+  using Net = InceptionAux<16, 3>;
+  Model<Net, Shape<16, 14, 14>> model;
+  // fc1.weight (1024 x 2048) is not stored; it is the reference initialisation with seed 1.
+  for (const NamedTensor& t : named_tensors<Net, Shape<16, 14, 14>>()) {
+    auto destination = model.parameters().subspan(t.offset, t.count);
+    if (t.name == "fc1.weight") {
+      const std::int64_t shape[] = {1024, 2048};
+      reference_uniform_fill<float>("inception_aux.fc1.weight", shape, 0, 1, destination);
+    } else {
+      const auto values = test::read_tensor(layers_file(), "inception_aux." + t.name);
+      std::copy(values.begin(), values.end(), destination.begin());
+    }
+  }
+  const auto input = test::read_tensor(layers_file(), "inception_aux.input");
+  const auto expected = test::read_tensor(layers_file(), "inception_aux.output");
+  CHECK(test::relative_error(model.forward(input), std::span<const float>(expected)) <= 1e-5);
+}
+
+TEST_CASE("a layer's parameters carry PyTorch's names and shapes") {
+  const auto tensors = named_tensors<Inception<8, 4, 3, 5, 2, 3, 2>, Shape<8, 9, 9>>();
+  REQUIRE(tensors.size() == 12);
+  CHECK(tensors[0].name == "branch1.conv.weight");
+  CHECK(tensors[2].name == "branch2.0.conv.weight");
+  CHECK(tensors[4].name == "branch2.1.conv.weight");
+  CHECK(tensors[4].shape == std::vector<std::size_t>{5, 3, 3, 3});
+  CHECK(tensors[10].name == "branch4.1.conv.weight");
+  CHECK(tensors[11].offset + tensors[11].count == parameter_count_v<Inception<8, 4, 3, 5, 2, 3, 2>>);
+}
+
+TEST_CASE("a wrong input size is refused with a clear error and changes nothing") {
+  Model<Conv<3, 4, 3>, Shape<3, 8, 8>> model;
+  std::vector<float> too_short(3 * 8 * 8 - 1);
+  CHECK_THROWS_WITH_AS(model.forward(too_short), doctest::Contains("not a whole number of 3x8x8 images"), Error);
+  std::vector<float> image(3 * 8 * 8);
+  const std::size_t wrong_dims[] = {1, 3, 8, 9};
+  CHECK_THROWS_WITH_AS(model.forward(image, wrong_dims), doctest::Contains("[1, 3, 8, 9]"), Error);
+  const std::size_t right_dims[] = {1, 3, 8, 8};
+  CHECK(model.forward(image, right_dims).size() == 4 * 6 * 6);
+}
