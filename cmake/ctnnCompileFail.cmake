@@ -1,0 +1,53 @@
+# Compile-fail tests (see tests/CMakeLists.txt and STYLE.md).
+#
+# A file tests/compile_fail/<stem>.cpp starts with the line
+#   // expect: <CMake regular expression>
+# and guards the code that must not compile with #ifdef CTNN_SHOULD_FAIL.
+#
+# include()d: defines ctnn_read_expect(<file> <out-var>).
+# Run as a script, it is the test itself:
+#   cmake -DBUILD_DIR=<dir> -DTARGET=<target> -DSOURCE=<file> [-DCONFIG=<cfg>] -P ctnnCompileFail.cmake
+# It builds the target and passes only when the build fails AND its output matches the expect
+# regex: a broken build for another reason, or a build that succeeds, both fail the test.
+
+function(ctnn_read_expect file out_var)
+  file(STRINGS "${file}" first_line LIMIT_COUNT 1)
+  if(NOT first_line MATCHES "^// expect: (.+)$")
+    message(FATAL_ERROR "${file}: the first line must be '// expect: <regex>' (the compiler message "
+                        "this file must produce when CTNN_SHOULD_FAIL is defined)")
+  endif()
+  set(${out_var} "${CMAKE_MATCH_1}" PARENT_SCOPE)
+endfunction()
+
+if(NOT CMAKE_SCRIPT_MODE_FILE STREQUAL CMAKE_CURRENT_LIST_FILE)
+  return()
+endif()
+
+foreach(var BUILD_DIR TARGET SOURCE)
+  if(NOT DEFINED ${var})
+    message(FATAL_ERROR "ctnnCompileFail.cmake: -D${var}=... is required")
+  endif()
+endforeach()
+ctnn_read_expect("${SOURCE}" expect)
+
+set(ENV{LC_ALL} C)  # plain ASCII quotes in GCC's messages
+set(config_args "")
+if(CONFIG)
+  set(config_args --config "${CONFIG}")
+endif()
+execute_process(
+  COMMAND "${CMAKE_COMMAND}" --build "${BUILD_DIR}" --target "${TARGET}" ${config_args}
+  RESULT_VARIABLE result
+  OUTPUT_VARIABLE output
+  ERROR_VARIABLE output)
+message("${output}")
+
+if(result EQUAL 0)
+  message(FATAL_ERROR "compile_fail: ${SOURCE} compiled with CTNN_SHOULD_FAIL defined, "
+                      "but it must fail with a message matching: ${expect}")
+endif()
+if(NOT output MATCHES "${expect}")
+  message(FATAL_ERROR "compile_fail: ${SOURCE} failed to compile, but its output (above) does not "
+                      "match the expected message: ${expect}")
+endif()
+message("compile_fail: ${SOURCE} failed to compile as expected (matched: ${expect})")

@@ -1,0 +1,25 @@
+// A user's program: ctnn found through find_package (ctest package.find_package). Built twice: against
+// ctnn::ctnn, and against ctnn::cuda when ctnn has its CUDA backend (no GPU is used).
+#include <ctnn/ctnn.hpp>   // ctnn::Conv, ctnn::parameter_count_v
+
+#include <cstdio>   // std::printf
+
+#if defined(CTNN_WITH_CUDA)
+#include <cublas_v2.h>      // cublasGetProperty
+#include <cuda_runtime.h>   // cudaRuntimeGetVersion
+#include <cudnn.h>          // cudnnGetVersion
+#endif
+
+// Conv2d(3, 4, kernel_size=3): weight 4*3*3*3 = 108, bias 4.
+static_assert(ctnn::parameter_count_v<ctnn::Conv<3, 4, 3>> == 112);
+
+int main() {
+  std::printf("find_package: ctnn %d.%d.%d, Conv<3, 4, 3> has %zu parameters\n", CTNN_VERSION_MAJOR,
+              CTNN_VERSION_MINOR, CTNN_VERSION_PATCH, ctnn::parameter_count_v<ctnn::Conv<3, 4, 3>>);
+#if defined(CTNN_WITH_CUDA)
+  int runtime = 0, cublas = 0;
+  cudaRuntimeGetVersion(&runtime);
+  cublasGetProperty(MAJOR_VERSION, &cublas);
+  std::printf("find_package: CUDA runtime %d, cuBLAS %d, cuDNN %zu\n", runtime, cublas, cudnnGetVersion());
+#endif
+}
