@@ -50,30 +50,72 @@ import numpy as np
 # --------------------------------------------------------------------------------------------------
 
 _NP_TO_ST = {np.dtype(np.float32): "F32", np.dtype(np.float64): "F64", np.dtype(np.int64): "I64",
-             np.dtype(np.int32): "I32", np.dtype(np.float16): "F16", np.dtype(np.uint8): "U8"}
+             np.dtype(np.int32): "I32", np.dtype(np.float16): "F16", np.dtype(np.uint8): "U8",
+             np.dtype(np.int16): "I16", np.dtype(np.int8): "I8", np.dtype(np.bool_): "BOOL"}
 _ST_TO_NP = {v: k for k, v in _NP_TO_ST.items()}
+_ITEMSIZE = {"F64": 8, "I64": 8, "F32": 4, "I32": 4, "F16": 2, "BF16": 2, "I16": 2, "I8": 1, "U8": 1,
+             "BOOL": 1}
+# The position of each dtype in the `safetensors` package's Dtype enumeration; its writer orders
+# tensors by it (descending), then by name. order="safetensors" reproduces that order.
+_REFERENCE_RANK = {"BOOL": 0, "U8": 1, "I8": 2, "I16": 5, "F16": 7, "BF16": 8, "I32": 9, "F32": 11,
+                   "F64": 12, "I64": 13}
 
 
-def write_safetensors(path, tensors, metadata=None):
-    """Write `tensors` (name -> np.ndarray) to `path` in the safetensors format.
+class RawTensor:
+    """A tensor given as its safetensors dtype name, shape and little-endian bytes.
+
+    For dtypes numpy lacks (BF16): write_safetensors accepts it in place of an array, and
+    read_safetensors_raw returns every tensor in this form.
+    """
+
+    def __init__(self, dtype, shape, data):
+        if dtype not in _ITEMSIZE:
+            raise TypeError(f"unsupported safetensors dtype {dtype!r}")
+        self.dtype = dtype
+        self.shape = tuple(int(d) for d in shape)
+        self.data = bytes(data)
+        if len(self.data) != _prod(self.shape) * _ITEMSIZE[dtype]:
+            raise ValueError(f"{len(self.data)} bytes do not hold a {dtype} tensor of shape {self.shape}")
+
+
+def _encode(name, value):
+    """(dtype name, shape, bytes) of a RawTensor or numpy array."""
+    if isinstance(value, RawTensor):
+        return value.dtype, list(value.shape), value.data
+    arr = np.asarray(value)
+    if arr.dtype not in _NP_TO_ST:
+        raise TypeError(f"{name}: unsupported dtype {arr.dtype}")
+    data = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<")).tobytes()
+    return _NP_TO_ST[arr.dtype], [int(d) for d in arr.shape], data
+
+
+def write_safetensors(path, tensors, metadata=None, order="name"):
+    """Write `tensors` (name -> np.ndarray or RawTensor) to `path` in the safetensors format.
 
     Layout: u64 little-endian header length N, N bytes of JSON header (padded with spaces to a
     multiple of 8 so the data block is aligned), then the raw little-endian tensor data, contiguous,
-    in sorted-name order. `metadata` (str -> str) goes into "__metadata__".
+    in sorted-name order (order="name") or in the order of the `safetensors` package's writer
+    (order="safetensors": by dtype, widest first, then by name). `metadata` (str -> str) goes into
+    "__metadata__".
     """
+    encoded = {name: _encode(name, tensors[name]) for name in tensors}
+    if order == "name":
+        names = sorted(encoded)
+    elif order == "safetensors":
+        names = sorted(encoded, key=lambda n: (-_REFERENCE_RANK[encoded[n][0]], n))
+    else:
+        raise ValueError(f"unknown order {order!r}")
     header = {}
+    if metadata and order == "safetensors":  # first, keys sorted: what ctnn's writer does
+        header["__metadata__"] = {str(k): str(v) for k, v in sorted(metadata.items())}
     blobs = []
     offset = 0
-    for name in sorted(tensors):
-        arr = np.asarray(tensors[name])
-        if arr.dtype not in _NP_TO_ST:
-            raise TypeError(f"{name}: unsupported dtype {arr.dtype}")
-        data = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<")).tobytes()
-        header[name] = {"dtype": _NP_TO_ST[arr.dtype], "shape": [int(d) for d in arr.shape],
-                        "data_offsets": [offset, offset + len(data)]}
+    for name in names:
+        dtype, shape, data = encoded[name]
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + len(data)]}
         blobs.append(data)
         offset += len(data)
-    if metadata:
+    if metadata and order == "name":
         header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
     text = json.dumps(header, separators=(",", ":")).encode("utf-8")
     text += b" " * (-len(text) % 8)
@@ -84,21 +126,43 @@ def write_safetensors(path, tensors, metadata=None):
             f.write(blob)
 
 
-def load_safetensors(path, with_metadata=False):
-    """Read a safetensors file into name -> np.ndarray (and the metadata dict if asked)."""
+def read_safetensors_raw(path):
+    """Read a safetensors file into (name -> RawTensor in file order, metadata dict)."""
     with open(path, "rb") as f:
         raw = f.read()
+    if len(raw) < 8:
+        raise ValueError(f"{path}: {len(raw)} bytes, too short for a safetensors file")
     (n,) = struct.unpack_from("<Q", raw, 0)
+    if n > len(raw) - 8:
+        raise ValueError(f"{path}: header length {n} exceeds the file")
     header = json.loads(raw[8:8 + n].decode("utf-8"))
     metadata = header.pop("__metadata__", {})
     base = 8 + n
     out = {}
     for name, info in header.items():
         begin, end = info["data_offsets"]
-        dtype = _ST_TO_NP[info["dtype"]].newbyteorder("<")
-        arr = np.frombuffer(raw, dtype=dtype, count=(end - begin) // dtype.itemsize,
-                            offset=base + begin)
-        out[name] = arr.reshape(info["shape"]).astype(dtype.newbyteorder("="))
+        if not 0 <= begin <= end <= len(raw) - base:
+            raise ValueError(f"{path}: tensor {name!r}: data_offsets {info['data_offsets']} out of range")
+        out[name] = RawTensor(info["dtype"], info["shape"], raw[base + begin:base + end])
+    return out, metadata
+
+
+def load_safetensors(path, with_metadata=False):
+    """Read a safetensors file into name -> np.ndarray (and the metadata dict if asked).
+
+    BF16 tensors, which numpy cannot hold, come back as float32 (exactly: bfloat16 is the upper half
+    of a float32).
+    """
+    raw, metadata = read_safetensors_raw(path)
+    out = {}
+    for name, tensor in raw.items():
+        if tensor.dtype == "BF16":
+            bits = np.frombuffer(tensor.data, dtype="<u2").astype(np.uint32) << np.uint32(16)
+            out[name] = bits.view(np.float32).reshape(tensor.shape)
+            continue
+        dtype = _ST_TO_NP[tensor.dtype].newbyteorder("<")
+        arr = np.frombuffer(tensor.data, dtype=dtype)
+        out[name] = arr.reshape(tensor.shape).astype(dtype.newbyteorder("="))
     return (out, metadata) if with_metadata else out
 
 

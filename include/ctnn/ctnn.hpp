@@ -1,6 +1,7 @@
 #pragma once
 // ctnn: compile-time neural networks. The umbrella header: layers, GoogLeNet, the CPU backend,
-// models, initialisers and the summary. The CUDA backend is <ctnn/cuda.hpp>, included separately.
+// models, initialisers, the summary, losses and optimizers. The CUDA backend is <ctnn/cuda.hpp>,
+// included separately.
 
 #include <ctnn/config.hpp>        // version, CTNN_HOST_DEVICE
 #include <ctnn/error.hpp>         // ctnn::Error
@@ -10,6 +11,7 @@
 
 #include <ctnn/layers/aux_output.hpp>      // ctnn::AuxOutput
 #include <ctnn/layers/basic_conv.hpp>      // ctnn::BasicConv2d
+#include <ctnn/layers/batch_norm.hpp>      // ctnn::BatchNorm
 #include <ctnn/layers/concat.hpp>          // ctnn::Concat
 #include <ctnn/layers/conv.hpp>            // ctnn::Conv
 #include <ctnn/layers/dropout.hpp>         // ctnn::Dropout
@@ -22,11 +24,15 @@
 #include <ctnn/layers/pooling.hpp>         // ctnn::MaxPool, ctnn::AvgPool, ctnn::AdaptiveAvgPool
 #include <ctnn/layers/relu.hpp>            // ctnn::ReLU
 #include <ctnn/layers/sequential.hpp>      // ctnn::Sequential
+#include <ctnn/layers/torchvision_googlenet.hpp>   // ctnn::TorchvisionGoogLeNet, ctnn::torchvision::*
+#include <ctnn/layers/transform_input.hpp>         // ctnn::TransformInput
 
+#include <ctnn/cpu/batch_norm.hpp>    // Evaluator<BatchNorm, Cpu>
 #include <ctnn/cpu/conv.hpp>          // Evaluator<Conv, Cpu>
 #include <ctnn/cpu/elementwise.hpp>   // Evaluator<ReLU | Dropout | Flatten | Identity, Cpu>
 #include <ctnn/cpu/linear.hpp>        // Evaluator<Linear, Cpu>
 #include <ctnn/cpu/pooling.hpp>       // Evaluator<MaxPool | AvgPool | AdaptiveAvgPool, Cpu>
+#include <ctnn/cpu/transform_input.hpp>   // Evaluator<TransformInput, Cpu>
 
 #include <ctnn/queries.hpp>      // ctnn::activation_bytes_v
 #include <ctnn/model.hpp>        // ctnn::Model
@@ -34,3 +40,11 @@
 #include <ctnn/init.hpp>         // ctnn::init::*
 #include <ctnn/summary.hpp>      // ctnn::summary
 #include <ctnn/walk.hpp>         // ctnn::walk
+#include <ctnn/find_layer.hpp>   // ctnn::find_layer, ctnn::layer_infos
+#include <ctnn/features.hpp>     // ctnn::features_of
+#include <ctnn/freeze.hpp>       // ctnn::freeze_up_to, ctnn::unfreeze
+#include <ctnn/loss.hpp>         // ctnn::cross_entropy, ctnn::ClassificationObjective, ctnn::top1_accuracy
+
+#include <ctnn/optim/adam.hpp>          // ctnn::optim::Adam, ctnn::optim::AdamW
+#include <ctnn/optim/lr_schedule.hpp>   // ctnn::optim::StepLR, ctnn::optim::CosineAnnealingLR
+#include <ctnn/optim/sgd.hpp>           // ctnn::optim::SGD

@@ -86,6 +86,14 @@ struct BatchNorm_receives_channels_but_was_declared_with_C {
   static constexpr bool ok = true;
 };
 
+template <std::size_t received_channels>
+struct TransformInput_receives_channels_but_needs_3 {
+  static_assert(received_channels == 3,
+                "TransformInput: re-normalises the 3 channels of an RGB image; it receives another "
+                "channel count (this check's argument is <received>)");
+  static constexpr bool ok = true;
+};
+
 template <std::size_t branch_height, std::size_t branch_width, std::size_t first_branch_height,
           std::size_t first_branch_width>
 struct Concat_branch_produces_a_different_spatial_size_than_the_first_branch {

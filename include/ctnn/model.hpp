@@ -6,26 +6,37 @@
 //   ctnn::init::googlenet_seed(model, 42);
 //   std::span<const float> logits = model.forward(images); // images: N * 3 * 224 * 224 floats
 //
+// Training: train(), forward, backward(output gradient, aux gradients) -> gradients(); see
+// ctnn/loss.hpp for the objective and ctnn/optim/ for the update. Switches for training:
+// disable_dropout, set_trainable_from (a frozen prefix; ctnn/freeze.hpp names it by layer),
+// compute_input_gradient (-> input_gradient()), record_output_of (a named layer's output ->
+// recorded_output(); ctnn/features.hpp).
+//
 // Memory (DESIGN.md section 2):
 //   parameters   one buffer, layer offsets fixed at compile time (parameter_count_v<Net>)
 //   gradients    one buffer laid out like the parameters
 //   buffers      one buffer of non-trainable state (BatchNorm running statistics)
 //   arena        one allocation per (batch size, mode): output, saved state for backward, scratch,
-//                per-thread work space; sized from the static shapes times the batch
+//                the input copy and gradient (training), per-thread work space; sized from the
+//                static shapes times the batch
 // After the first forward at a batch size, a forward or backward pass allocates nothing.
 
-#include <algorithm>   // std::max, std::copy_n
+#include <algorithm>   // std::max, std::copy_n, std::fill_n
 #include <array>       // std::array
 #include <cstddef>     // std::size_t
 #include <cstdint>     // std::uint64_t
+#include <optional>    // std::optional
 #include <span>        // std::span
 #include <string>      // std::string, std::to_string
+#include <string_view> // std::string_view
+#include <utility>     // std::move
 #include <vector>      // std::vector
 
 #include <ctnn/cpu/context.hpp>   // ctnn::cpu::Context
 #include <ctnn/cpu/gemm.hpp>      // ctnn::cpu::detail::allocate_aligned
 #include <ctnn/error.hpp>         // ctnn::Error
 #include <ctnn/evaluator.hpp>     // ctnn::evaluator_t, ctnn::Cpu
+#include <ctnn/find_layer.hpp>    // ctnn::find_layer, ctnn::LayerInfo
 #include <ctnn/layer.hpp>         // ctnn::Mode, ctnn::parameter_count_v
 #include <ctnn/shape.hpp>         // ctnn::ShapeType, ctnn::output_shape_t
 
@@ -116,6 +127,69 @@ class Model<Net, In, T, Cpu> {
   // false (default): backward overwrites the gradients; true: it adds to them.
   void accumulate_gradients(bool on) { context_.accumulate_parameter_gradients = on; }
 
+  // ---- training switches --------------------------------------------------------------------
+  // true: Dropout passes its input through in training too (deterministic training, parity
+  // tests against a reference run without dropout). Evaluation never drops.
+  void disable_dropout(bool on) { context_.dropout_disabled = on; }
+  bool dropout_disabled() const { return context_.dropout_disabled; }
+
+  // Parameters [0, offset) are frozen: backward computes no gradient for them (they stay zero)
+  // and skips every layer that holds only frozen parameters and whose input gradient nothing
+  // needs; optimizers given trainable_from() leave them alone. 0 (default): all trainable.
+  // ctnn::freeze_up_to(model, "inception4e") sets it from a layer name.
+  void set_trainable_from(std::size_t offset) {
+    if (offset > parameter_count)
+      throw Error("set_trainable_from", "offset " + std::to_string(offset) + " is past the " +
+                                            std::to_string(parameter_count) + " parameters");
+    trainable_from_ = offset;
+    std::fill_n(gradients_.data(), offset, T(0));
+  }
+  std::size_t trainable_from() const { return trainable_from_; }
+
+  // true: backward also computes the gradient with respect to the input images, read with
+  // input_gradient(). Takes effect from the next forward (the arena is re-planned).
+  void compute_input_gradient(bool on) {
+    if (on != compute_input_gradient_) {
+      planned_batch_ = 0;
+      input_gradient_ = nullptr;
+    }
+    compute_input_gradient_ = on;
+  }
+  // dL/dx of the last backward: N images of In, as forward's input.
+  std::span<const T> input_gradient() const {
+    if (!compute_input_gradient_ || input_gradient_ == nullptr)
+      throw Error("input_gradient", "call compute_input_gradient(true) before the training forward");
+    return {input_gradient_, context_.batch * In::size};
+  }
+
+  // ---- recording a layer's output ----------------------------------------------------------
+  // Every forward from now on copies the output of the layer at `path` (its PyTorch module path,
+  // e.g. "avgpool" or "inception4e.branch2") aside: recorded_output() after the forward.
+  // Layers of auxiliary heads run, and are recorded, in training mode only. "" stops recording.
+  // Takes effect from the next forward (the arena is re-planned).
+  void record_output_of(std::string_view path) {
+    planned_batch_ = 0;
+    if (path.empty()) {
+      recorded_layer_.reset();
+      return;
+    }
+    auto layer = find_layer<Net, In>(path);
+    if (!layer)
+      throw Error("record_output_of", "the network has no layer '" + std::string(path) +
+                                          "' (top-level layers: " + top_level_layer_names<Net, In>() + ")");
+    recorded_layer_ = std::move(layer);
+  }
+  // The recorded layer (path, output shape), if any.
+  const std::optional<LayerInfo>& recorded_layer() const { return recorded_layer_; }
+  // The recorded layer's output in the last forward: N images of its output shape.
+  std::span<const T> recorded_output() const {
+    if (!recorded_layer_) throw Error("recorded_output", "no layer is recorded: call record_output_of(path) first");
+    if (!context_.recorded)
+      throw Error("recorded_output", "layer '" + recorded_layer_->path +
+                                         "' did not run in the last forward (auxiliary heads run in training mode only)");
+    return {recorded_.data(), context_.batch * recorded_layer_->output_size};
+  }
+
   // ---- forward ----------------------------------------------------------------------------
   // Runs the network on `images`: N images of In, NCHW, N = images.size() / In::size.
   // Returns N outputs of output_shape, contiguous, valid until the next forward.
@@ -132,8 +206,12 @@ class Model<Net, In, T, Cpu> {
       x = {input_copy_, In::size};
     }
     context_.aux_output_count = 0;
+    context_.node = 0;
+    context_.recorded = false;
     evaluator_t<Net, Cpu, T>::template forward<In>(context_, ParamSpan<T>{parameters_.data(), nullptr, buffers_.data()},
                                                     x, Slot<T>{output_, output_shape::size}, saved_, scratch_);
+    // The root has no parent to record it.
+    context_.record_if(Net::node_count - 1, ConstSlot<T>{output_, output_shape::size}, output_shape::size);
     last_forward_ = mode_;
     last_input_ = x;
     return {output_, batch * output_shape::size};
@@ -185,10 +263,13 @@ class Model<Net, In, T, Cpu> {
       context_.aux_gradients[k] = {aux_gradients[k].data(), context_.aux_output_sizes[k]};
     }
     context_.aux_gradients_pending = aux_gradients.size();
+    context_.parameter_base = parameters_.data();
+    context_.trainable_from = trainable_from_;
+    const Slot<T> input_gradient = compute_input_gradient_ ? Slot<T>{input_gradient_, In::size} : Slot<T>{};
     evaluator_t<Net, Cpu, T>::template backward<In>(
         context_, ParamSpan<T>{parameters_.data(), gradients_.data(), buffers_.data()}, last_input_,
         ConstSlot<T>{output_, output_shape::size}, ConstSlot<T>{output_gradient.data(), output_shape::size},
-        Slot<T>{}, false, saved_, scratch_);
+        input_gradient, false, saved_, scratch_);
   }
 
   // ---- memory -----------------------------------------------------------------------------
@@ -209,16 +290,18 @@ class Model<Net, In, T, Cpu> {
     const std::size_t saved = training ? batch * Net::template saved_elements<In> : 0;
     const std::size_t scratch = batch * Net::template scratch_elements<In>;
     const std::size_t input = training ? align_elements(batch * In::size) : 0;
+    const std::size_t input_gradient = training && compute_input_gradient_ ? align_elements(batch * In::size) : 0;
     // Convolution backward keeps col(x) and its gradient side by side: at least two slices.
     const std::size_t per_thread = align_elements(Net::template workspace_elements<In>);
     const std::size_t workspace = per_thread * static_cast<std::size_t>(std::max(context_.threads, 2));
-    const std::size_t total = output + saved + scratch + input + workspace;
+    const std::size_t total = output + saved + scratch + input + input_gradient + workspace;
     if (total > arena_.size()) arena_.resize(total);
     T* at = arena_.data();
     output_ = at, at += output;
     saved_ = at, at += saved;
     scratch_ = at, at += scratch;
     input_copy_ = at, at += input;
+    input_gradient_ = input_gradient ? at : nullptr, at += input_gradient;
     context_.workspace = at;
     context_.workspace_per_thread = per_thread;
     context_.batch = batch;
@@ -226,6 +309,11 @@ class Model<Net, In, T, Cpu> {
     planned_batch_ = batch;
     planned_mode_ = mode;
     last_forward_ = Mode::eval;  // saved state no longer matches
+    const std::size_t recorded = recorded_layer_ ? batch * recorded_layer_->output_size : 0;
+    if (recorded > recorded_.size()) recorded_.resize(recorded);
+    context_.recorded_node = recorded_layer_ ? recorded_layer_->ordinal : cpu::no_node;
+    context_.recorded_output = {recorded_.data(), recorded_layer_ ? recorded_layer_->output_size : 0};
+    context_.recorded_elements = recorded_layer_ ? recorded_layer_->output_size : 0;
   }
 
  private:
@@ -235,7 +323,7 @@ class Model<Net, In, T, Cpu> {
     return text + "]";
   }
 
-  detail::AlignedArray<T> parameters_, gradients_, buffers_, arena_;
+  detail::AlignedArray<T> parameters_, gradients_, buffers_, arena_, recorded_;
   cpu::Context<T> context_;
   Mode mode_ = Mode::eval;
   Mode planned_mode_ = Mode::eval;
@@ -245,7 +333,11 @@ class Model<Net, In, T, Cpu> {
   T* saved_ = nullptr;
   T* scratch_ = nullptr;
   T* input_copy_ = nullptr;
+  T* input_gradient_ = nullptr;
   ConstSlot<T> last_input_{};
+  std::size_t trainable_from_ = 0;
+  bool compute_input_gradient_ = false;
+  std::optional<LayerInfo> recorded_layer_;
 };
 
 }  // namespace ctnn

@@ -39,11 +39,11 @@ using output_shape_t = typename L::template output_shape<In>;
 // Output-size arithmetic, exactly as PyTorch computes it.
 // ---------------------------------------------------------------------------------------------
 
-// Convolution: (in + 2P - K) / S + 1. Callers check in + 2P >= K first; a failed check yields 1
-// here so that one mistake gives one error rather than a cascade of follow-on ones.
+// Convolution: (in + 2P - K) / S + 1. Callers check in + 2P >= K and S > 0 first; a failed check
+// yields 1 here so that one mistake gives one error rather than a cascade of follow-on ones.
 constexpr std::size_t conv_output_size(std::size_t in, std::size_t kernel, std::size_t stride,
                                        std::size_t padding) {
-  return in + 2 * padding >= kernel ? (in + 2 * padding - kernel) / stride + 1 : 1;
+  return stride > 0 && in + 2 * padding >= kernel ? (in + 2 * padding - kernel) / stride + 1 : 1;
 }
 
 // Pooling (torch's pooling_output_shape): in ceil mode the output grows by one partial window,
@@ -52,7 +52,7 @@ constexpr std::size_t conv_output_size(std::size_t in, std::size_t kernel, std::
 //   MaxPool(3, 2, ceil):   in 14 -> 7 (floor gives 6);   in 13 -> 6
 constexpr std::size_t pool_output_size(std::size_t in, std::size_t kernel, std::size_t stride,
                                        std::size_t padding, bool ceil_mode) {
-  if (in + 2 * padding < kernel) return 1;
+  if (stride == 0 || in + 2 * padding < kernel) return 1;  // a failed check, as above
   const std::size_t span = in + 2 * padding - kernel;
   std::size_t out = (ceil_mode ? (span + stride - 1) / stride : span / stride) + 1;
   if (ceil_mode && (out - 1) * stride >= in + padding) --out;

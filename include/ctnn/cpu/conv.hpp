@@ -4,7 +4,7 @@
 //
 //   forward   y_n[Out, OH*OW]   = W[Out, In*K*K] * col(x_n)[In*K*K, OH*OW] + b
 //   backward  dW[Out, In*K*K]  += dy_n * col(x_n)^T
-//             db[Out]          += sum over positions of dy_n
+//             db[Out]          += sum over positions of dy_n   (no bias: b = 0, no db)
 //             dx_n             += col2im(W^T * dy_n)
 // A 1x1, stride-1, unpadded convolution uses x_n itself as col(x_n).
 //
@@ -98,7 +98,8 @@ void conv2d_forward(Context<T>& ctx, const ConvGeometry& g, const T* weight, con
       col = buffer;
     }
     T* out = y.image(image);
-    for (std::size_t o = 0; o < g.out_channels; ++o) std::fill_n(out + o * g.out_plane(), g.out_plane(), bias[o]);
+    for (std::size_t o = 0; o < g.out_channels; ++o)
+      std::fill_n(out + o * g.out_plane(), g.out_plane(), bias ? bias[o] : T(0));
     if (parallel_gemm)
       gemm_accumulate_parallel(ctx.blocking.data(), ctx.threads, false, false, m, n, k, T(1), weight, k, col, n, out, n);
     else
@@ -113,49 +114,105 @@ void conv2d_forward(Context<T>& ctx, const ConvGeometry& g, const T* weight, con
   }
 }
 
-// Backward runs images one after another with each product split over the threads, so the
-// weight gradient accumulates without per-thread copies. The work space holds col(x_n) and its
-// gradient side by side.
+// The work space one thread needs for backward: col(x_n), its gradient, and a private copy of
+// the weight and bias gradients when images are split over threads.
+inline std::size_t conv2d_backward_workspace(const ConvGeometry& g) {
+  const std::size_t col = g.is_pointwise() ? 0 : g.col_rows() * g.out_plane();
+  return 2 * col + g.out_channels * g.col_rows() + g.out_channels;
+}
+
+namespace detail {
+// One image's share of backward: adds dy_n * col(x_n)^T to weight_grad and the row sums of dy_n
+// to bias_grad (either may be null), and writes or adds dx_n. `parallel` splits each product
+// over all threads; otherwise the calling thread does all of it with `blocking`.
+template <class T>
+void conv2d_backward_image(Context<T>& ctx, GemmBlocking<T>& blocking, bool parallel, const ConvGeometry& g,
+                           const T* weight, T* weight_grad, T* bias_grad, const T* x, const T* dy, T* dx,
+                           bool accumulate_dx, T* col_buffer, T* col_grad) {
+  const Index m = static_cast<Index>(g.out_channels), n = static_cast<Index>(g.out_plane()),
+              k = static_cast<Index>(g.col_rows());
+  auto product = [&](bool trans_a, bool trans_b, Index rows, Index cols, Index depth, const T* a, Index lda,
+                     const T* b, Index ldb, T* c, Index ldc) {
+    if (parallel)
+      gemm_accumulate_parallel(ctx.blocking.data(), ctx.threads, trans_a, trans_b, rows, cols, depth, T(1), a, lda, b,
+                               ldb, c, ldc);
+    else
+      gemm_accumulate(blocking, trans_a, trans_b, rows, cols, depth, T(1), a, lda, b, ldb, c, ldc);
+  };
+  if (weight_grad) {
+    const T* col = x;
+    if (!g.is_pointwise()) {
+      im2col(g, x, col_buffer);
+      col = col_buffer;
+    }
+    product(false, true, m, k, n, dy, n, col, n, weight_grad, k);
+    for (std::size_t o = 0; bias_grad && o < g.out_channels; ++o) {
+      T sum = 0;
+      for (std::size_t p = 0; p < g.out_plane(); ++p) sum += dy[o * g.out_plane() + p];
+      bias_grad[o] += sum;
+    }
+  }
+  if (!dx) return;
+  if (!accumulate_dx) std::fill_n(dx, g.in_channels * g.in_plane(), T(0));
+  if (g.is_pointwise()) {
+    product(true, false, k, n, m, weight, k, dy, n, dx, n);
+  } else {
+    std::fill_n(col_grad, g.col_rows() * g.out_plane(), T(0));
+    product(true, false, k, n, m, weight, k, dy, n, col_grad, n);
+    col2im_add(g, col_grad, dx);
+  }
+}
+}  // namespace detail
+
+// Backward over the batch. With enough images, each thread takes whole images and sums its
+// weight gradient privately; the private sums are added at the end. With few images (batch 1),
+// images run one after another and every product is split over the threads instead.
 template <class T>
 void conv2d_backward(Context<T>& ctx, const ConvGeometry& g, const T* weight, T* weight_grad, T* bias_grad,
                      ConstSlot<T> x, ConstSlot<T> dy, Slot<T> dx, bool accumulate_dx) {
-  const Index m = static_cast<Index>(g.out_channels), n = static_cast<Index>(g.out_plane()),
-              k = static_cast<Index>(g.col_rows());
-  const std::size_t col_size = g.col_rows() * g.out_plane();
-  T* col_buffer = ctx.workspace;
-  T* col_grad = ctx.workspace + col_size;
+  const std::size_t col_size = g.is_pointwise() ? 0 : g.col_rows() * g.out_plane();
+  const std::size_t weight_size = g.out_channels * g.col_rows();
   if (weight_grad && !ctx.accumulate_parameter_gradients) {
-    std::fill_n(weight_grad, g.out_channels * g.col_rows(), T(0));
-    std::fill_n(bias_grad, g.out_channels, T(0));
+    std::fill_n(weight_grad, weight_size, T(0));
+    if (bias_grad) std::fill_n(bias_grad, g.out_channels, T(0));
   }
-  for (std::size_t image = 0; image < ctx.batch; ++image) {
-    const T* gradient = dy.image(image);
-    if (weight_grad) {
-      const T* col = x.image(image);
-      if (!g.is_pointwise()) {
-        im2col(g, x.image(image), col_buffer);
-        col = col_buffer;
-      }
-      gemm_accumulate_parallel(ctx.blocking.data(), ctx.threads, false, true, m, k, n, T(1), gradient, n, col, n,
-                               weight_grad, k);
-      for (std::size_t o = 0; o < g.out_channels; ++o) {
-        T sum = 0;
-        for (std::size_t p = 0; p < g.out_plane(); ++p) sum += gradient[o * g.out_plane() + p];
-        bias_grad[o] += sum;
-      }
+  if (!split_over_images(ctx)) {
+    for (std::size_t image = 0; image < ctx.batch; ++image)
+      detail::conv2d_backward_image(ctx, ctx.blocking[0], true, g, weight, weight_grad, bias_grad, x.image(image),
+                                    dy.image(image), dx ? dx.image(image) : nullptr, accumulate_dx, ctx.workspace,
+                                    ctx.workspace + col_size);
+    return;
+  }
+  const int threads = ctx.threads;
+#pragma omp parallel num_threads(threads)
+  {
+    const int thread = current_thread();
+    T* col_buffer = ctx.thread_workspace(thread);
+    T* col_grad = col_buffer + col_size;
+    T* private_weight_grad = weight_grad ? col_grad + col_size : nullptr;
+    T* private_bias_grad = bias_grad ? private_weight_grad + weight_size : nullptr;
+    if (private_weight_grad) std::fill_n(private_weight_grad, weight_size, T(0));
+    if (private_bias_grad) std::fill_n(private_bias_grad, g.out_channels, T(0));
+    const std::ptrdiff_t batch = static_cast<std::ptrdiff_t>(ctx.batch);
+#pragma omp for schedule(static)
+    for (std::ptrdiff_t image = 0; image < batch; ++image) {
+      const std::size_t n = static_cast<std::size_t>(image);
+      detail::conv2d_backward_image(ctx, ctx.blocking[static_cast<std::size_t>(thread)], false, g, weight,
+                                    private_weight_grad, private_bias_grad, x.image(n), dy.image(n),
+                                    dx ? dx.image(n) : nullptr, accumulate_dx, col_buffer, col_grad);
     }
-    if (!dx) continue;
-    T* input_grad = dx.image(image);
-    if (g.is_pointwise()) {
-      if (!accumulate_dx) std::fill_n(input_grad, g.in_channels * g.in_plane(), T(0));
-      gemm_accumulate_parallel(ctx.blocking.data(), ctx.threads, true, false, k, n, m, T(1), weight, k, gradient, n,
-                               input_grad, n);
-    } else {
-      std::fill_n(col_grad, col_size, T(0));
-      gemm_accumulate_parallel(ctx.blocking.data(), ctx.threads, true, false, k, n, m, T(1), weight, k, gradient, n,
-                               col_grad, n);
-      if (!accumulate_dx) std::fill_n(input_grad, g.in_channels * g.in_plane(), T(0));
-      col2im_add(g, col_grad, input_grad);
+    // The implicit barrier above: every private sum is complete. Add them, split by element.
+    if (weight_grad) {
+      const std::ptrdiff_t total = static_cast<std::ptrdiff_t>(weight_size + (bias_grad ? g.out_channels : 0));
+#pragma omp for schedule(static)
+      for (std::ptrdiff_t i = 0; i < total; ++i) {
+        T sum = 0;
+        for (int t = 0; t < threads; ++t) sum += (ctx.thread_workspace(t) + 2 * col_size)[i];
+        if (static_cast<std::size_t>(i) < weight_size)
+          weight_grad[i] += sum;
+        else
+          bias_grad[static_cast<std::size_t>(i) - weight_size] += sum;
+      }
     }
   }
 }
@@ -164,9 +221,10 @@ void conv2d_backward(Context<T>& ctx, const ConvGeometry& g, const T* weight, T*
 
 namespace ctnn {
 
-template <std::size_t In, std::size_t Out, std::size_t K, std::size_t S, std::size_t P, class T>
-struct Evaluator<Conv<In, Out, K, S, P>, Cpu, T> {
-  using Layer = Conv<In, Out, K, S, P>;
+// bias and its gradient are nullptr for a convolution without bias.
+template <std::size_t In, std::size_t Out, std::size_t K, std::size_t S, std::size_t P, bool Bias, class T>
+struct Evaluator<Conv<In, Out, K, S, P, Bias>, Cpu, T> {
+  using Layer = Conv<In, Out, K, S, P, Bias>;
   template <ShapeType I>
   static cpu::ConvGeometry geometry() {
     using O = output_shape_t<Layer, I>;
@@ -175,7 +233,7 @@ struct Evaluator<Conv<In, Out, K, S, P>, Cpu, T> {
 
   template <ShapeType I>
   static void forward(cpu::Context<T>& ctx, ParamSpan<T> params, ConstSlot<T> x, Slot<T> y, T*, T*) {
-    cpu::conv2d_forward(ctx, geometry<I>(), params.values, params.values + Layer::weight_count, x, y);
+    cpu::conv2d_forward(ctx, geometry<I>(), params.values, Bias ? params.values + Layer::weight_count : nullptr, x, y);
   }
 
   template <ShapeType I>
@@ -183,7 +241,7 @@ struct Evaluator<Conv<In, Out, K, S, P>, Cpu, T> {
                        Slot<T> dx, bool accumulate_dx, T*, T*) {
     T* weight_grad = params.gradients;
     cpu::conv2d_backward(ctx, geometry<I>(), params.values, weight_grad,
-                         weight_grad ? weight_grad + Layer::weight_count : nullptr, x, dy, dx, accumulate_dx);
+                         weight_grad && Bias ? weight_grad + Layer::weight_count : nullptr, x, dy, dx, accumulate_dx);
   }
 };
 

@@ -2,8 +2,9 @@
 // CPU kernels of the element-wise layers: ReLU, Dropout, and the views Flatten and Identity.
 // Each may run in place (x and y the same memory) when the memory plan says so.
 
-#include <cstddef>   // std::size_t
-#include <random>    // std::bernoulli_distribution
+#include <algorithm>   // std::fill_n
+#include <cstddef>     // std::size_t
+#include <random>      // std::bernoulli_distribution
 
 #include <ctnn/cpu/context.hpp>      // ctnn::cpu::Context, parallel_over_images, copy_images
 #include <ctnn/evaluator.hpp>        // ctnn::Evaluator
@@ -48,11 +49,17 @@ struct Evaluator<Dropout<Percent>, Cpu, T> {
       cpu::copy_images(ctx, x, y, In::size, false);
       return;
     }
+    T* mask = saved;
+    constexpr std::size_t stride = Dropout<Percent>::template saved_elements<In>;
+    if (ctx.dropout_disabled) {
+      // Model::disable_dropout: keep everything; the mask of ones serves backward unchanged.
+      cpu::copy_images(ctx, x, y, In::size, false);
+      for (std::size_t n = 0; n < ctx.batch; ++n) std::fill_n(mask + n * stride, In::size, T(1));
+      return;
+    }
     // The mask is drawn on one thread so a seed gives the same mask for any thread count.
     const T keep_scale = T(1) / (T(1) - T(Percent) / T(100));
     std::bernoulli_distribution keep(1.0 - Percent / 100.0);
-    T* mask = saved;
-    constexpr std::size_t stride = Dropout<Percent>::template saved_elements<In>;
     for (std::size_t n = 0; n < ctx.batch; ++n) {
       const T* in = x.image(n);
       T* out = y.image(n);

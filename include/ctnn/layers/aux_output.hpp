@@ -25,13 +25,20 @@ struct AuxOutput : Layer {
   static constexpr bool is_view = true;
   static constexpr bool backward_reads_input = true;
   static constexpr bool backward_reads_output = true;  // its output is Head's input
+  // walk() shows the head in the tap's place; the recorded output is the head's.
+  static constexpr std::size_t node_count = Head::node_count;
+  static constexpr bool records_own_output = true;
   template <ShapeType In>
   using head_output_shape = output_shape_t<Head, In>;
+  // The identity on the main path, but only for an input Head accepts: naming Head's output
+  // shape runs Head's own checks (InceptionAux behind too small an image fails in fc1).
   template <ShapeType In>
+    requires ShapeType<head_output_shape<In>>
   using output_shape = In;
   template <ShapeType In>
   static constexpr std::size_t macs = Head::template macs<In>;
-  // Training keeps Head's output (the extra network output) and Head's own saved state.
+  // Training keeps Head's output (the extra network output, its N images packed back to back
+  // within N * head_output_elements) and Head's own saved state.
   template <ShapeType In>
   static constexpr std::size_t head_output_elements = align_elements(head_output_shape<In>::size);
   template <ShapeType In>
@@ -50,9 +57,12 @@ struct Evaluator<AuxOutput<Head>, Device, T> {
   static void forward(Context& ctx, ParamSpan<T> params, ConstSlot<T> x, Slot<T> y, T* saved, T* scratch) {
     if (y.data != x.data) copy_images(ctx, x, y, In::size, false);
     if (ctx.mode != Mode::train) return;
-    const Slot<T> head_output{saved, Tap::template head_output_elements<In>};
+    // Images packed back to back: Model::aux_output(k) hands this out as one [N, size] tensor.
+    const Slot<T> head_output{saved, output_shape_t<Head, In>::size};
+    const std::size_t first_node = ctx.node;  // the head's subtree starts where the tap's does
     evaluator_t<Head, Device, T>::template forward<In>(
         ctx, params, x, head_output, saved + ctx.batch * Tap::template head_output_elements<In>, scratch);
+    ctx.record_if(first_node + Head::node_count - 1, head_output, output_shape_t<Head, In>::size);
     ctx.publish_aux_output(head_output, output_shape_t<Head, In>::size);
   }
 
@@ -62,7 +72,7 @@ struct Evaluator<AuxOutput<Head>, Device, T> {
     // Backward visits taps in reverse forward order, so the last published output comes first.
     const ConstSlot<T> head_gradient = ctx.take_aux_gradient();
     if (dx) copy_images(ctx, dy, dx, In::size, accumulate_dx);
-    const Slot<T> head_output{saved, Tap::template head_output_elements<In>};
+    const Slot<T> head_output{saved, output_shape_t<Head, In>::size};
     evaluator_t<Head, Device, T>::template backward<In>(
         ctx, params, x, head_output, head_gradient, dx, true,
         saved + ctx.batch * Tap::template head_output_elements<In>, scratch);

@@ -48,14 +48,23 @@ struct Concat : Layer {
     for (std::size_t i = 1; i < branch_count; ++i) offsets[i] = offsets[i - 1] + counts[i - 1];
     return offsets;
   }();
+  // End of each branch's parameters: branch i and all before it hold parameters [0, end[i]).
+  static constexpr std::array<std::size_t, branch_count> parameter_ends = [] {
+    std::array<std::size_t, branch_count> counts{B::parameter_count...}, ends{};
+    for (std::size_t i = 0; i < branch_count; ++i) ends[i] = parameter_offsets[i] + counts[i];
+    return ends;
+  }();
+  // Walk positions: branch i's subtree starts node_offsets[i] after this block's first.
+  static constexpr std::size_t node_count = (std::size_t{1} + ... + B::node_count);
+  static constexpr std::array<std::size_t, branch_count> node_offsets = [] {
+    std::array<std::size_t, branch_count> counts{B::node_count...}, offsets{};
+    for (std::size_t i = 1; i < branch_count; ++i) offsets[i] = offsets[i - 1] + counts[i - 1];
+    return offsets;
+  }();
 
   template <ShapeType In>
   struct plan {
     using first = output_shape_t<std::tuple_element_t<0, branches>, In>;
-    static constexpr bool same_spatial_size =
-        (diagnostic::Concat_branch_produces_a_different_spatial_size_than_the_first_branch<
-             output_shape_t<B, In>::height, output_shape_t<B, In>::width, first::height, first::width>::ok &&
-         ...);
     static constexpr std::size_t channels = (std::size_t{0} + ... + output_shape_t<B, In>::channels);
     // Element offset of each branch's channel slice within one output image.
     static constexpr std::array<std::size_t, branch_count> slice_offsets = [] {
@@ -72,8 +81,12 @@ struct Concat : Layer {
     static constexpr std::size_t scratch_total = std::max({B::template scratch_elements<In>...});
   };
 
+  // The check sits in the requires-clause itself (see Conv): one error per mistake with clang too.
   template <ShapeType In>
-    requires plan<In>::same_spatial_size
+    requires(diagnostic::Concat_branch_produces_a_different_spatial_size_than_the_first_branch<
+                 output_shape_t<B, In>::height, output_shape_t<B, In>::width, plan<In>::first::height,
+                 plan<In>::first::width>::ok &&
+             ...)
   using output_shape = Shape<plan<In>::channels, plan<In>::first::height, plan<In>::first::width>;
 
   template <ShapeType In>
@@ -93,11 +106,19 @@ struct Evaluator<Concat<B...>, Device, T> {
   template <ShapeType In, class Context>
   static void forward(Context& ctx, ParamSpan<T> params, ConstSlot<T> x, Slot<T> y, T* saved, T* scratch) {
     using P = typename Block::template plan<In>;
+    const std::size_t first_node = ctx.node;
     [&]<std::size_t... I>(std::index_sequence<I...>) {
-      (evaluator_t<B, Device, T>::template forward<In>(
-           ctx, params.advance(Block::parameter_offsets[I], Block::buffer_offsets[I]), x,
-           y.slice(P::slice_offsets[I]), saved + ctx.batch * P::saved_offsets[I], scratch),
-       ...);
+      (
+          [&] {
+            ctx.node = first_node + Block::node_offsets[I];
+            evaluator_t<B, Device, T>::template forward<In>(
+                ctx, params.advance(Block::parameter_offsets[I], Block::buffer_offsets[I]), x,
+                y.slice(P::slice_offsets[I]), saved + ctx.batch * P::saved_offsets[I], scratch);
+            if constexpr (!B::records_own_output)
+              ctx.record_if(first_node + Block::node_offsets[I] + B::node_count - 1, y.slice(P::slice_offsets[I]),
+                            output_shape_t<B, In>::size);
+          }(),
+          ...);
     }(std::make_index_sequence<sizeof...(B)>{});
   }
 
@@ -105,13 +126,22 @@ struct Evaluator<Concat<B...>, Device, T> {
   static void backward(Context& ctx, ParamSpan<T> params, ConstSlot<T> x, ConstSlot<T> y, ConstSlot<T> dy,
                        Slot<T> dx, bool accumulate_dx, T* saved, T* scratch) {
     using P = typename Block::template plan<In>;
+    // Frozen prefix (see Sequential): a branch holding only frozen parameters computes no
+    // parameter gradients, and is skipped when the block's input gradient is not wanted.
+    const std::size_t frozen = ctx.frozen_parameter_count(params.values);
     // The first branch writes (or adds to) dx as the caller asked; the others add to it.
     [&]<std::size_t... I>(std::index_sequence<I...>) {
-      (evaluator_t<B, Device, T>::template backward<In>(
-           ctx, params.advance(Block::parameter_offsets[I], Block::buffer_offsets[I]), x,
-           y.slice(P::slice_offsets[I]), dy.slice(P::slice_offsets[I]), dx, I == 0 ? accumulate_dx : true,
-           saved + ctx.batch * P::saved_offsets[I], scratch),
-       ...);
+      (
+          [&] {
+            const bool frozen_branch = Block::parameter_ends[I] <= frozen;
+            if (!dx && frozen_branch) return;
+            ParamSpan<T> branch_params = params.advance(Block::parameter_offsets[I], Block::buffer_offsets[I]);
+            if (frozen_branch) branch_params.gradients = nullptr;
+            evaluator_t<B, Device, T>::template backward<In>(
+                ctx, branch_params, x, y.slice(P::slice_offsets[I]), dy.slice(P::slice_offsets[I]), dx,
+                I == 0 ? accumulate_dx : true, saved + ctx.batch * P::saved_offsets[I], scratch);
+          }(),
+          ...);
     }(std::make_index_sequence<sizeof...(B)>{});
   }
 };

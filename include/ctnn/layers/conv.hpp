@@ -1,9 +1,10 @@
 #pragma once
-// ctnn::Conv<In, Out, K, S, P>: 2-D convolution with bias, square K x K kernel, stride S, zero
-// padding P; PyTorch's nn.Conv2d(In, Out, K, stride=S, padding=P).
+// ctnn::Conv<In, Out, K, S, P, Bias>: 2-D convolution, square K x K kernel, stride S, zero
+// padding P; PyTorch's nn.Conv2d(In, Out, K, stride=S, padding=P, bias=Bias).
 //
 //   Shape<In, H, W>  ->  Shape<Out, (H + 2P - K) / S + 1, (W + 2P - K) / S + 1>
-//   parameters: weight [Out, In, K, K] (OIHW), then bias [Out]
+//   parameters: weight [Out, In, K, K] (OIHW), then bias [Out] unless Bias is false
+//   Conv<64, 192, 3, 1, 1, false> is a bias-free convolution, as before a batch norm.
 //   CPU kernel: ctnn/cpu/conv.hpp    GPU kernel: ctnn/cuda/conv.hpp
 
 #include <array>         // std::array
@@ -16,38 +17,41 @@
 
 namespace ctnn {
 
-template <std::size_t In, std::size_t Out, std::size_t K, std::size_t S = 1, std::size_t P = 0>
+template <std::size_t In, std::size_t Out, std::size_t K, std::size_t S = 1, std::size_t P = 0, bool Bias = true>
 struct Conv : Layer {
   static_assert(In > 0 && Out > 0 && K > 0 && S > 0, "Conv<In, Out, K, S, P>: In, Out, K and S must be positive");
 
   static constexpr std::string_view type_name = "Conv2d";
   static constexpr std::size_t in_channels = In, out_channels = Out, kernel = K, stride = S, padding = P;
+  static constexpr bool has_bias = Bias;
   static constexpr std::size_t weight_count = Out * In * K * K;
-  static constexpr std::size_t parameter_count = weight_count + Out;
+  static constexpr std::size_t parameter_count = weight_count + (Bias ? Out : 0);
   static constexpr bool backward_reads_input = true;
   static constexpr bool backward_reads_output = false;
-  static constexpr std::array<TensorSpec, 2> tensors{{{"weight", {Out, In, K, K}, 4, 0},
-                                                      {"bias", {Out}, 1, weight_count}}};
+  static constexpr auto tensors = [] {
+    constexpr TensorSpec weight{"weight", {Out, In, K, K}, 4, 0};
+    if constexpr (Bias)
+      return std::array<TensorSpec, 2>{{weight, {"bias", {Out}, 1, weight_count}}};
+    else
+      return std::array<TensorSpec, 1>{{weight}};
+  }();
 
+  // The checks sit in the requires-clause itself: clang marks a check whose static_assert failed
+  // invalid, and an invalid class read there is a quiet substitution failure, not a second error.
   template <ShapeType Input>
-  struct check {
-    static constexpr bool ok =
-        diagnostic::Conv_receives_channels_but_was_declared_with_In<Input::channels, In>::ok &&
-        diagnostic::Conv_kernel_is_larger_than_its_padded_input_of_height_and_width<
-            K, Input::height + 2 * P, Input::width + 2 * P>::ok;
-  };
-
-  template <ShapeType Input>
-    requires check<Input>::ok
+    requires(diagnostic::Conv_receives_channels_but_was_declared_with_In<Input::channels, In>::ok &&
+             diagnostic::Conv_kernel_is_larger_than_its_padded_input_of_height_and_width<
+                 K, Input::height + 2 * P, Input::width + 2 * P>::ok)
   using output_shape = Shape<Out, conv_output_size(Input::height, K, S, P), conv_output_size(Input::width, K, S, P)>;
 
   template <ShapeType Input>
   static constexpr std::size_t macs = output_shape<Input>::size * In * K * K;
 
-  // im2col matrix of one image: [In*K*K, Hout*Wout]; a 1x1, stride-1, unpadded conv needs none.
+  // Per thread: the im2col matrix of one image [In*K*K, Hout*Wout] and its gradient (none for a
+  // 1x1, stride-1, unpadded conv), and a private weight and bias gradient for backward.
   template <ShapeType Input>
   static constexpr std::size_t workspace_elements =
-      (K == 1 && S == 1 && P == 0) ? 0 : In * K * K * output_shape<Input>::plane;
+      2 * ((K == 1 && S == 1 && P == 0) ? 0 : In * K * K * output_shape<Input>::plane) + Out * In * K * K + Out;
 };
 
 }  // namespace ctnn

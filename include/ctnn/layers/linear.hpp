@@ -24,15 +24,10 @@ struct Linear : Layer {
   static constexpr bool backward_reads_output = false;
   static constexpr std::array<TensorSpec, 2> tensors{{{"weight", {Out, In}, 2, 0}, {"bias", {Out}, 1, weight_count}}};
 
+  // The checks sit in the requires-clause itself (see Conv): one error per mistake with clang too.
   template <ShapeType Input>
-  struct check {
-    static constexpr bool ok =
-        diagnostic::Linear_receives_an_unflattened_input_of_height_and_width<Input::height, Input::width>::ok &&
-        diagnostic::Linear_receives_features_but_was_declared_with_In<Input::size, In>::ok;
-  };
-
-  template <ShapeType Input>
-    requires check<Input>::ok
+    requires(diagnostic::Linear_receives_an_unflattened_input_of_height_and_width<Input::height, Input::width>::ok &&
+             diagnostic::Linear_receives_features_but_was_declared_with_In<Input::size, In>::ok)
   using output_shape = Features<Out>;
 
   template <ShapeType Input>

@@ -12,7 +12,7 @@
 #include <cstddef>       // std::size_t
 #include <string_view>   // std::string_view
 
-#include <ctnn/diagnostics.hpp>   // Pool_window_is_larger_than_its_padded_input_of_height_and_width
+#include <ctnn/diagnostics.hpp>   // Pool_window_is_larger_than_..., Pool_padding_exceeds_half_its_window
 #include <ctnn/layer.hpp>         // ctnn::Layer
 #include <ctnn/shape.hpp>         // ctnn::Shape, ctnn::pool_output_size
 
@@ -25,19 +25,15 @@ namespace detail {
 template <std::size_t K, std::size_t S, std::size_t P, Rounding R>
 struct PoolGeometry : Layer {
   static_assert(K > 0 && S > 0, "MaxPool/AvgPool<K, S, P>: K and S must be positive");
+  // Independent of the input, so checked as soon as the layer type is used.
+  static_assert(diagnostic::Pool_padding_exceeds_half_its_window<P, K>::ok);
   static constexpr std::size_t kernel = K, stride = S, padding = P;
   static constexpr bool ceil_mode = R == Rounding::ceil;
 
+  // The check sits in the requires-clause itself (see Conv): one error per mistake with clang too.
   template <ShapeType Input>
-  struct check {
-    static constexpr bool ok =
-        diagnostic::Pool_padding_exceeds_half_its_window<P, K>::ok &&
-        diagnostic::Pool_window_is_larger_than_its_padded_input_of_height_and_width<
-            K, Input::height + 2 * P, Input::width + 2 * P>::ok;
-  };
-
-  template <ShapeType Input>
-    requires check<Input>::ok
+    requires diagnostic::Pool_window_is_larger_than_its_padded_input_of_height_and_width<
+        K, Input::height + 2 * P, Input::width + 2 * P>::ok
   using output_shape = Shape<Input::channels, pool_output_size(Input::height, K, S, P, ceil_mode),
                              pool_output_size(Input::width, K, S, P, ceil_mode)>;
 };

@@ -39,8 +39,12 @@ struct ShapeChain {
   template <std::size_t I>
   using at = std::tuple_element_t<I, std::tuple<S...>>;
 };
+// The return type is deduced, not declared: a layer whose output shape fails its check then
+// stops the chain quietly instead of adding an "invalid operands" error (clang) to the check's.
 template <class... S, class L>
-auto operator>>(ShapeChain<S...>, std::type_identity<L>) -> typename ShapeChain<S...>::template then<L>;
+auto operator>>(ShapeChain<S...>, std::type_identity<L>) {
+  return typename ShapeChain<S...>::template then<L>{};
+}
 
 // Where a layer's output lives inside a Sequential's plan.
 enum class Place : unsigned char {
@@ -77,6 +81,19 @@ struct Sequential : Layer {
   }();
   static constexpr std::array<std::size_t, layer_count> buffer_offsets = [] {
     std::array<std::size_t, layer_count> counts{L::buffer_count...}, offsets{};
+    for (std::size_t i = 1; i < layer_count; ++i) offsets[i] = offsets[i - 1] + counts[i - 1];
+    return offsets;
+  }();
+  // End of each layer's parameters: layer i and all before it hold parameters [0, end[i]).
+  static constexpr std::array<std::size_t, layer_count> parameter_ends = [] {
+    std::array<std::size_t, layer_count> counts{L::parameter_count...}, ends{};
+    for (std::size_t i = 0; i < layer_count; ++i) ends[i] = parameter_offsets[i] + counts[i];
+    return ends;
+  }();
+  // Walk positions: layer i's subtree starts node_offsets[i] after this Sequential's first.
+  static constexpr std::size_t node_count = (std::size_t{1} + ... + L::node_count);
+  static constexpr std::array<std::size_t, layer_count> node_offsets = [] {
+    std::array<std::size_t, layer_count> counts{L::node_count...}, offsets{};
     for (std::size_t i = 1; i < layer_count; ++i) offsets[i] = offsets[i - 1] + counts[i - 1];
     return offsets;
   }();
@@ -253,6 +270,7 @@ struct Evaluator<Sequential<L...>, Device, T> {
       }
       return {saved + batch * P::saved_slot_offsets[i], P::output_sizes[i]};
     };
+    const std::size_t first_node = ctx.node;
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       (
           [&] {
@@ -260,9 +278,15 @@ struct Evaluator<Sequential<L...>, Device, T> {
             const ConstSlot<T> input = I == 0 ? x : ConstSlot<T>(slot_at(places[I == 0 ? 0 : I - 1], I == 0 ? 0 : I - 1));
             const Slot<T> output = slot_at(places[I], I);
             using Child = std::tuple_element_t<I, std::tuple<L...>>;
+            ctx.node = first_node + Seq::node_offsets[I];
             evaluator_t<Child, Device, T>::template forward<typename P::template input_shape<I>>(
                 ctx, params.advance(Seq::parameter_offsets[I], Seq::buffer_offsets[I]), input, output,
                 saved + batch * P::child_saved_offsets[I], child_scratch);
+            // Recorded before a later layer can overwrite it in place; a child's own position
+            // is the last of its subtree.
+            if constexpr (!Child::records_own_output)
+              ctx.record_if(first_node + Seq::node_offsets[I] + Child::node_count - 1, output,
+                            P::template output_shape<I>::size);
           }(),
           ...);
     }(std::make_index_sequence<sizeof...(L)>{});
@@ -284,19 +308,27 @@ struct Evaluator<Sequential<L...>, Device, T> {
         default: return {};  // scratch places exist only in evaluation
       }
     };
+    // Frozen prefix: layer i is `frozen_through(i)` when it and every layer before it hold only
+    // frozen parameters. It then computes no parameter gradients, and when this block's input
+    // gradient is not wanted either, nothing needs its input gradient: it is skipped.
+    const std::size_t frozen = ctx.frozen_parameter_count(params.values);
+    auto frozen_through = [&](std::size_t i) { return Seq::parameter_ends[i] <= frozen; };
     [&]<std::size_t... R>(std::index_sequence<R...>) {
       (
           [&] {
             constexpr std::size_t I = n - 1 - R;  // backward runs last layer first
+            if (!dx && frozen_through(I)) return;
             const ConstSlot<T> input = I == 0 ? x : slot_at(P::train_places[I == 0 ? 0 : I - 1], I == 0 ? 0 : I - 1);
             const ConstSlot<T> output = slot_at(P::train_places[I], I);
             const ConstSlot<T> output_gradient =
                 I == n - 1 ? dy : ConstSlot<T>{gradient[(n - 2 - I) % 2], P::gradient_buffer};
-            const Slot<T> input_gradient = I == 0 ? dx : Slot<T>{gradient[(n - 1 - I) % 2], P::gradient_buffer};
+            Slot<T> input_gradient = I == 0 ? dx : Slot<T>{gradient[(n - 1 - I) % 2], P::gradient_buffer};
+            if (I > 0 && !dx && frozen_through(I == 0 ? 0 : I - 1)) input_gradient = {};  // the layer before is skipped
+            ParamSpan<T> child_params = params.advance(Seq::parameter_offsets[I], Seq::buffer_offsets[I]);
+            if (frozen_through(I)) child_params.gradients = nullptr;
             using Child = std::tuple_element_t<I, std::tuple<L...>>;
             evaluator_t<Child, Device, T>::template backward<typename P::template input_shape<I>>(
-                ctx, params.advance(Seq::parameter_offsets[I], Seq::buffer_offsets[I]), input, output,
-                output_gradient, input_gradient, I == 0 ? accumulate_dx : false,
+                ctx, child_params, input, output, output_gradient, input_gradient, I == 0 ? accumulate_dx : false,
                 saved + batch * P::child_saved_offsets[I], child_scratch);
           }(),
           ...);

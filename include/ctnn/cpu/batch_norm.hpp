@@ -1,0 +1,195 @@
+#pragma once
+// CPU kernel of ctnn::BatchNorm. Per channel c, over the M = N*H*W values of the batch:
+//
+//   evaluation  y = (x - running_mean) / sqrt(running_var + eps) * gamma + beta
+//   training    mean = sum x / M,  var = sum (x - mean)^2 / M  (biased),  invstd = 1 / sqrt(var + eps)
+//               y = (x - mean) * invstd * gamma + beta;  mean and invstd are saved for backward,
+//               the running statistics move by the momentum (unbiased variance) and
+//               num_batches_tracked counts the step
+//   backward    x_hat = (x - mean) * invstd (recomputed from x)
+//               dgamma = sum dy * x_hat,  dbeta = sum dy
+//               training:   dx = gamma * invstd * (dy - dbeta / M - x_hat * dgamma / M)
+//               evaluation: dx = gamma * invstd * dy   (statistics are constants)
+//
+// Each channel is handled by one thread from start to end, so its sums (accumulated in double)
+// do not depend on the thread count.
+
+#include <cmath>     // std::sqrt
+#include <cstddef>   // std::size_t, std::ptrdiff_t
+#include <string>    // std::to_string
+
+#include <ctnn/cpu/context.hpp>         // ctnn::cpu::Context
+#include <ctnn/error.hpp>               // ctnn::Error
+#include <ctnn/evaluator.hpp>           // ctnn::Evaluator, ctnn::Slot, ctnn::ParamSpan
+#include <ctnn/layers/batch_norm.hpp>   // ctnn::BatchNorm
+
+namespace ctnn::cpu {
+
+// A batch of C planes of `plane` values each, per image.
+struct BatchNormGeometry {
+  std::size_t channels, plane;
+  double epsilon, momentum;
+};
+
+// Runs fn(c) for every channel, in parallel when the work is worth it.
+template <class T, class Fn>
+void parallel_over_channels(const Context<T>& ctx, std::size_t channels, std::size_t work_per_channel, Fn&& fn) {
+  const std::ptrdiff_t total = static_cast<std::ptrdiff_t>(channels);
+#pragma omp parallel for schedule(static) num_threads(ctx.threads) if (channels * work_per_channel > 32768)
+  for (std::ptrdiff_t c = 0; c < total; ++c) fn(static_cast<std::size_t>(c));
+}
+
+// 1 / sqrt(running_var + eps) in T, as PyTorch computes it for evaluation.
+template <class T>
+T running_inverse_std(const BatchNormGeometry& g, T running_var) {
+  return T(1) / std::sqrt(running_var + static_cast<T>(g.epsilon));
+}
+
+template <class T>
+void batch_norm_forward_eval(const Context<T>& ctx, const BatchNormGeometry& g, const T* gamma, const T* beta,
+                             const T* running_mean, const T* running_var, ConstSlot<T> x, Slot<T> y) {
+  parallel_over_channels(ctx, g.channels, ctx.batch * g.plane, [&](std::size_t c) {
+    // y = x * scale + shift, the affine form PyTorch's CPU kernel uses.
+    const T scale = gamma[c] * running_inverse_std(g, running_var[c]);
+    const T shift = beta[c] - running_mean[c] * scale;
+    for (std::size_t n = 0; n < ctx.batch; ++n) {
+      const T* in = x.image(n) + c * g.plane;
+      T* out = y.image(n) + c * g.plane;
+      for (std::size_t i = 0; i < g.plane; ++i) out[i] = in[i] * scale + shift;
+    }
+  });
+}
+
+// Normalises with the batch's statistics, writes them to mean[C] and invstd[C], and updates the
+// running statistics (buffers: running_mean [C], running_var [C], num_batches_tracked).
+template <class T>
+void batch_norm_forward_train(const Context<T>& ctx, const BatchNormGeometry& g, const T* gamma, const T* beta,
+                              T* running_mean, T* running_var, T* num_batches_tracked, ConstSlot<T> x, Slot<T> y,
+                              T* mean, T* invstd) {
+  const std::size_t count = ctx.batch * g.plane;  // M
+  if (count < 2)
+    throw Error("BatchNorm2d", "needs more than one value per channel in training (N*H*W is " +
+                                   std::to_string(count) + "), as in PyTorch");
+  const double m = static_cast<double>(count);
+  parallel_over_channels(ctx, g.channels, count, [&](std::size_t c) {
+    double sum = 0;
+    for (std::size_t n = 0; n < ctx.batch; ++n) {
+      const T* in = x.image(n) + c * g.plane;
+      for (std::size_t i = 0; i < g.plane; ++i) sum += in[i];
+    }
+    const double batch_mean = sum / m;
+    double squares = 0;  // two passes: no cancellation when the mean is large
+    for (std::size_t n = 0; n < ctx.batch; ++n) {
+      const T* in = x.image(n) + c * g.plane;
+      for (std::size_t i = 0; i < g.plane; ++i) {
+        const double d = in[i] - batch_mean;
+        squares += d * d;
+      }
+    }
+    const double batch_var = squares / m;
+    const double inverse_std = 1.0 / std::sqrt(batch_var + g.epsilon);
+    const T scale = static_cast<T>(gamma[c] * inverse_std);
+    const T shift = static_cast<T>(beta[c] - batch_mean * gamma[c] * inverse_std);
+    for (std::size_t n = 0; n < ctx.batch; ++n) {
+      const T* in = x.image(n) + c * g.plane;
+      T* out = y.image(n) + c * g.plane;
+      for (std::size_t i = 0; i < g.plane; ++i) out[i] = in[i] * scale + shift;
+    }
+    mean[c] = static_cast<T>(batch_mean);
+    invstd[c] = static_cast<T>(inverse_std);
+    const double unbiased_var = squares / (m - 1);
+    running_mean[c] = static_cast<T>((1 - g.momentum) * running_mean[c] + g.momentum * batch_mean);
+    running_var[c] = static_cast<T>((1 - g.momentum) * running_var[c] + g.momentum * unbiased_var);
+  });
+  *num_batches_tracked += T(1);
+}
+
+// Backward with per-channel statistics (mean, invstd): the batch's in training, the running
+// ones in evaluation. gamma_grad/beta_grad may be nullptr (no parameter gradients wanted), and
+// dx.data too.
+template <class T>
+void batch_norm_backward(const Context<T>& ctx, const BatchNormGeometry& g, const T* gamma, const T* mean,
+                         const T* invstd, bool batch_statistics, ConstSlot<T> x, ConstSlot<T> dy, Slot<T> dx,
+                         bool accumulate_dx, T* gamma_grad, T* beta_grad) {
+  const std::size_t count = ctx.batch * g.plane;
+  const double m = static_cast<double>(count);
+  parallel_over_channels(ctx, g.channels, 2 * count, [&](std::size_t c) {
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (std::size_t n = 0; n < ctx.batch; ++n) {
+      const T* in = x.image(n) + c * g.plane;
+      const T* gradient = dy.image(n) + c * g.plane;
+      for (std::size_t i = 0; i < g.plane; ++i) {
+        sum_dy += gradient[i];
+        sum_dy_xhat += static_cast<double>(gradient[i]) * ((in[i] - mean[c]) * invstd[c]);
+      }
+    }
+    if (gamma_grad) {
+      gamma_grad[c] = static_cast<T>(ctx.accumulate_parameter_gradients ? gamma_grad[c] + sum_dy_xhat : sum_dy_xhat);
+      beta_grad[c] = static_cast<T>(ctx.accumulate_parameter_gradients ? beta_grad[c] + sum_dy : sum_dy);
+    }
+    if (!dx) return;
+    // dx = k * (dy - a - x_hat * b); the batch's statistics depend on x, giving a and b.
+    const T k = gamma[c] * invstd[c];
+    const T a = batch_statistics ? static_cast<T>(sum_dy / m) : T(0);
+    const T b = batch_statistics ? static_cast<T>(sum_dy_xhat / m) : T(0);
+    for (std::size_t n = 0; n < ctx.batch; ++n) {
+      const T* in = x.image(n) + c * g.plane;
+      const T* gradient = dy.image(n) + c * g.plane;
+      T* input_grad = dx.image(n) + c * g.plane;
+      for (std::size_t i = 0; i < g.plane; ++i) {
+        const T x_hat = (in[i] - mean[c]) * invstd[c];
+        const T value = k * (gradient[i] - a - x_hat * b);
+        input_grad[i] = accumulate_dx ? input_grad[i] + value : value;
+      }
+    }
+  });
+}
+
+}  // namespace ctnn::cpu
+
+namespace ctnn {
+
+template <std::size_t C, Ratio Eps, Ratio Momentum, class T>
+struct Evaluator<BatchNorm<C, Eps, Momentum>, Cpu, T> {
+  using Layer = BatchNorm<C, Eps, Momentum>;
+
+  template <ShapeType I>
+  static cpu::BatchNormGeometry geometry() {
+    return {C, I::plane, Layer::epsilon, Layer::momentum};
+  }
+
+  template <ShapeType I>
+  static void forward(cpu::Context<T>& ctx, ParamSpan<T> params, ConstSlot<T> x, Slot<T> y, T* saved, T*) {
+    const T* gamma = params.values + Layer::weight_offset;
+    const T* beta = params.values + Layer::bias_offset;
+    T* running_mean = params.buffers + Layer::running_mean_offset;
+    T* running_var = params.buffers + Layer::running_var_offset;
+    if (ctx.mode == Mode::train) {
+      cpu::batch_norm_forward_train(ctx, geometry<I>(), gamma, beta, running_mean, running_var,
+                                    params.buffers + Layer::num_batches_tracked_offset, x, y, saved, saved + C);
+    } else {
+      cpu::batch_norm_forward_eval(ctx, geometry<I>(), gamma, beta, running_mean, running_var, x, y);
+    }
+  }
+
+  template <ShapeType I>
+  static void backward(cpu::Context<T>& ctx, ParamSpan<T> params, ConstSlot<T> x, ConstSlot<T>, ConstSlot<T> dy,
+                       Slot<T> dx, bool accumulate_dx, T* saved, T*) {
+    const T* gamma = params.values + Layer::weight_offset;
+    T* gamma_grad = params.gradients ? params.gradients + Layer::weight_offset : nullptr;
+    T* beta_grad = params.gradients ? params.gradients + Layer::bias_offset : nullptr;
+    if (ctx.mode == Mode::train) {
+      cpu::batch_norm_backward(ctx, geometry<I>(), gamma, saved, saved + C, true, x, dy, dx, accumulate_dx,
+                               gamma_grad, beta_grad);
+      return;
+    }
+    // Evaluation: the running statistics are constants; invstd as the forward computed it.
+    const T* running_var = params.buffers + Layer::running_var_offset;
+    T invstd[C];
+    for (std::size_t c = 0; c < C; ++c) invstd[c] = cpu::running_inverse_std(geometry<I>(), running_var[c]);
+    cpu::batch_norm_backward(ctx, geometry<I>(), gamma, params.buffers + Layer::running_mean_offset, invstd, false, x,
+                             dy, dx, accumulate_dx, gamma_grad, beta_grad);
+  }
+};
+
+}  // namespace ctnn

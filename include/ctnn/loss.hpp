@@ -1,0 +1,164 @@
+#pragma once
+// Classification losses: softmax cross-entropy as PyTorch's F.cross_entropy (mean over the
+// batch), GoogLeNet's training objective with its auxiliary heads, and top-1 accuracy.
+//
+//   T loss = ctnn::cross_entropy<T>(logits, labels, classes, dlogits);
+//     logits [N, C], labels N int32 in [0, C), dlogits [N, C] (or empty: loss only)
+//     loss    = mean_n( logsumexp(logits_n) - logits_n[label_n] )
+//     dlogits = (softmax(logits_n) - onehot(label_n)) / N, times gradient_scale
+//
+//   ctnn::ClassificationObjective<T> objective;          // aux weight 0.3, as in GoogLeNet
+//   model.train(); model.forward(images);
+//   auto loss = objective.backward(model, labels);        // main + 0.3 * (aux1 + aux2)
+//   loss.total, loss.main, loss.aux[k]
+
+#include <algorithm>   // std::max, std::fill_n
+#include <array>       // std::array
+#include <cmath>       // std::exp, std::log
+#include <cstddef>     // std::size_t
+#include <cstdint>     // std::int32_t
+#include <span>        // std::span
+#include <string>      // std::to_string
+#include <vector>      // std::vector
+
+#include <ctnn/cpu/context.hpp>   // ctnn::cpu::max_aux_outputs
+#include <ctnn/error.hpp>         // ctnn::Error
+
+namespace ctnn {
+
+namespace detail {
+inline void check_classification(std::size_t logits, std::size_t labels, std::size_t classes, const char* subject) {
+  if (classes == 0 || logits != labels * classes)
+    throw Error(subject, std::to_string(logits) + " logits for " + std::to_string(labels) + " labels of " +
+                             std::to_string(classes) + " classes");
+}
+}  // namespace detail
+
+// Mean softmax cross-entropy of `logits` [N, classes] against `labels`; when `dlogits` is not
+// empty it receives gradient_scale * d(loss)/d(logits). Computed in double with the maximum
+// logit subtracted, so large logits neither overflow nor lose the small probabilities.
+template <class T>
+T cross_entropy(std::span<const T> logits, std::span<const std::int32_t> labels, std::size_t classes,
+                std::span<T> dlogits = {}, T gradient_scale = T(1)) {
+  detail::check_classification(logits.size(), labels.size(), classes, "cross_entropy");
+  if (labels.empty()) throw Error("cross_entropy", "needs at least one example");
+  if (!dlogits.empty() && dlogits.size() != logits.size())
+    throw Error("cross_entropy", "dlogits has " + std::to_string(dlogits.size()) + " values for " +
+                                     std::to_string(logits.size()) + " logits");
+  const std::size_t batch = labels.size();
+  const double scale = static_cast<double>(gradient_scale) / static_cast<double>(batch);
+  double total = 0;
+  for (std::size_t n = 0; n < batch; ++n) {
+    const std::int32_t label = labels[n];
+    if (label < 0 || static_cast<std::size_t>(label) >= classes)
+      throw Error("cross_entropy", "label " + std::to_string(label) + " of example " + std::to_string(n) +
+                                       " is outside [0, " + std::to_string(classes) + ")");
+    const T* z = logits.data() + n * classes;
+    double top = z[0];
+    for (std::size_t c = 1; c < classes; ++c) top = std::max(top, static_cast<double>(z[c]));
+    double sum = 0;
+    for (std::size_t c = 0; c < classes; ++c) sum += std::exp(static_cast<double>(z[c]) - top);
+    const double log_sum = std::log(sum) + top;  // logsumexp(z)
+    total += log_sum - static_cast<double>(z[label]);
+    if (dlogits.empty()) continue;
+    T* dz = dlogits.data() + n * classes;
+    for (std::size_t c = 0; c < classes; ++c) {
+      const double p = std::exp(static_cast<double>(z[c]) - log_sum);
+      dz[c] = static_cast<T>(scale * (p - (c == static_cast<std::size_t>(label) ? 1.0 : 0.0)));
+    }
+  }
+  return static_cast<T>(total / static_cast<double>(batch));
+}
+
+// Examples whose largest logit (the first, on ties) is at their label.
+template <class T>
+std::size_t count_correct(std::span<const T> logits, std::span<const std::int32_t> labels, std::size_t classes) {
+  detail::check_classification(logits.size(), labels.size(), classes, "count_correct");
+  std::size_t correct = 0;
+  for (std::size_t n = 0; n < labels.size(); ++n) {
+    const T* z = logits.data() + n * classes;
+    std::size_t best = 0;
+    for (std::size_t c = 1; c < classes; ++c)
+      if (z[c] > z[best]) best = c;
+    if (labels[n] >= 0 && best == static_cast<std::size_t>(labels[n])) ++correct;
+  }
+  return correct;
+}
+
+// Fraction of examples classified correctly (top-1), in [0, 1].
+template <class T>
+double top1_accuracy(std::span<const T> logits, std::span<const std::int32_t> labels, std::size_t classes) {
+  if (labels.empty()) return 0.0;
+  return static_cast<double>(count_correct(logits, labels, classes)) / static_cast<double>(labels.size());
+}
+
+// The losses of one training step.
+template <class T>
+struct ClassificationLoss {
+  T total = 0;                                    // main + aux_weight * sum of aux
+  T main = 0;                                     // cross-entropy of the main output
+  std::array<T, cpu::max_aux_outputs> aux{};      // of each auxiliary output, in forward order
+  std::size_t aux_count = 0;
+};
+
+// GoogLeNet's training objective (and any classifier's: without auxiliary outputs it is plain
+// cross-entropy): loss = CE(main) + aux_weight * sum_k CE(aux_k), as the reference training
+// script's loss0 + 0.3 * loss1 + 0.3 * loss2. It keeps the gradient buffers, so after the first
+// step it allocates nothing.
+template <class T>
+class ClassificationObjective {
+ public:
+  explicit ClassificationObjective(T aux_weight = T(0.3)) : aux_weight_(aux_weight) {}
+  T aux_weight() const { return aux_weight_; }
+
+  // The losses of the model's last forward (training mode: outputs and auxiliary outputs).
+  template <class Model>
+  ClassificationLoss<T> evaluate(const Model& model, std::span<const std::int32_t> labels) {
+    return compute<false>(model, labels);
+  }
+
+  // The losses, and model.backward() with their gradients: afterwards model.gradients() holds
+  // d(total)/d(parameters). Needs the last forward in training mode.
+  template <class Model>
+  ClassificationLoss<T> backward(Model& model, std::span<const std::int32_t> labels) {
+    const ClassificationLoss<T> loss = compute<true>(model, labels);
+    std::array<std::span<const T>, cpu::max_aux_outputs> aux{};
+    for (std::size_t k = 0; k < loss.aux_count; ++k) aux[k] = aux_gradients_[k];
+    model.backward(main_gradient_, std::span<const std::span<const T>>(aux.data(), loss.aux_count));
+    return loss;
+  }
+
+ private:
+  template <bool WithGradients, class Model>
+  ClassificationLoss<T> compute(const Model& model, std::span<const std::int32_t> labels) {
+    constexpr std::size_t classes = Model::output_shape::size;
+    ClassificationLoss<T> loss;
+    const std::span<const T> logits = model.output();
+    std::span<T> main_gradient;
+    if constexpr (WithGradients) {
+      main_gradient_.resize(logits.size());
+      main_gradient = main_gradient_;
+    }
+    loss.main = cross_entropy<T>(logits, labels, classes, main_gradient);
+    loss.total = loss.main;
+    loss.aux_count = model.aux_output_count();
+    for (std::size_t k = 0; k < loss.aux_count; ++k) {
+      const std::span<const T> aux = model.aux_output(k);
+      const std::size_t aux_classes = labels.empty() ? 0 : aux.size() / labels.size();
+      std::span<T> aux_gradient;
+      if constexpr (WithGradients) {
+        aux_gradients_[k].resize(aux.size());
+        aux_gradient = aux_gradients_[k];
+      }
+      loss.aux[k] = cross_entropy<T>(aux, labels, aux_classes, aux_gradient, aux_weight_);
+      loss.total += aux_weight_ * loss.aux[k];
+    }
+    return loss;
+  }
+
+  T aux_weight_;
+  std::vector<T> main_gradient_;
+  std::array<std::vector<T>, cpu::max_aux_outputs> aux_gradients_;
+};
+
+}  // namespace ctnn

@@ -1,0 +1,273 @@
+// Backward of every layer kind against central finite differences, in double precision.
+//
+// The loss is L = sum(output * W) + sum_k sum(aux_k * W_k) with fixed random weights W, so the
+// output gradient handed to backward is W itself. For each case the analytic gradients (of the
+// parameters, from model.gradients(), and of the input, from model.input_gradient()) must match
+//   dL/dv ~ (L(v + eps) - L(v - eps)) / (2 eps),   eps = 1e-6,
+// to 1e-6 relative to the largest analytic gradient. Dropout runs in training mode with its
+// generator reseeded before every forward, so every evaluation uses the same mask. Inputs come
+// from the reference initialisation: distinct values, so max pooling has no ties.
+//
+// Each case also checks that a forward/backward at batch 3 followed by one at batch 2 (a re-planned
+// arena) gives the gradients a fresh model gives at batch 2, and that training and evaluation
+// forwards agree when no dropout is active.
+
+#include <doctest/doctest.h>
+
+#include <algorithm>   // std::max, std::min
+#include <cmath>       // std::abs
+#include <cstddef>     // std::size_t
+#include <cstdint>     // std::int64_t
+#include <span>        // std::span
+#include <string>      // std::string
+#include <vector>      // std::vector
+
+#include <ctnn/cpu/conv.hpp>          // Evaluator<Conv, Cpu>
+#include <ctnn/cpu/elementwise.hpp>   // Evaluator<ReLU | Dropout | Flatten, Cpu>
+#include <ctnn/cpu/linear.hpp>        // Evaluator<Linear, Cpu>
+#include <ctnn/cpu/pooling.hpp>       // Evaluator<MaxPool | AvgPool | AdaptiveAvgPool, Cpu>
+#include <ctnn/init.hpp>              // ctnn::init::reference_uniform
+#include <ctnn/layers/aux_output.hpp>      // ctnn::AuxOutput
+#include <ctnn/layers/basic_conv.hpp>      // ctnn::BasicConv2d
+#include <ctnn/layers/concat.hpp>          // ctnn::Concat
+#include <ctnn/layers/inception.hpp>       // ctnn::Inception
+#include <ctnn/layers/inception_aux.hpp>   // ctnn::InceptionAux
+#include <ctnn/model.hpp>             // ctnn::Model
+#include <ctnn/parameters.hpp>        // ctnn::named_tensors
+#include <ctnn/reference_init.hpp>    // ctnn::reference_uniform_fill
+
+using namespace ctnn;
+
+namespace {
+
+constexpr double kEps = 1e-6;
+constexpr double kTolerance = 1e-6;
+constexpr std::uint64_t kDropoutSeed = 1234;
+
+// A case: the network, its input shape, and a name for the messages.
+template <class N, ShapeType I>
+struct Case {
+  using Net = N;
+  using In = I;
+};
+
+template <class T>
+std::vector<T> reference_values(const std::string& name, std::size_t count, std::uint64_t seed) {
+  std::vector<T> values(count);
+  const std::vector<std::int64_t> shape{static_cast<std::int64_t>(count)};
+  reference_uniform_fill<T>(name, shape, 0, seed, values);
+  return values;
+}
+
+// Every index when there are few, else `limit` spread evenly (first and last included).
+std::vector<std::size_t> sample(std::size_t count, std::size_t limit) {
+  std::vector<std::size_t> indices;
+  if (count <= limit) {
+    for (std::size_t i = 0; i < count; ++i) indices.push_back(i);
+  } else {
+    for (std::size_t k = 0; k < limit; ++k) indices.push_back(k * (count - 1) / (limit - 1));
+  }
+  return indices;
+}
+
+double dot(std::span<const double> a, std::span<const double> b) {
+  double sum = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) sum += a[i] * b[i];
+  return sum;
+}
+
+template <class Net, ShapeType In>
+struct GradientCheck {
+  using M = Model<Net, In, double>;
+  static constexpr std::size_t batch = 2;
+
+  M model;
+  std::vector<double> input = reference_values<double>("input", batch * In::size, 3);
+  std::vector<double> output_weights = reference_values<double>("dy", batch * M::output_shape::size, 3);
+  std::vector<std::vector<double>> aux_weights;
+
+  GradientCheck() {
+    init::reference_uniform(model, 7);
+    model.train();
+    model.compute_input_gradient(true);
+  }
+
+  // L(x) with the dropout generator reseeded, so every call draws the same masks.
+  double loss(std::span<const double> x) {
+    model.seed(kDropoutSeed);
+    const std::span<const double> y = model.forward(x);
+    double total = dot(y, output_weights);
+    for (std::size_t k = 0; k < model.aux_output_count(); ++k) {
+      const std::span<const double> aux = model.aux_output(k);
+      if (aux_weights.size() <= k) aux_weights.push_back(reference_values<double>("daux" + std::to_string(k), aux.size(), 3));
+      total += dot(aux, aux_weights[k]);
+    }
+    return total;
+  }
+
+  void forward_backward(std::span<const double> x) {
+    loss(x);
+    std::vector<std::span<const double>> aux(aux_weights.begin(), aux_weights.end());
+    aux.resize(model.aux_output_count());
+    model.backward(output_weights, aux);
+  }
+};
+
+struct Errors {
+  double parameters = 0, input = 0;
+  std::size_t parameters_checked = 0, inputs_checked = 0;
+};
+
+template <class Net, ShapeType In>
+Errors check_gradients() {
+  GradientCheck<Net, In> check;
+  auto& model = check.model;
+
+  // Batch 3 first, so the batch-2 pass below runs on a re-planned arena.
+  const std::vector<double> input3 = reference_values<double>("input3", 3 * In::size, 5);
+  {
+    model.seed(kDropoutSeed);
+    const std::vector<double> weights3 = reference_values<double>("dy3", 3 * Model<Net, In, double>::output_shape::size, 5);
+    model.forward(input3);
+    std::vector<std::vector<double>> aux3;
+    for (std::size_t k = 0; k < model.aux_output_count(); ++k) aux3.push_back(reference_values<double>("daux3", model.aux_output(k).size(), 5));
+    std::vector<std::span<const double>> aux(aux3.begin(), aux3.end());
+    model.backward(weights3, aux);
+  }
+
+  check.forward_backward(check.input);
+  const std::vector<double> gradients(model.gradients().begin(), model.gradients().end());
+  const std::vector<double> input_gradient(model.input_gradient().begin(), model.input_gradient().end());
+
+  // A fresh model at batch 2 only: the same gradients.
+  {
+    GradientCheck<Net, In> fresh;
+    fresh.forward_backward(fresh.input);
+    double difference = 0, scale = 0;
+    for (std::size_t i = 0; i < gradients.size(); ++i) {
+      difference = std::max(difference, std::abs(gradients[i] - fresh.model.gradients()[i]));
+      scale = std::max(scale, std::abs(gradients[i]));
+    }
+    for (std::size_t i = 0; i < input_gradient.size(); ++i) {
+      difference = std::max(difference, std::abs(input_gradient[i] - fresh.model.input_gradient()[i]));
+      scale = std::max(scale, std::abs(input_gradient[i]));
+    }
+    CHECK(difference <= 1e-12 * std::max(scale, 1e-300));
+  }
+
+  // Networks with a fully connected head of 2M weights cost milliseconds per forward: fewer samples.
+  constexpr bool expensive = Net::parameter_count > 100'000;
+  const std::size_t per_tensor = expensive ? 32 : 48, inputs = expensive ? 300 : 400;
+
+  // The many small forwards below run faster on one thread (results differ only in rounding).
+  model.set_threads(1);
+
+  Errors errors;
+  std::span<double> parameters = model.parameters();
+  double parameter_scale = 0;
+  for (double g : gradients) parameter_scale = std::max(parameter_scale, std::abs(g));
+  for (const NamedTensor& t : named_tensors<Net, In>()) {
+    if (t.role != TensorRole::parameter) continue;
+    for (std::size_t i : sample(t.count, per_tensor)) {
+      const std::size_t at = t.offset + i;
+      const double value = parameters[at];
+      parameters[at] = value + kEps;
+      const double plus = check.loss(check.input);
+      parameters[at] = value - kEps;
+      const double minus = check.loss(check.input);
+      parameters[at] = value;
+      const double numeric = (plus - minus) / (2 * kEps);
+      const double error = std::abs(numeric - gradients[at]) / parameter_scale;
+      if (error > kTolerance) MESSAGE(t.name << "[" << i << "]: analytic " << gradients[at] << ", numeric " << numeric);
+      errors.parameters = std::max(errors.parameters, error);
+      ++errors.parameters_checked;
+    }
+  }
+
+  std::vector<double> x = check.input;
+  double input_scale = 0;
+  for (double g : input_gradient) input_scale = std::max(input_scale, std::abs(g));
+  for (std::size_t i : sample(x.size(), inputs)) {
+    const double value = x[i];
+    x[i] = value + kEps;
+    const double plus = check.loss(x);
+    x[i] = value - kEps;
+    const double minus = check.loss(x);
+    x[i] = value;
+    const double numeric = (plus - minus) / (2 * kEps);
+    const double error = input_scale == 0 ? std::abs(numeric) : std::abs(numeric - input_gradient[i]) / input_scale;
+    if (error > kTolerance) MESSAGE("input[" << i << "]: analytic " << input_gradient[i] << ", numeric " << numeric);
+    errors.input = std::max(errors.input, error);
+    ++errors.inputs_checked;
+  }
+  return errors;
+}
+
+// Training and evaluation forwards agree once dropout is off (the memory plans differ).
+template <class Net, ShapeType In>
+void check_modes_agree() {
+  Model<Net, In, double> model;
+  init::reference_uniform(model, 7);
+  model.disable_dropout(true);
+  const std::vector<double> input = reference_values<double>("input", 2 * In::size, 3);
+  const std::span<const double> eval_output = model.forward(input);
+  const std::vector<double> evaluated(eval_output.begin(), eval_output.end());
+  model.train();
+  const std::span<const double> trained = model.forward(input);
+  REQUIRE(trained.size() == evaluated.size());
+  double difference = 0;
+  for (std::size_t i = 0; i < trained.size(); ++i) difference = std::max(difference, std::abs(trained[i] - evaluated[i]));
+  CHECK(difference == 0.0);
+}
+
+// ---- the cases -------------------------------------------------------------------------------
+
+using ConvK3 = Case<Conv<3, 4, 3>, Shape<3, 6, 6>>;
+using ConvK3S2P1 = Case<Conv<3, 4, 3, 2, 1>, Shape<3, 7, 7>>;
+using ConvK1 = Case<Conv<4, 5, 1>, Shape<4, 5, 5>>;
+using ConvK5S3P2 = Case<Conv<2, 3, 5, 3, 2>, Shape<2, 11, 13>>;
+using ConvK7S2P3 = Case<Conv<3, 2, 7, 2, 3>, Shape<3, 9, 9>>;
+using Relu = Case<ReLU, Shape<3, 5, 5>>;
+using MaxPoolFloor = Case<MaxPool<2>, Shape<2, 7, 7>>;
+using MaxPoolCeil = Case<MaxPool<3, 2, 0, Rounding::ceil>, Shape<2, 8, 8>>;
+using MaxPoolCeilPadded = Case<MaxPool<3, 2, 1, Rounding::ceil>, Shape<2, 6, 6>>;
+using MaxPoolStride1Padded = Case<MaxPool<3, 1, 1>, Shape<2, 5, 5>>;
+using AvgPoolK5S3 = Case<AvgPool<5, 3>, Shape<2, 14, 14>>;
+using AvgPoolCeilPadded = Case<AvgPool<3, 2, 1, Rounding::ceil>, Shape<2, 6, 6>>;
+using AvgPoolCeilPaddedDrop = Case<AvgPool<2, 2, 1, Rounding::ceil>, Shape<2, 5, 5>>;
+using AdaptiveAvgPool1 = Case<AdaptiveAvgPool<1>, Shape<3, 5, 5>>;
+using AdaptiveAvgPool4Uneven = Case<AdaptiveAvgPool<4>, Shape<2, 10, 10>>;
+using Fc = Case<Linear<12, 7>, Features<12>>;
+using Flat = Case<Flatten, Shape<2, 3, 3>>;
+using Drop = Case<Dropout<50>, Shape<3, 4, 4>>;
+using Chain = Case<Sequential<Conv<3, 4, 3, 1, 1>, ReLU, MaxPool<2>, Flatten, Dropout<30>, Linear<36, 5>>, Shape<3, 6, 6>>;
+using Branches = Case<Concat<Conv<3, 2, 1>, Sequential<Conv<3, 2, 3, 1, 1>, ReLU>, MaxPool<3, 1, 1>>, Shape<3, 5, 5>>;
+using BasicConv = Case<BasicConv2d<3, 4, 3, 1, 1>, Shape<3, 6, 6>>;
+using InceptionBlock = Case<Inception<4, 2, 2, 3, 2, 2, 2>, Shape<4, 6, 6>>;
+using AuxClassifier = Case<InceptionAux<4, 3>, Shape<4, 14, 14>>;
+using Tapped = Case<Sequential<Conv<3, 4, 3, 1, 1>, ReLU, AuxOutput<Sequential<AdaptiveAvgPool<2>, Flatten, Linear<16, 3>>>,
+                               Conv<4, 2, 1>, Flatten, Linear<50, 4>>,
+                    Shape<3, 5, 5>>;
+// GoogLeNet in miniature: stem, max pool (ceil), Inception, an aux head tapped at 14x14,
+// Inception, max pool, global average pool, dropout, classifier.
+using MiniGoogLeNet =
+    Case<Sequential<BasicConv2d<3, 8, 3, 1, 1>, MaxPool<3, 2, 0, Rounding::ceil>, Inception<8, 4, 4, 6, 2, 3, 3>,
+                    AuxOutput<InceptionAux<16, 5>>, Inception<16, 4, 4, 4, 2, 2, 2>, MaxPool<3, 2, 0, Rounding::ceil>,
+                    AdaptiveAvgPool<1>, Flatten, Dropout<40>, Linear<12, 5>>,
+         Shape<3, 29, 29>>;
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("backward matches central finite differences in double precision", C, ConvK3, ConvK3S2P1, ConvK1,
+                   ConvK5S3P2, ConvK7S2P3, Relu, MaxPoolFloor, MaxPoolCeil, MaxPoolCeilPadded, MaxPoolStride1Padded,
+                   AvgPoolK5S3, AvgPoolCeilPadded, AvgPoolCeilPaddedDrop, AdaptiveAvgPool1, AdaptiveAvgPool4Uneven, Fc,
+                   Flat, Drop, Chain, Branches, BasicConv, InceptionBlock, AuxClassifier, Tapped, MiniGoogLeNet) {
+  using Net = typename C::Net;
+  using In = typename C::In;
+  const Errors errors = check_gradients<Net, In>();
+  MESSAGE("parameters: " << errors.parameters_checked << " checked, max error " << errors.parameters
+                         << "; input: " << errors.inputs_checked << " checked, max error " << errors.input);
+  CHECK(errors.parameters <= kTolerance);
+  CHECK(errors.input <= kTolerance);
+  check_modes_agree<Net, In>();
+}
