@@ -27,6 +27,7 @@
 #include <ctnn/init.hpp>                   // ctnn::init::reference_uniform
 #include <ctnn/layers/aux_output.hpp>      // ctnn::AuxOutput
 #include <ctnn/layers/basic_conv.hpp>      // ctnn::BasicConv2d
+#include <ctnn/layers/googlenet.hpp>       // ctnn::GoogLeNet
 #include <ctnn/layers/inception.hpp>       // ctnn::Inception
 #include <ctnn/model.hpp>                  // ctnn::Model
 #include <ctnn/optim/sgd.hpp>              // ctnn::optim::SGD
@@ -114,6 +115,17 @@ TEST_CASE("find_layer numbers layers in walk order with their parameter ranges")
   CHECK(aux->output_size == 3);
   CHECK(find_layer<Net, In>("aux.fc")->parameter_offset == aux->parameter_offset);
   CHECK_FALSE(find_layer<Net, In>("nope"));
+
+  // GoogLeNet: the evaluators' numbering (node_count) is walk's.
+  using G = GoogLeNet<10, true>;
+  using Image = Shape<3, 224, 224>;
+  CHECK(layer_infos<G, Image>().size() == G::node_count);
+  const auto avgpool = find_layer<G, Image>("avgpool");
+  REQUIRE(avgpool);
+  CHECK(avgpool->ordinal == 242);
+  CHECK(avgpool->parameter_offset == 10'323'780);
+  CHECK(avgpool->output_size == 1024);
+  CHECK(find_layer<G, Image>("aux2.fc2")->output_size == 10);
 }
 
 TEST_CASE("freeze_up_to: no gradients for the frozen prefix, the rest unchanged, frozen layers skipped") {

@@ -4,7 +4,7 @@
 // and its output shape.
 //
 //   find_layer<GoogLeNet<10>, Shape<3, 224, 224>>("avgpool")
-//     -> {ordinal 222, "AdaptiveAvgPool2d", parameters [5'981'332, +0), output 1024x1x1}
+//     -> {"avgpool", "AdaptiveAvgPool2d", ordinal 242, parameters [10'323'780, +0), output 1024x1x1}
 //   find_layer<...>("no.such.layer") -> std::nullopt
 
 #include <array>         // std::array

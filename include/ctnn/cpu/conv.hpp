@@ -11,7 +11,7 @@
 // Work is split over images when the batch divides well among threads, else inside each GEMM.
 // The kernels take the geometry at run time so one instantiation serves every layer.
 
-#include <algorithm>   // std::fill_n
+#include <algorithm>   // std::fill, std::fill_n, std::copy, std::min, std::max
 #include <cstddef>     // std::size_t
 
 #include <ctnn/cpu/context.hpp>   // ctnn::cpu::Context
@@ -35,11 +35,16 @@ struct ConvGeometry {
 template <class T>
 void im2col(const ConvGeometry& g, const T* x, T* col) {
   const std::ptrdiff_t H = g.in_height, W = g.in_width, S = g.stride, P = g.padding;
+  const std::ptrdiff_t OW = g.out_width;
   for (std::size_t c = 0; c < g.in_channels; ++c)
     for (std::size_t kh = 0; kh < g.kernel; ++kh)
       for (std::size_t kw = 0; kw < g.kernel; ++kw) {
         T* row = col + ((c * g.kernel + kh) * g.kernel + kw) * g.out_plane();
         const T* plane = x + c * g.in_plane();
+        // Output columns whose input column iw = ow*S - P + kw lies inside [0, W).
+        const std::ptrdiff_t shift = static_cast<std::ptrdiff_t>(kw) - P;
+        const std::ptrdiff_t ow_begin = std::min(OW, shift >= 0 ? 0 : (-shift + S - 1) / S);
+        const std::ptrdiff_t ow_end = std::max(ow_begin, std::min(OW, W - shift > 0 ? (W - shift + S - 1) / S : 0));
         for (std::size_t oh = 0; oh < g.out_height; ++oh) {
           const std::ptrdiff_t ih = static_cast<std::ptrdiff_t>(oh) * S - P + static_cast<std::ptrdiff_t>(kh);
           T* out = row + oh * g.out_width;
@@ -47,11 +52,14 @@ void im2col(const ConvGeometry& g, const T* x, T* col) {
             std::fill_n(out, g.out_width, T(0));
             continue;
           }
-          const T* in = plane + ih * W;
-          for (std::size_t ow = 0; ow < g.out_width; ++ow) {
-            const std::ptrdiff_t iw = static_cast<std::ptrdiff_t>(ow) * S - P + static_cast<std::ptrdiff_t>(kw);
-            out[ow] = (iw >= 0 && iw < W) ? in[iw] : T(0);
+          const T* in = plane + ih * W + shift;
+          std::fill(out, out + ow_begin, T(0));
+          if (S == 1) {
+            std::copy(in + ow_begin, in + ow_end, out + ow_begin);
+          } else {
+            for (std::ptrdiff_t ow = ow_begin; ow < ow_end; ++ow) out[ow] = in[ow * S];
           }
+          std::fill(out + ow_end, out + OW, T(0));
         }
       }
 }
