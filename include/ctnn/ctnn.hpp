@@ -40,6 +40,7 @@
 #include <ctnn/init.hpp>         // ctnn::init::*
 #include <ctnn/summary.hpp>      // ctnn::summary
 #include <ctnn/walk.hpp>         // ctnn::walk
+#include <ctnn/io/weights.hpp>   // ctnn::load_weights, ctnn::save_weights
 #include <ctnn/find_layer.hpp>   // ctnn::find_layer, ctnn::layer_infos
 #include <ctnn/features.hpp>     // ctnn::features_of
 #include <ctnn/freeze.hpp>       // ctnn::freeze_up_to, ctnn::unfreeze
