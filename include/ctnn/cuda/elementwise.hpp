@@ -1,0 +1,184 @@
+#pragma once
+// CUDA evaluators of the element-wise layers: ReLU and Dropout through cuDNN, the views Flatten
+// and Identity, and TransformInput (a kernel of ctnn/cuda/kernels/elementwise.hpp).
+//
+//   ReLU      cudnnActivationForward / Backward; dx = dy where y > 0 (y stands in for x, which
+//             ReLU's backward does not keep)
+//   Dropout   cudnnDropoutForward / Backward; the mask lives in cuDNN's reserve space, which is
+//             the layer's `saved` area. Evaluation, p = 0 and Model::disable_dropout copy.
+//             The masks come from cuDNN's generator, not the CPU's: the two backends drop
+//             different elements for the same seed.
+// Each runs in place when the memory plan gives it the same slot for x and y.
+
+#include <cstddef>   // std::size_t
+#include <string>    // std::to_string
+
+#include <cudnn.h>   // cudnnActivation*, cudnnDropout*
+
+#include <ctnn/cuda/context.hpp>             // ctnn::cuda::Context, copy_images, PlanKey
+#include <ctnn/cuda/cudnn.hpp>               // ctnn::cuda::TensorDescriptor, ActivationDescriptor, ...
+#include <ctnn/cuda/error.hpp>               // CTNN_CUDNN_CHECK
+#include <ctnn/cuda/kernels.hpp>             // ctnn::cuda::launch, Kernel
+#include <ctnn/evaluator.hpp>                // ctnn::Evaluator
+#include <ctnn/layers/dropout.hpp>           // ctnn::Dropout
+#include <ctnn/layers/flatten.hpp>           // ctnn::Flatten, ctnn::Identity
+#include <ctnn/layers/relu.hpp>              // ctnn::ReLU
+#include <ctnn/layers/transform_input.hpp>   // ctnn::TransformInput
+
+namespace ctnn::cuda {
+
+// Two or three image tensors of `elements` values each, described as [N, elements, 1, 1] with
+// their own image strides, for cuDNN's element-wise calls (stride 0: the third is unused).
+template <class T>
+struct ElementwisePlan : Plan {
+  TensorDescriptor a, b, c;
+  ActivationDescriptor relu;
+  DropoutDescriptor dropout;
+  std::size_t reserve_bytes = 0;
+};
+
+template <class T>
+ElementwisePlan<T>& elementwise_plan(Context<T>& ctx, PlanKind kind, std::size_t elements, std::size_t stride_a,
+                                     std::size_t stride_b, std::size_t stride_c, std::int64_t extra = 0) {
+  const PlanKey key(static_cast<int>(kind),
+                    {static_cast<std::int64_t>(elements), static_cast<std::int64_t>(ctx.batch),
+                     static_cast<std::int64_t>(stride_a), static_cast<std::int64_t>(stride_b),
+                     static_cast<std::int64_t>(stride_c), extra, std::is_same_v<T, double> ? 1 : 0});
+  return ctx.plans.template get<ElementwisePlan<T>>(key, [&] {
+    auto* plan = new ElementwisePlan<T>;
+    plan->a.template set_images<T>(ctx.batch, elements, 1, 1, stride_a);
+    plan->b.template set_images<T>(ctx.batch, elements, 1, 1, stride_b);
+    plan->c.template set_images<T>(ctx.batch, elements, 1, 1, stride_c != 0 ? stride_c : elements);
+    plan->relu.set_relu();
+    return plan;
+  });
+}
+
+}  // namespace ctnn::cuda
+
+namespace ctnn {
+
+template <class T>
+struct Evaluator<ReLU, Cuda, T> {
+  template <ShapeType In>
+  static void forward(cuda::Context<T>& ctx, ParamSpan<T>, ConstSlot<T> x, Slot<T> y, T*, T*) {
+    auto& plan = cuda::elementwise_plan(ctx, cuda::PlanKind::activation, In::size, x.image_stride, y.image_stride, 0);
+    if (ctx.planning) return;
+    CTNN_CUDNN_CHECK(cudnnActivationForward(ctx.cudnn(), plan.relu, cuda::one<T>.get(), plan.a, x.data,
+                                            cuda::zero<T>.get(), plan.b, y.data));
+  }
+  template <ShapeType In>
+  static void backward(cuda::Context<T>& ctx, ParamSpan<T>, ConstSlot<T>, ConstSlot<T> y, ConstSlot<T> dy, Slot<T> dx,
+                       bool accumulate_dx, T*, T*) {
+    if (!dx) return;
+    // a: y (also given as x), b: dy, c: dx
+    auto& plan = cuda::elementwise_plan(ctx, cuda::PlanKind::activation, In::size, y.image_stride, dy.image_stride,
+                                        dx.image_stride, 1);
+    if (ctx.planning) return;
+    CTNN_CUDNN_CHECK(cudnnActivationBackward(ctx.cudnn(), plan.relu, cuda::one<T>.get(), plan.a, y.data, plan.b,
+                                             dy.data, plan.a, y.data, cuda::blend<T>(accumulate_dx), plan.c, dx.data));
+  }
+};
+
+template <std::size_t Percent, class T>
+struct Evaluator<Dropout<Percent>, Cuda, T> {
+  using Layer = Dropout<Percent>;
+
+  // The layer's dropout descriptor and the reserve space cuDNN keeps its mask in, which must fit
+  // the `saved` area the memory plan gives the layer.
+  template <ShapeType In>
+  static cuda::ElementwisePlan<T>& plan(cuda::Context<T>& ctx, std::size_t stride_a, std::size_t stride_b, int role) {
+    auto& p = cuda::elementwise_plan(ctx, cuda::PlanKind::dropout, In::size, stride_a, stride_b, 0,
+                                     static_cast<std::int64_t>(Percent) * 2 + role);
+    if (p.reserve_bytes == 0) {
+      ctx.ensure_dropout_states();
+      CTNN_CUDNN_CHECK(cudnnRestoreDropoutDescriptor(p.dropout, ctx.cudnn(), static_cast<float>(Layer::probability),
+                                                     ctx.dropout_states.data(), ctx.dropout_states.size_bytes(),
+                                                     ctx.dropout_seed));
+      CTNN_CUDNN_CHECK(cudnnDropoutGetReserveSpaceSize(p.a, &p.reserve_bytes));
+      const std::size_t saved_bytes = ctx.batch * Layer::template saved_elements<In> * sizeof(T);
+      if (p.reserve_bytes > saved_bytes)
+        throw Error("Dropout", "cuDNN's reserve space for the mask (" + std::to_string(p.reserve_bytes) +
+                                   " bytes) exceeds the layer's saved area (" + std::to_string(saved_bytes) + " bytes)");
+    }
+    return p;
+  }
+
+  template <ShapeType In>
+  static void forward(cuda::Context<T>& ctx, ParamSpan<T>, ConstSlot<T> x, Slot<T> y, T* saved, T*) {
+    if (ctx.mode != Mode::train || Percent == 0 || ctx.dropout_disabled) {
+      cuda::copy_images(ctx, x, y, In::size, false);
+      return;
+    }
+    auto& p = plan<In>(ctx, x.image_stride, y.image_stride, 0);
+    if (ctx.planning) return;
+    ctx.ensure_dropout_states();  // again after Model::seed()
+    CTNN_CUDNN_CHECK(cudnnDropoutForward(ctx.cudnn(), p.dropout, p.a, x.data, p.b, y.data, saved, p.reserve_bytes));
+  }
+
+  template <ShapeType In>
+  static void backward(cuda::Context<T>& ctx, ParamSpan<T>, ConstSlot<T>, ConstSlot<T>, ConstSlot<T> dy, Slot<T> dx,
+                       bool accumulate_dx, T* saved, T*) {
+    if (!dx) return;
+    if (Percent == 0 || ctx.dropout_disabled) {
+      cuda::copy_images(ctx, dy, dx, In::size, accumulate_dx);
+      return;
+    }
+    // cuDNN's dropout backward only overwrites: to add, it writes a packed gradient into the
+    // workspace first.
+    const std::size_t target_stride = accumulate_dx ? In::size : dx.image_stride;
+    auto& p = plan<In>(ctx, dy.image_stride, target_stride, 1);
+    std::byte* workspace = ctx.workspace_for(accumulate_dx ? ctx.batch * In::size * sizeof(T) : 0);
+    if (ctx.planning) return;
+    T* target = accumulate_dx ? reinterpret_cast<T*>(workspace) : dx.data;
+    CTNN_CUDNN_CHECK(cudnnDropoutBackward(ctx.cudnn(), p.dropout, p.a, dy.data, p.b, target, saved, p.reserve_bytes));
+    if (accumulate_dx) cuda::copy_images(ctx, ConstSlot<T>{target, In::size}, dx, In::size, true);
+  }
+};
+
+// Views: nothing to compute unless the plan gave them a separate output (then a copy).
+template <class T>
+struct CudaViewEvaluator {
+  template <ShapeType In>
+  static void forward(cuda::Context<T>& ctx, ParamSpan<T>, ConstSlot<T> x, Slot<T> y, T*, T*) {
+    if (x.data != y.data) cuda::copy_images(ctx, x, y, In::size, false);
+  }
+  template <ShapeType In>
+  static void backward(cuda::Context<T>& ctx, ParamSpan<T>, ConstSlot<T>, ConstSlot<T>, ConstSlot<T> dy, Slot<T> dx,
+                       bool accumulate_dx, T*, T*) {
+    if (dx) cuda::copy_images(ctx, dy, dx, In::size, accumulate_dx);
+  }
+};
+
+template <class T>
+struct Evaluator<Flatten, Cuda, T> : CudaViewEvaluator<T> {};
+template <class T>
+struct Evaluator<Identity, Cuda, T> : CudaViewEvaluator<T> {};
+
+// TransformInput: y_c = x_c * scale_c + shift_c with scale and shift rounded to T first, as the
+// CPU kernel (ctnn/cpu/transform_input.hpp) computes it.
+template <class T>
+struct Evaluator<TransformInput, Cuda, T> {
+  static T scale(std::size_t c) { return static_cast<T>(TransformInput::scale[c]); }
+  static T shift(std::size_t c) { return static_cast<T>(TransformInput::shift[c]); }
+
+  template <ShapeType In>
+  static void forward(cuda::Context<T>& ctx, ParamSpan<T>, ConstSlot<T> x, Slot<T> y, T*, T*) {
+    if (ctx.planning) return;
+    const auto total = static_cast<long long>(ctx.batch * In::size);
+    cuda::launch<T>(*ctx.kernels, cuda::Kernel::transform_input_forward, total, ctx.stream(), total,
+                    static_cast<long long>(In::plane), x.data, static_cast<long long>(x.image_stride), y.data,
+                    static_cast<long long>(y.image_stride), scale(0), scale(1), scale(2), shift(0), shift(1), shift(2));
+  }
+  template <ShapeType In>
+  static void backward(cuda::Context<T>& ctx, ParamSpan<T>, ConstSlot<T>, ConstSlot<T>, ConstSlot<T> dy, Slot<T> dx,
+                       bool accumulate_dx, T*, T*) {
+    if (!dx || ctx.planning) return;
+    const auto total = static_cast<long long>(ctx.batch * In::size);
+    cuda::launch<T>(*ctx.kernels, cuda::Kernel::transform_input_backward, total, ctx.stream(), total,
+                    static_cast<long long>(In::plane), dy.data, static_cast<long long>(dy.image_stride), dx.data,
+                    static_cast<long long>(dx.image_stride), scale(0), scale(1), scale(2), accumulate_dx ? 1 : 0);
+  }
+};
+
+}  // namespace ctnn

@@ -1,0 +1,160 @@
+// What of the CUDA backend can be checked without a GPU, so it runs (and passes) everywhere the
+// backend builds: ctnn's kernels compile with NVRTC for the architectures ctnn targets, every
+// status is turned into ctnn::Error with the call, the status string and file:line, an
+// allocation failure names its bytes, device_status() explains a missing device, and the CPU
+// umbrella header brings in no CUDA header.
+//
+// Unlike the other GPU tests this one needs no device and does not skip.
+
+#include <ctnn/ctnn.hpp>   // the CPU library alone, first
+
+// ctnn.hpp must not depend on CUDA: nothing of the toolkit may have been included so far.
+#if defined(__CUDA_RUNTIME_H__) || defined(CUDNN_H_) || defined(CUBLAS_V2_H_) || defined(__NVRTC_H__)
+#error "ctnn/ctnn.hpp includes a CUDA header; the CPU library must not need the CUDA toolkit"
+#endif
+
+#include <doctest/doctest.h>   // TEST_CASE, CHECK, REQUIRE
+
+#include <cstdio>   // std::printf
+#include <string>   // std::string
+
+#include <ctnn/cuda.hpp>   // ctnn::cuda::compile_kernels, CTNN_*_CHECK, device_status
+
+using namespace ctnn;
+
+namespace {
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+}  // namespace
+
+TEST_CASE("ctnn's kernels compile with NVRTC for Hopper, Ampere and Turing, with every kernel for float and double") {
+  for (auto [major, minor] : {std::pair{9, 0}, std::pair{8, 0}, std::pair{7, 5}}) {
+    CAPTURE(major);
+    CAPTURE(minor);
+    const cuda::CompiledKernels compiled = cuda::compile_kernels(major, minor);
+    CHECK(compiled.target == "sm_" + std::to_string(major * 10 + minor));
+    CHECK_FALSE(compiled.is_ptx);
+    CHECK(compiled.image.size() > 1000);
+    INFO("NVRTC log: " << compiled.log);
+    for (std::size_t k = 0; k < cuda::kernel_count; ++k) {
+      CHECK(contains(compiled.lowered_names[2 * k], std::string(cuda::kernel_names[k])));
+      CHECK(contains(compiled.lowered_names[2 * k + 1], std::string(cuda::kernel_names[k])));
+      CHECK(compiled.lowered_names[2 * k] != compiled.lowered_names[2 * k + 1]);  // float vs double
+    }
+  }
+}
+
+TEST_CASE("an architecture newer than NVRTC knows gets PTX for the newest it does") {
+  const cuda::CompiledKernels compiled = cuda::compile_kernels(99, 9);
+  CHECK(compiled.is_ptx);
+  CHECK(compiled.target.rfind("compute_", 0) == 0);
+}
+
+TEST_CASE("statuses become ctnn::Error naming the call, the status and the place") {
+  try {
+    CTNN_CUDNN_CHECK(cudnnStatus_t{CUDNN_STATUS_BAD_PARAM});
+    FAIL("no exception");
+  } catch (const Error& e) {
+    CHECK(e.subject() == "cudnnStatus_t{CUDNN_STATUS_BAD_PARAM}");
+    CHECK(contains(e.reason(), "CUDNN_STATUS_BAD_PARAM"));
+    CHECK(contains(e.reason(), "test_build_checks.cpp:"));
+    CHECK(contains(e.source_file(), "test_build_checks.cpp"));
+  }
+  auto cublas_call = [](int) { return CUBLAS_STATUS_NOT_INITIALIZED; };
+  try {
+    CTNN_CUBLAS_CHECK(cublas_call(1));
+    FAIL("no exception");
+  } catch (const Error& e) {
+    CHECK(e.subject() == "cublas_call");
+    CHECK(contains(e.reason(), "CUBLAS_STATUS_NOT_INITIALIZED"));
+    CHECK(contains(e.what(), "ctnn: cublas_call: CUBLAS_STATUS_NOT_INITIALIZED"));
+  }
+  auto cuda_call = [] { return cudaErrorInvalidValue; };
+  try {
+    CTNN_CUDA_CHECK(cuda_call());
+    FAIL("no exception");
+  } catch (const Error& e) {
+    CHECK(e.subject() == "cuda_call");
+    CHECK(contains(e.reason(), "cudaErrorInvalidValue"));
+    CHECK(contains(e.reason(), "invalid argument"));
+  }
+  CHECK_THROWS_WITH_AS(CTNN_NVRTC_CHECK(NVRTC_ERROR_INVALID_OPTION), doctest::Contains("NVRTC_ERROR_INVALID_OPTION"),
+                       Error);
+  CHECK_NOTHROW(CTNN_CUDNN_CHECK(CUDNN_STATUS_SUCCESS));
+}
+
+TEST_CASE("a failed device allocation names the bytes asked for and their purpose") {
+  // Without a device this fails too, for want of a driver; the message still names the call.
+  try {
+    cuda::DeviceBuffer<float> huge(std::size_t{1} << 50, "a test's impossible buffer");
+    FAIL("no exception");
+  } catch (const Error& e) {
+    MESSAGE(std::string(e.what()));
+    CHECK(e.subject() == "cudaMalloc");
+    if (cuda::device_status().available) {
+      CHECK(contains(e.reason(), "out of device memory: 4503599627370496 bytes"));
+      CHECK(contains(e.reason(), "a test's impossible buffer"));
+    }
+  }
+}
+
+TEST_CASE("device_status explains a missing device instead of throwing") {
+  const cuda::DeviceStatus status = cuda::device_status();
+  if (status.available) {
+    MESSAGE("device: " << status.name);
+    CHECK(status.count > 0);
+  } else {
+    MESSAGE("no device: " << status.reason);
+    CHECK(contains(status.reason, "cudaGetDeviceCount"));
+    CHECK(status.count == 0);
+  }
+}
+
+TEST_CASE("a Slot's cuDNN descriptor is the strided [N, C, H, W] view of a channel slice") {
+  // Descriptors are host objects; cuDNN describes them without a device.
+  cuda::TensorDescriptor slice;
+  slice.set_images<float>(4, 64, 28, 28, 256 * 28 * 28);  // channels [.., +64) of a 256-channel block
+  cudnnDataType_t type{};
+  int n = 0, c = 0, h = 0, w = 0, ns = 0, cs = 0, hs = 0, ws = 0;
+  CTNN_CUDNN_CHECK(cudnnGetTensor4dDescriptor(slice, &type, &n, &c, &h, &w, &ns, &cs, &hs, &ws));
+  CHECK(type == CUDNN_DATA_FLOAT);
+  CHECK((n == 4 && c == 64 && h == 28 && w == 28));
+  CHECK((ns == 256 * 28 * 28 && cs == 28 * 28 && hs == 28 && ws == 1));
+}
+
+TEST_CASE("the convolution descriptors give ctnn's output shapes, and the other plans' descriptors are accepted") {
+  // Everything below is host-side cuDNN: descriptors are set and queried without a device.
+  auto check_conv = [](std::size_t in, std::size_t out, std::size_t k, std::size_t s, std::size_t p, std::size_t h,
+                       std::size_t w) {
+    cuda::TensorDescriptor x;
+    cuda::FilterDescriptor filter;
+    cuda::ConvolutionDescriptor convolution;
+    x.set_images<float>(3, in, h, w, in * h * w + 16);
+    filter.set<float>(out, in, k, k);
+    for (bool tensor_cores : {true, false}) convolution.set<float>(p, s, tensor_cores);
+    int n = 0, c = 0, oh = 0, ow = 0;
+    CTNN_CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(convolution, x, filter, &n, &c, &oh, &ow));
+    CHECK(n == 3);
+    CHECK(c == static_cast<int>(out));
+    CHECK(oh == static_cast<int>(conv_output_size(h, k, s, p)));
+    CHECK(ow == static_cast<int>(conv_output_size(w, k, s, p)));
+  };
+  check_conv(3, 64, 7, 2, 3, 224, 224);   // GoogLeNet's conv1 -> 112x112
+  check_conv(64, 192, 3, 1, 1, 56, 56);   // conv3
+  check_conv(480, 16, 5, 1, 2, 14, 14);   // a 5x5 branch
+  check_conv(3, 4, 5, 3, 2, 11, 13);
+
+  cuda::ActivationDescriptor relu;
+  relu.set_relu();
+  cuda::TensorDescriptor x, bn;
+  x.set_images<double>(2, 6, 5, 5, 8 * 25);
+  CTNN_CUDNN_CHECK(cudnnDeriveBNTensorDescriptor(bn, x, CUDNN_BATCHNORM_SPATIAL));
+  cudnnDataType_t type{};
+  int n = 0, c = 0, h = 0, w = 0, ns = 0, cs = 0, hs = 0, ws = 0;
+  CTNN_CUDNN_CHECK(cudnnGetTensor4dDescriptor(bn, &type, &n, &c, &h, &w, &ns, &cs, &hs, &ws));
+  CHECK((type == CUDNN_DATA_DOUBLE && n == 1 && c == 6 && h == 1 && w == 1));
+  cuda::TensorDescriptor features;  // Linear's and Dropout's view: [N, F, 1, 1] with a row stride
+  features.set_images<float>(4, 1024, 1, 1, 1040);
+  cuda::DropoutDescriptor dropout;
+  CHECK(dropout.get() != nullptr);
+  CHECK_THROWS_WITH_AS(x.set_images<float>(1, std::size_t{1} << 32, 1, 1, 1), doctest::Contains("32-bit"), Error);
+}

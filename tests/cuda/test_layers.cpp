@@ -1,0 +1,209 @@
+// Every layer's forward and backward on the GPU against the CPU backend (itself tested against
+// PyTorch), with the same parameters and inputs: evaluation and training forwards (their memory
+// plans differ), a replayed CUDA graph on a new input, and in training the parameter gradients,
+// the input gradient and the running statistics. TF32 is off, so float results differ from the
+// CPU's only by the order of additions.
+
+#include "support/device.hpp"   // skips without a device; ctnn::test::BothBackends
+
+#include <doctest/doctest.h>   // TEST_CASE, CHECK, CAPTURE
+
+#include <cstddef>   // std::size_t
+#include <ratio>     // std::ratio
+#include <string>    // std::string
+#include <vector>    // std::vector
+
+using namespace ctnn;
+
+namespace {
+
+template <class T>
+std::vector<T> copy(std::span<const T> values) {
+  return std::vector<T>(values.begin(), values.end());
+}
+
+struct Tolerance {
+  double forward = 1e-5;
+  double backward = 1e-4;
+};
+
+// Net fed `batch` images of In on both backends; see the file comment for what is compared.
+template <class Net, ShapeType In, class T = float>
+void check_layer(const std::string& name, std::size_t batch, Tolerance tolerance = {}) {
+  CAPTURE(name);
+  using Out = output_shape_t<Net, In>;
+  test::BothBackends<Net, In, T> both(11);
+  const std::vector<T> x = test::uniform_values<T>(batch * In::size, 1);
+  const std::vector<T> x2 = test::uniform_values<T>(batch * In::size, 2);
+
+  // Evaluation: the first forward runs directly, the second is captured, the third replays.
+  both.train(false);
+  const std::vector<T> eval_cpu = copy(both.cpu.forward(x));
+  const std::vector<T> eval_gpu = copy(both.gpu.forward(x));
+  CHECK(test::relative_error(eval_gpu, eval_cpu) <= tolerance.forward);
+  both.gpu.forward(x);
+  const std::vector<T> replay_gpu = copy(both.gpu.forward(x2));
+  CHECK(both.gpu.replayed_graph());
+  CHECK(both.gpu.graph_error() == "");
+  CHECK(test::relative_error(replay_gpu, copy(both.cpu.forward(x2))) <= tolerance.forward);
+
+  // Training: forward, then backward of a fixed output gradient.
+  both.cpu.compute_input_gradient(true);
+  both.gpu.compute_input_gradient(true);
+  both.cpu.disable_dropout(true);
+  both.gpu.disable_dropout(true);
+  both.train(true);
+  const std::vector<T> train_cpu = copy(both.cpu.forward(x));
+  const std::vector<T> train_gpu = copy(both.gpu.forward(x));
+  CHECK(test::relative_error(train_gpu, train_cpu) <= tolerance.forward);
+  const std::vector<T> dy = test::uniform_values<T>(batch * Out::size, 3);
+  both.cpu.backward(dy);
+  both.gpu.backward(dy);
+  CHECK(test::relative_error(copy(both.gpu.input_gradient()), copy(both.cpu.input_gradient())) <= tolerance.backward);
+  if constexpr (Net::parameter_count > 0) {
+    const double gradients = test::relative_error(copy(std::as_const(both.gpu).gradients()),
+                                                  copy(std::as_const(both.cpu).gradients()));
+    MESSAGE(name << ": parameter gradients, rel. max error " << gradients);
+    CHECK(gradients <= tolerance.backward);
+  }
+  if constexpr (Net::buffer_count > 0)
+    CHECK(test::relative_error(copy(std::as_const(both.gpu).buffers()), copy(std::as_const(both.cpu).buffers())) <=
+          tolerance.forward);
+}
+
+constexpr Tolerance exact{1e-7, 1e-7};      // no products: the same additions in the same order
+constexpr Tolerance in_double{1e-12, 1e-11};
+
+}  // namespace
+
+TEST_CASE("Conv forward, backward-data and backward-filter through cuDNN match the CPU") {
+  check_layer<Conv<4, 6, 3, 1, 1>, Shape<4, 9, 9>>("conv_k3_s1_p1", 3);
+  check_layer<Conv<3, 5, 7, 2, 3>, Shape<3, 17, 17>>("conv_k7_s2_p3", 2);
+  check_layer<Conv<8, 4, 1>, Shape<8, 5, 5>>("conv_k1", 4);
+  check_layer<Conv<3, 4, 5, 3, 2>, Shape<3, 11, 13>>("conv_k5_s3_p2", 2);
+  check_layer<Conv<6, 5, 3, 1, 1, false>, Shape<6, 7, 7>>("conv_no_bias", 3);
+  check_layer<Conv<4, 6, 3, 1, 1>, Shape<4, 9, 9>, double>("conv_k3_double", 3, in_double);
+}
+
+TEST_CASE("ReLU, Flatten, Dropout (switched off) and TransformInput match the CPU") {
+  check_layer<ReLU, Shape<3, 5, 5>>("relu", 3, exact);
+  check_layer<Flatten, Shape<3, 4, 4>>("flatten", 2, exact);
+  check_layer<Sequential<Conv<2, 3, 3>, Dropout<40>>, Shape<2, 6, 6>>("dropout_disabled", 2);
+  check_layer<TransformInput, Shape<3, 8, 8>>("transform_input", 2, exact);
+}
+
+TEST_CASE("MaxPool matches the CPU, ceil mode included (ctnn's kernels, not cuDNN)") {
+  check_layer<MaxPool<3, 2, 0, Rounding::ceil>, Shape<3, 14, 14>>("maxpool_k3_s2_ceil", 2, exact);
+  check_layer<MaxPool<3, 2, 0, Rounding::ceil>, Shape<2, 13, 13>>("maxpool_k3_s2_ceil_odd", 2, exact);
+  check_layer<MaxPool<3, 1, 1>, Shape<3, 7, 7>>("maxpool_k3_s1_p1", 2, exact);
+  check_layer<MaxPool<3, 2, 1, Rounding::ceil>, Shape<2, 6, 6>>("maxpool_k3_s2_p1_ceil", 2, exact);
+  check_layer<MaxPool<2, 2, 1, Rounding::ceil>, Shape<2, 5, 5>>("maxpool_k2_s2_p1_ceil_drop", 2, exact);
+  check_layer<MaxPool<3, 1, 1, Rounding::ceil>, Shape<2, 7, 7>>("maxpool_torchvision_branch", 2, exact);
+}
+
+TEST_CASE("AvgPool and AdaptiveAvgPool match the CPU") {
+  check_layer<AvgPool<5, 3>, Shape<4, 14, 14>>("avgpool_aux", 2, exact);
+  check_layer<AvgPool<3, 2, 1, Rounding::ceil>, Shape<2, 7, 7>>("avgpool_k3_s2_p1_ceil", 2, exact);
+  check_layer<AvgPool<2, 2, 1, Rounding::ceil>, Shape<2, 5, 5>>("avgpool_k2_s2_p1_ceil", 2, exact);
+  check_layer<AdaptiveAvgPool<1>, Shape<8, 7, 7>>("adaptive_1", 3, exact);
+  check_layer<AdaptiveAvgPool<4, 4>, Shape<3, 14, 14>>("adaptive_4_from_14", 2, exact);
+  check_layer<AdaptiveAvgPool<3, 2>, Shape<2, 7, 5>>("adaptive_3x2", 2, exact);
+}
+
+TEST_CASE("Linear through cuBLAS matches the CPU, also behind strided scratch slots") {
+  check_layer<Linear<12, 7>, Features<12>>("linear", 5);
+  check_layer<Sequential<Conv<2, 3, 3, 1, 1>, ReLU, Flatten, Linear<75, 4>>, Shape<2, 5, 5>>("conv_flatten_linear", 3);
+  check_layer<Linear<12, 7>, Features<12>, double>("linear_double", 5, in_double);
+}
+
+TEST_CASE("BasicConv2d (fused convolution + bias + ReLU in evaluation) and Inception (channel slices) match the CPU") {
+  check_layer<BasicConv2d<4, 6, 3, 1, 1>, Shape<4, 9, 9>>("basic_conv", 3);
+  check_layer<Inception<16, 4, 3, 5, 2, 3, 2>, Shape<16, 9, 9>>("inception", 2);
+  check_layer<Inception<16, 4, 3, 5, 2, 3, 2>, Shape<16, 9, 9>, double>("inception_double", 2, in_double);
+}
+
+TEST_CASE("BatchNorm through cuDNN, and torchvision's Inception with it, match the CPU") {
+  check_layer<BatchNorm<6, std::ratio<1, 1000>>, Shape<6, 5, 5>>("batchnorm", 4, {1e-5, 1e-4});
+  check_layer<torchvision::Inception<8, 4, 3, 5, 2, 3, 2>, Shape<8, 9, 9>>("torchvision_inception", 3, {1e-5, 2e-4});
+}
+
+TEST_CASE("parameter gradients accumulate across backward passes when asked, as on the CPU") {
+  using Net = Inception<16, 4, 3, 5, 2, 3, 2>;
+  using In = Shape<16, 9, 9>;
+  test::BothBackends<Net, In> both(5);
+  both.train(true);
+  both.cpu.accumulate_gradients(true);
+  both.gpu.accumulate_gradients(true);
+  const auto x = test::uniform_values(2 * In::size, 1);
+  const auto dy = test::uniform_values(2 * output_shape_t<Net, In>::size, 2);
+  for (int pass = 0; pass < 2; ++pass) {
+    both.cpu.forward(x);
+    both.gpu.forward(x);
+    both.cpu.backward(dy);
+    both.gpu.backward(dy);
+  }
+  CHECK(test::relative_error(copy(std::as_const(both.gpu).gradients()), copy(std::as_const(both.cpu).gradients())) <=
+        1e-4);
+}
+
+TEST_CASE("a frozen prefix gets no gradients on the GPU either") {
+  using Net = Sequential<Named<"a", BasicConv2d<3, 4, 3, 1, 1>>, Named<"b", BasicConv2d<4, 5, 3, 1, 1>>>;
+  using In = Shape<3, 8, 8>;
+  test::BothBackends<Net, In> both(6);
+  const std::size_t frozen = freeze_up_to(both.cpu, "a");
+  CHECK(freeze_up_to(both.gpu, "a") == frozen);
+  both.train(true);
+  const auto x = test::uniform_values(2 * In::size, 1);
+  const auto dy = test::uniform_values(2 * output_shape_t<Net, In>::size, 2);
+  both.cpu.forward(x);
+  both.gpu.forward(x);
+  both.cpu.backward(dy);
+  both.gpu.backward(dy);
+  const auto gpu = copy(std::as_const(both.gpu).gradients());
+  for (std::size_t i = 0; i < frozen; ++i) REQUIRE(gpu[i] == 0.0f);
+  CHECK(test::relative_error(gpu, copy(std::as_const(both.cpu).gradients())) <= 1e-4);
+}
+
+TEST_CASE("a recorded layer's output matches the CPU's, also from a replayed graph") {
+  using Net = Inception<16, 4, 3, 5, 2, 3, 2>;
+  using In = Shape<16, 9, 9>;
+  test::BothBackends<Net, In> both(7);
+  both.cpu.record_output_of("branch2");
+  both.gpu.record_output_of("branch2");
+  const auto x = test::uniform_values(2 * In::size, 1);
+  both.cpu.forward(x);
+  const auto expected = copy(both.cpu.recorded_output());
+  for (int pass = 0; pass < 3; ++pass) {
+    both.gpu.forward(x);
+    CAPTURE(pass);
+    CHECK(test::relative_error(copy(both.gpu.recorded_output()), expected) <= 1e-5);
+  }
+  CHECK(both.gpu.replayed_graph());
+}
+
+TEST_CASE("Dropout in training drops about p of the elements, scales the rest, and backward uses the same mask") {
+  using Net = Dropout<40>;
+  using In = Shape<4, 32, 32>;
+  Model<Net, In, float, Cuda> model;
+  model.train();
+  model.compute_input_gradient(true);
+  model.seed(123);
+  const std::vector<float> x(8 * In::size, 1.0f);
+  const std::vector<float> y = copy(model.forward(x));
+  std::size_t dropped = 0;
+  for (float v : y) {
+    if (v == 0.0f)
+      ++dropped;
+    else
+      REQUIRE(v == doctest::Approx(1.0 / 0.6).epsilon(1e-6));
+  }
+  const double fraction = static_cast<double>(dropped) / static_cast<double>(y.size());
+  MESSAGE("dropped fraction " << fraction);
+  CHECK(fraction == doctest::Approx(0.4).epsilon(0.05));
+  // dL/dx = dL/dy * mask: with dy = 1 the input gradient is the output itself.
+  model.backward(std::vector<float>(y.size(), 1.0f));
+  CHECK(test::relative_error(copy(model.input_gradient()), y) <= 1e-7);
+  // Evaluation never drops.
+  model.eval();
+  CHECK(test::relative_error(copy(model.forward(x)), x) == 0.0);
+}
