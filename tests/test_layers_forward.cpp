@@ -117,3 +117,19 @@ TEST_CASE("a wrong input size is refused with a clear error and changes nothing"
   const std::size_t right_dims[] = {1, 3, 8, 8};
   CHECK(model.forward(image, right_dims).size() == 4 * 6 * 6);
 }
+
+TEST_CASE("MaxPool propagates NaN as PyTorch does, in both modes") {
+  for (Mode mode : {Mode::eval, Mode::train}) {
+    Model<MaxPool<3, 1, 1>, Shape<1, 4, 4>> model;
+    model.train(mode == Mode::train);
+    std::vector<float> input(16, 1.0f);
+    input[5] = std::numeric_limits<float>::quiet_NaN();  // row 1, column 1
+    const auto output = model.forward(input);
+    for (std::size_t row = 0; row < 4; ++row)
+      for (std::size_t column = 0; column < 4; ++column) {
+        CAPTURE(row);
+        CAPTURE(column);
+        CHECK(std::isnan(output[row * 4 + column]) == (row <= 2 && column <= 2));
+      }
+  }
+}

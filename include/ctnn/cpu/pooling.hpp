@@ -45,33 +45,39 @@ void parallel_over_planes(const Context<T>& ctx, std::size_t channels, std::size
     fn(static_cast<std::size_t>(job) / channels, static_cast<std::size_t>(job) % channels);
 }
 
-// PyTorch's max: a NaN wins and then stays.
+// PyTorch's max: a NaN wins and then stays. Written without a short-circuit so loops vectorise.
 template <class T>
 inline T max_keeping_nan(T best, T v) {
-  return (v > best || v != v) ? v : best;
+  return ((v > best) | (v != v)) ? v : best;
 }
 
-// Widest input row the evaluation fast path keeps on the stack.
-inline constexpr std::size_t max_pool_row_buffer = 1024;
+// Widest padded input row the evaluation fast path keeps on the stack.
+inline constexpr std::size_t max_pool_row_buffer = 2048;
 
-// Max pooling of one plane without indices (evaluation): first the maximum down each column
-// over the window's rows (a vectorisable pass over whole rows), then across each window's columns.
+// Max pooling of one plane without indices (evaluation), in two vectorisable passes per output
+// row: the maximum down each column over the window's rows, into a row padded with -inf on
+// both sides; then the maximum over K neighbours of that row for each output column. Padding
+// with -inf gives what clipping the window to the input gives.
+//   padded row: [P x -inf][W column maxima][-inf up to (OW - 1) * S + K]
 template <class T>
 void max_pool_plane_by_rows(const PoolGeometry& g, const T* in, T* out) {
-  T column_max[max_pool_row_buffer];
+  T padded[max_pool_row_buffer];
+  const std::size_t padded_width = std::max((g.out_width - 1) * g.stride + g.kernel, g.padding + g.in_width);
+  T* column_max = padded + g.padding;
+  std::fill_n(padded, padded_width, -std::numeric_limits<T>::infinity());
   for (std::size_t oh = 0; oh < g.out_height; ++oh) {
     const auto rows = g.window(oh, g.in_height);
-    std::fill_n(column_max, g.in_width, -std::numeric_limits<T>::infinity());
-    for (std::ptrdiff_t ih = rows.begin; ih < rows.end; ++ih) {
+    const T* first = in + rows.begin * static_cast<std::ptrdiff_t>(g.in_width);
+    std::copy_n(first, g.in_width, column_max);
+    for (std::ptrdiff_t ih = rows.begin + 1; ih < rows.end; ++ih) {
       const T* row = in + ih * static_cast<std::ptrdiff_t>(g.in_width);
       for (std::size_t iw = 0; iw < g.in_width; ++iw) column_max[iw] = max_keeping_nan(column_max[iw], row[iw]);
     }
-    for (std::size_t ow = 0; ow < g.out_width; ++ow) {
-      const auto cols = g.window(ow, g.in_width);
-      T best = -std::numeric_limits<T>::infinity();
-      for (std::ptrdiff_t iw = cols.begin; iw < cols.end; ++iw) best = max_keeping_nan(best, column_max[iw]);
-      out[oh * g.out_width + ow] = best;
-    }
+    T* out_row = out + oh * g.out_width;
+    for (std::size_t ow = 0; ow < g.out_width; ++ow) out_row[ow] = padded[ow * g.stride];
+    for (std::size_t k = 1; k < g.kernel; ++k)
+      for (std::size_t ow = 0; ow < g.out_width; ++ow)
+        out_row[ow] = max_keeping_nan(out_row[ow], padded[ow * g.stride + k]);
   }
 }
 
@@ -83,7 +89,8 @@ void max_pool_forward(const Context<T>& ctx, const PoolGeometry& g, ConstSlot<T>
   parallel_over_planes(ctx, g.channels, g.out_plane() * g.kernel * g.kernel, [&](std::size_t n, std::size_t c) {
     const T* in = x.image(n) + c * g.in_plane();
     T* out = y.image(n) + c * g.out_plane();
-    if (!indices && g.in_width <= max_pool_row_buffer) {
+    const std::size_t padded_width = std::max((g.out_width - 1) * g.stride + g.kernel, g.padding + g.in_width);
+    if (!indices && padded_width <= max_pool_row_buffer) {
       max_pool_plane_by_rows(g, in, out);
       return;
     }
