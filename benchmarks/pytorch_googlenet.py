@@ -54,7 +54,7 @@ def main():
             elapsed = time.perf_counter() - start
             if elapsed >= args.seconds and runs >= 3:
                 break
-        print(f"pytorch{'-train' if training else ''} batch={batch} threads={args.threads} "
+        print(f"pytorch{'-train net=googlenet' if training else ''} batch={batch} threads={args.threads} "
               f"images_per_second={batch * runs / elapsed:.2f} ms_per_batch={1000 * elapsed / runs:.1f}",
               flush=True)
 
