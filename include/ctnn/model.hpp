@@ -101,6 +101,13 @@ class Model<Net, In, T, Cpu> {
     set_threads(cpu::default_thread_count());
   }
 
+  // The activation arena holds pointers into itself: a copy would point into the original's
+  // memory, so a model moves but does not copy (copy the parameters() span instead).
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+  Model(Model&&) noexcept = default;
+  Model& operator=(Model&&) noexcept = default;
+
   // ---- state ------------------------------------------------------------------------------
   std::span<T> parameters() { return parameters_.span(); }
   std::span<const T> parameters() const { return parameters_.span(); }
