@@ -19,11 +19,11 @@ class FashionInception(nn.Module):
         self.conv1 = BasicConv2d(1, 24, kernel_size=3, padding=1)
         self.conv2 = BasicConv2d(24, 64, kernel_size=3, stride=2, padding=1)
         self.maxpool1 = nn.MaxPool2d(2, 2)
-        self.inception3a = Inception(64, 48, 48, 64, 12, 24, 24)
-        self.inception3b = Inception(160, 64, 64, 128, 16, 32, 32)
+        self.inception3a = Inception(64, 64, 64, 96, 16, 32, 32)
+        self.inception3b = Inception(224, 96, 96, 144, 24, 48, 32)
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.dropout = nn.Dropout(0.2)
-        self.fc = nn.Linear(256, 10)
+        self.fc = nn.Linear(320, 10)
 
     def forward(self, x):
         for layer in (self.conv1, self.conv2, self.maxpool1, self.inception3a, self.inception3b, self.avgpool):
@@ -40,7 +40,7 @@ def main():
     torch.set_num_threads(args.threads)
     torch.manual_seed(1)
     model = FashionInception().train()
-    assert sum(p.numel() for p in model.parameters()) == 163082, "differs from ctnn::FashionInception"
+    assert sum(p.numel() for p in model.parameters()) == 280418, "differs from ctnn::FashionInception"
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
     images = torch.rand(args.batch, 1, 28, 28) - 0.5
     labels = torch.arange(args.batch) % 10

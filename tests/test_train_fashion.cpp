@@ -123,13 +123,13 @@ bool same_bits(std::span<const float> a, std::span<const float> b) {
 TEST_CASE("FashionInception: static shape facts") {
   static_assert(std::is_same_v<output_shape_t<FashionInception, FashionInput>, Features<10>>);
   static_assert(std::is_same_v<FashionInput, Shape<1, 28, 28>>);
-  static_assert(parameter_count_v<FashionInception> == 163'082);
-  static_assert(macs_v<FashionInception, FashionInput> == 9'995'424);
+  static_assert(parameter_count_v<FashionInception> == 280'418);
+  static_assert(macs_v<FashionInception, FashionInput> == 15'695'744);
   // The stages: 28x28 -> conv2 /2 -> 14x14 -> maxpool1 -> 7x7, where the Inception blocks work.
   using Conv2Out = output_shape_t<torchvision::BasicConv2d<24, 64, 3, 2, 1>, Shape<24, 28, 28>>;
   static_assert(std::is_same_v<Conv2Out, Shape<64, 14, 14>>);
-  static_assert(std::is_same_v<output_shape_t<torchvision::Inception<64, 48, 48, 64, 12, 24, 24>, Shape<64, 7, 7>>, Shape<160, 7, 7>>);
-  static_assert(std::is_same_v<output_shape_t<torchvision::Inception<160, 64, 64, 128, 16, 32, 32>, Shape<160, 7, 7>>, Shape<256, 7, 7>>);
+  static_assert(std::is_same_v<output_shape_t<torchvision::Inception<64, 64, 64, 96, 16, 32, 32>, Shape<64, 7, 7>>, Shape<224, 7, 7>>);
+  static_assert(std::is_same_v<output_shape_t<torchvision::Inception<224, 96, 96, 144, 24, 48, 32>, Shape<224, 7, 7>>, Shape<320, 7, 7>>);
   CHECK(fashion_inception_labels.size() == 10);
   CHECK(fashion_inception_labels[9] == "Ankle boot");
 
@@ -139,7 +139,7 @@ TEST_CASE("FashionInception: static shape facts") {
   CHECK(tensors.front().shape == std::vector<std::size_t>{24, 1, 3, 3});
   bool has_fc = false, has_branch = false;
   for (const NamedTensor& t : tensors) {
-    has_fc = has_fc || (t.name == "fc.weight" && t.shape == std::vector<std::size_t>{10, 256});
+    has_fc = has_fc || (t.name == "fc.weight" && t.shape == std::vector<std::size_t>{10, 320});
     has_branch = has_branch || t.name == "inception3b.branch2.1.bn.running_var";
   }
   CHECK(has_fc);
@@ -271,17 +271,28 @@ TEST_CASE("Trainer: resume refuses a checkpoint of a run with other settings") {
     trainer.start();
     REQUIRE(trainer.run().status == train::RunStatus::completed);
   }
-  options.lr = 0.5;
-  TinyModel model;
-  const std::vector<float> before(model.parameters().begin(), model.parameters().end());
-  train::Trainer<TinyModel> trainer(model, train_set, test_set, options);
-  try {
-    trainer.resume();
-    FAIL("resume accepted other settings");
-  } catch (const Error& error) {
-    CHECK(std::string(error.what()).find("lr = 0.10000000000000001") != std::string::npos);
-  }
-  CHECK(same_bits(model.parameters(), before));
+  const auto check_refused = [&](const train::TrainerOptions& changed, const std::string& expected) {
+    CAPTURE(expected);
+    TinyModel model;
+    const std::vector<float> before(model.parameters().begin(), model.parameters().end());
+    train::Trainer<TinyModel> trainer(model, train_set, test_set, changed);
+    try {
+      trainer.resume();
+      FAIL("resume accepted other settings");
+    } catch (const Error& error) {
+      CHECK(std::string(error.what()).find(expected) != std::string::npos);
+    }
+    CHECK(same_bits(model.parameters(), before));
+  };
+  train::TrainerOptions other_lr = options;
+  other_lr.lr = 0.5;
+  check_refused(other_lr, "lr = 0.10000000000000001");
+  train::TrainerOptions other_augmentation = options;
+  other_augmentation.augmentation = data::Augmentation::crop_and_flip(1);
+  check_refused(other_augmentation, "augmentation = " + train::augmentation_name(options.augmentation));
+  CHECK(train::augmentation_name(data::Augmentation::crop_and_flip(1)) == "crop1+flip");
+  CHECK(train::augmentation_name(data::Augmentation{false, 0, true}) == "flip");
+  CHECK(train::augmentation_name(data::Augmentation::none()) == "none");
 }
 
 // ---------------------------------------------------------------------------------------------

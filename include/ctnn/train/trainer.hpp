@@ -59,6 +59,12 @@ inline std::string optimizer_name(OptimizerKind kind) {
   return kind == OptimizerKind::sgd ? "sgd" : kind == OptimizerKind::adam ? "adam" : "adamw";
 }
 inline std::string schedule_name(ScheduleKind kind) { return kind == ScheduleKind::cosine ? "cosine" : "step"; }
+// "none", "flip", "crop2", "crop2+flip": recorded in checkpoints, so a resumed run keeps it.
+inline std::string augmentation_name(const data::Augmentation& augmentation) {
+  std::string name = augmentation.random_crop ? "crop" + std::to_string(augmentation.crop_padding) : "";
+  if (augmentation.horizontal_flip) name += name.empty() ? "flip" : "+flip";
+  return name.empty() ? "none" : name;
+}
 
 struct TrainerOptions {
   std::size_t epochs = 15;
@@ -409,6 +415,7 @@ class Trainer {
             {"weight_decay", number(options_.weight_decay)},
             {"warmup_epochs", number(options_.warmup_epochs)},
             {"seed", std::to_string(options_.seed)},
+            {"augmentation", augmentation_name(options_.augmentation)},
             {"train_images", std::to_string(train_set_.count)},
             {"network", std::string(Model::network::type_name)}};
   }
