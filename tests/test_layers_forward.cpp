@@ -4,6 +4,8 @@
 
 #include <doctest/doctest.h>
 
+#include <random>   // std::mt19937, std::uniform_int_distribution
+
 #include <ctnn/ctnn.hpp>             // layers, ctnn::Model
 #include <ctnn/io/safetensors.hpp>   // ctnn::safetensors::Reader
 
@@ -132,4 +134,45 @@ TEST_CASE("MaxPool propagates NaN as PyTorch does, in both modes") {
         CHECK(std::isnan(output[row * 4 + column]) == (row <= 2 && column <= 2));
       }
   }
+}
+
+TEST_CASE("MaxPool in training sends a tied window's gradient to its first maximum, as PyTorch") {
+  // A constant 4x4 plane, 3x3 windows, stride 1, padding 1: window (oh, ow) starts at input
+  // (max(oh - 1, 0), max(ow - 1, 0)), so that element gets the gradient; per axis the counts
+  // are 2, 1, 1, 0.
+  Model<MaxPool<3, 1, 1>, Shape<1, 4, 4>> model;
+  model.train();
+  model.compute_input_gradient(true);
+  const std::vector<float> input(16, 0.5f), output_gradient(16, 1.0f);
+  model.forward(input);
+  model.backward(output_gradient);
+  const float per_axis[] = {2, 1, 1, 0};
+  const auto input_gradient = model.input_gradient();
+  for (std::size_t row = 0; row < 4; ++row)
+    for (std::size_t column = 0; column < 4; ++column) {
+      CAPTURE(row);
+      CAPTURE(column);
+      CHECK(input_gradient[row * 4 + column] == per_axis[row] * per_axis[column]);
+    }
+}
+
+TEST_CASE("MaxPool gives the same maxima in training as in evaluation, with and without ceil mode") {
+  std::mt19937 generator(7);
+  std::uniform_int_distribution<int> level(-3, 3);  // few distinct values: many ties
+  const auto compare = [&]<class Pool, class In>() {
+    Model<Pool, In> model;
+    std::vector<float> input(2 * In::size);
+    for (float& v : input) v = static_cast<float>(level(generator));
+    model.eval();
+    const auto evaluated_view = model.forward(input);
+    const std::vector<float> evaluated(evaluated_view.begin(), evaluated_view.end());
+    model.train();
+    const auto trained_view = model.forward(input);
+    const std::vector<float> trained(trained_view.begin(), trained_view.end());
+    CHECK(trained == evaluated);
+  };
+  compare.template operator()<MaxPool<3, 1, 1>, Shape<3, 7, 7>>();
+  compare.template operator()<MaxPool<3, 2, 0, Rounding::ceil>, Shape<3, 14, 14>>();
+  compare.template operator()<MaxPool<3, 2, 1, Rounding::ceil>, Shape<2, 9, 11>>();
+  compare.template operator()<MaxPool<2, 2>, Shape<4, 14, 14>>();
 }

@@ -64,23 +64,29 @@ void im2col(const ConvGeometry& g, const T* x, T* col) {
       }
 }
 
-// The adjoint of im2col: dx[c][ih][iw] += every col entry that was read from it.
+// The adjoint of im2col: dx[c][ih][iw] += every col entry that was read from it. The column
+// range inside the input is computed as in im2col, so the inner loop has no test and vectorises.
 template <class T>
 void col2im_add(const ConvGeometry& g, const T* col, T* dx) {
   const std::ptrdiff_t H = g.in_height, W = g.in_width, S = g.stride, P = g.padding;
+  const std::ptrdiff_t OW = g.out_width;
   for (std::size_t c = 0; c < g.in_channels; ++c)
     for (std::size_t kh = 0; kh < g.kernel; ++kh)
       for (std::size_t kw = 0; kw < g.kernel; ++kw) {
         const T* row = col + ((c * g.kernel + kh) * g.kernel + kw) * g.out_plane();
         T* plane = dx + c * g.in_plane();
+        const std::ptrdiff_t shift = static_cast<std::ptrdiff_t>(kw) - P;
+        const std::ptrdiff_t ow_begin = std::min(OW, shift >= 0 ? 0 : (-shift + S - 1) / S);
+        const std::ptrdiff_t ow_end = std::max(ow_begin, std::min(OW, W - shift > 0 ? (W - shift + S - 1) / S : 0));
         for (std::size_t oh = 0; oh < g.out_height; ++oh) {
           const std::ptrdiff_t ih = static_cast<std::ptrdiff_t>(oh) * S - P + static_cast<std::ptrdiff_t>(kh);
           if (ih < 0 || ih >= H) continue;
           const T* in = row + oh * g.out_width;
-          T* out = plane + ih * W;
-          for (std::size_t ow = 0; ow < g.out_width; ++ow) {
-            const std::ptrdiff_t iw = static_cast<std::ptrdiff_t>(ow) * S - P + static_cast<std::ptrdiff_t>(kw);
-            if (iw >= 0 && iw < W) out[iw] += in[ow];
+          T* out = plane + ih * W + shift;
+          if (S == 1) {
+            for (std::ptrdiff_t ow = ow_begin; ow < ow_end; ++ow) out[ow] += in[ow];
+          } else {
+            for (std::ptrdiff_t ow = ow_begin; ow < ow_end; ++ow) out[ow * S] += in[ow];
           }
         }
       }

@@ -7,7 +7,6 @@
 //   AdaptiveAvgPool row i of OH: rows [floor(i*H/OH), ceil((i+1)*H/OH))
 
 #include <algorithm>   // std::min, std::max, std::fill_n
-#include <cmath>       // std::isnan
 #include <cstddef>     // std::size_t
 #include <limits>      // std::numeric_limits
 
@@ -81,39 +80,90 @@ void max_pool_plane_by_rows(const PoolGeometry& g, const T* in, T* out) {
   }
 }
 
+// Max pooling of one plane window by window, with the position of each maximum in `index`
+// (training; nullptr: not wanted). Each window is visited in PyTorch's order (rows, then
+// columns) with branch-free selects: strictly greater keeps the first maximum, a NaN always takes
+// over, and random data costs no mispredicted branches. An all -inf window keeps its first
+// position, as PyTorch.
+template <class T>
+void max_pool_plane_by_windows(const PoolGeometry& g, const T* in, T* out, T* index) {
+  const std::ptrdiff_t W = static_cast<std::ptrdiff_t>(g.in_width);
+  for (std::size_t oh = 0; oh < g.out_height; ++oh) {
+    const auto rows = g.window(oh, g.in_height);
+    for (std::size_t ow = 0; ow < g.out_width; ++ow) {
+      const auto cols = g.window(ow, g.in_width);
+      T best = -std::numeric_limits<T>::infinity();
+      std::ptrdiff_t best_at = rows.begin * W + cols.begin;
+      for (std::ptrdiff_t ih = rows.begin; ih < rows.end; ++ih)
+        for (std::ptrdiff_t iw = cols.begin; iw < cols.end; ++iw) {
+          const std::ptrdiff_t at = ih * W + iw;
+          const T v = in[at];
+          const bool take = (v > best) | (v != v);
+          best = take ? v : best;
+          best_at = take ? at : best_at;
+        }
+      out[oh * g.out_width + ow] = best;
+      if (index) index[oh * g.out_width + ow] = static_cast<T>(best_at);
+    }
+  }
+}
+
+// Largest padded plane the training fast path keeps on the stack.
+inline constexpr std::size_t max_pool_padded_plane = 4096;
+
+// Training's max pooling of one plane with a kernel and stride known at compile time: the plane
+// is copied into a frame of -inf wide enough for every window (padding and ceil-mode overhang),
+// so every window is a full KxK block and the K*K branch-free selects unroll. -inf never beats
+// the running maximum (strictly greater), so the frame changes nothing; the starting position is
+// the window's first cell inside the input, as in PyTorch.
+//   frame: ((OH - 1) * S + K) rows x ((OW - 1) * S + K) columns, input at row P, column P
+template <std::size_t K, std::size_t S, class T>
+void max_pool_plane_framed(const PoolGeometry& g, const T* in, T* out, T* index) {
+  const std::ptrdiff_t W = static_cast<std::ptrdiff_t>(g.in_width), P = static_cast<std::ptrdiff_t>(g.padding);
+  const std::size_t frame_height = (g.out_height - 1) * S + K, frame_width = (g.out_width - 1) * S + K;
+  T frame[max_pool_padded_plane];
+  std::fill_n(frame, frame_height * frame_width, -std::numeric_limits<T>::infinity());
+  const std::size_t rows = std::min(g.in_height, frame_height - g.padding);
+  const std::size_t columns = std::min(g.in_width, frame_width - g.padding);
+  for (std::size_t ih = 0; ih < rows; ++ih)
+    std::copy_n(in + ih * g.in_width, columns, frame + (ih + g.padding) * frame_width + g.padding);
+  for (std::size_t oh = 0; oh < g.out_height; ++oh) {
+    const std::ptrdiff_t first_row = g.window(oh, g.in_height).begin;
+    for (std::size_t ow = 0; ow < g.out_width; ++ow) {
+      const T* window = frame + oh * S * frame_width + ow * S;
+      const std::ptrdiff_t top = static_cast<std::ptrdiff_t>(oh * S) - P, left = static_cast<std::ptrdiff_t>(ow * S) - P;
+      T best = -std::numeric_limits<T>::infinity();
+      std::ptrdiff_t best_at = first_row * W + g.window(ow, g.in_width).begin;
+      for (std::size_t kh = 0; kh < K; ++kh)
+        for (std::size_t kw = 0; kw < K; ++kw) {
+          const T v = window[kh * frame_width + kw];
+          const bool take = (v > best) | (v != v);
+          best = take ? v : best;
+          best_at = take ? (top + static_cast<std::ptrdiff_t>(kh)) * W + left + static_cast<std::ptrdiff_t>(kw) : best_at;
+        }
+      out[oh * g.out_width + ow] = best;
+      index[oh * g.out_width + ow] = static_cast<T>(best_at);
+    }
+  }
+}
+
 // Max pooling; in training `indices` (one per output element, images `index_stride` apart)
 // records the winning position within the input plane (the first maximum, as PyTorch).
-template <class T>
+template <std::size_t K, std::size_t S, class T>
 void max_pool_forward(const Context<T>& ctx, const PoolGeometry& g, ConstSlot<T> x, Slot<T> y, T* indices,
                       std::size_t index_stride) {
+  const std::size_t padded_width = std::max((g.out_width - 1) * g.stride + g.kernel, g.padding + g.in_width);
+  const bool framed = ((g.out_height - 1) * S + K) * ((g.out_width - 1) * S + K) <= max_pool_padded_plane;
   parallel_over_planes(ctx, g.channels, g.out_plane() * g.kernel * g.kernel, [&](std::size_t n, std::size_t c) {
     const T* in = x.image(n) + c * g.in_plane();
     T* out = y.image(n) + c * g.out_plane();
-    const std::size_t padded_width = std::max((g.out_width - 1) * g.stride + g.kernel, g.padding + g.in_width);
-    if (!indices && padded_width <= max_pool_row_buffer) {
-      max_pool_plane_by_rows(g, in, out);
-      return;
-    }
     T* index = indices ? indices + n * index_stride + c * g.out_plane() : nullptr;
-    for (std::size_t oh = 0; oh < g.out_height; ++oh) {
-      const auto rows = g.window(oh, g.in_height);
-      for (std::size_t ow = 0; ow < g.out_width; ++ow) {
-        const auto cols = g.window(ow, g.in_width);
-        T best = -std::numeric_limits<T>::infinity();
-        std::ptrdiff_t best_at = rows.begin * static_cast<std::ptrdiff_t>(g.in_width) + cols.begin;
-        for (std::ptrdiff_t ih = rows.begin; ih < rows.end; ++ih)
-          for (std::ptrdiff_t iw = cols.begin; iw < cols.end; ++iw) {
-            const std::ptrdiff_t at = ih * static_cast<std::ptrdiff_t>(g.in_width) + iw;
-            const T v = in[at];
-            if (v > best || std::isnan(v)) {  // NaN wins, as in PyTorch
-              best = v;
-              best_at = at;
-            }
-          }
-        out[oh * g.out_width + ow] = best;
-        if (index) index[oh * g.out_width + ow] = static_cast<T>(best_at);
-      }
-    }
+    if (!index && padded_width <= max_pool_row_buffer)
+      max_pool_plane_by_rows(g, in, out);
+    else if (index && framed)
+      max_pool_plane_framed<K, S>(g, in, out, index);
+    else
+      max_pool_plane_by_windows(g, in, out, index);
   });
 }
 
@@ -225,8 +275,8 @@ struct Evaluator<MaxPool<K, S, P, R>, Cpu, T> {
   using Layer = MaxPool<K, S, P, R>;
   template <ShapeType In>
   static void forward(cpu::Context<T>& ctx, ParamSpan<T>, ConstSlot<T> x, Slot<T> y, T* saved, T*) {
-    cpu::max_pool_forward(ctx, cpu::pool_geometry<Layer, In>(), x, y, ctx.mode == Mode::train ? saved : nullptr,
-                          Layer::template saved_elements<In>);
+    cpu::max_pool_forward<K, S>(ctx, cpu::pool_geometry<Layer, In>(), x, y, ctx.mode == Mode::train ? saved : nullptr,
+                                Layer::template saved_elements<In>);
   }
   template <ShapeType In>
   static void backward(cpu::Context<T>& ctx, ParamSpan<T>, ConstSlot<T>, ConstSlot<T>, ConstSlot<T> dy, Slot<T> dx,
