@@ -29,6 +29,20 @@ struct ConvGeometry {
   std::size_t out_plane() const { return out_height * out_width; }
   std::size_t col_rows() const { return in_channels * kernel * kernel; }
   bool is_pointwise() const { return kernel == 1 && stride == 1 && padding == 0; }
+
+  // For kernel column kw: shift = kw - P, and the output columns [begin, end) whose input column
+  // iw = ow*S + shift lies inside [0, W). im2col and col2im share it.
+  struct ColumnRange {
+    std::ptrdiff_t shift, begin, end;
+  };
+  ColumnRange columns_inside(std::size_t kw) const {
+    const std::ptrdiff_t W = static_cast<std::ptrdiff_t>(in_width), S = static_cast<std::ptrdiff_t>(stride),
+                         OW = static_cast<std::ptrdiff_t>(out_width);
+    const std::ptrdiff_t shift = static_cast<std::ptrdiff_t>(kw) - static_cast<std::ptrdiff_t>(padding);
+    const std::ptrdiff_t begin = std::min(OW, shift >= 0 ? 0 : (-shift + S - 1) / S);
+    const std::ptrdiff_t end = std::max(begin, std::min(OW, W - shift > 0 ? (W - shift + S - 1) / S : 0));
+    return {shift, begin, end};
+  }
 };
 
 // col[(c*K + kh)*K + kw][oh*OW + ow] = x[c][oh*S - P + kh][ow*S - P + kw], zero outside.
@@ -41,10 +55,7 @@ void im2col(const ConvGeometry& g, const T* x, T* col) {
       for (std::size_t kw = 0; kw < g.kernel; ++kw) {
         T* row = col + ((c * g.kernel + kh) * g.kernel + kw) * g.out_plane();
         const T* plane = x + c * g.in_plane();
-        // Output columns whose input column iw = ow*S - P + kw lies inside [0, W).
-        const std::ptrdiff_t shift = static_cast<std::ptrdiff_t>(kw) - P;
-        const std::ptrdiff_t ow_begin = std::min(OW, shift >= 0 ? 0 : (-shift + S - 1) / S);
-        const std::ptrdiff_t ow_end = std::max(ow_begin, std::min(OW, W - shift > 0 ? (W - shift + S - 1) / S : 0));
+        const auto [shift, ow_begin, ow_end] = g.columns_inside(kw);
         for (std::size_t oh = 0; oh < g.out_height; ++oh) {
           const std::ptrdiff_t ih = static_cast<std::ptrdiff_t>(oh) * S - P + static_cast<std::ptrdiff_t>(kh);
           T* out = row + oh * g.out_width;
@@ -64,20 +75,17 @@ void im2col(const ConvGeometry& g, const T* x, T* col) {
       }
 }
 
-// The adjoint of im2col: dx[c][ih][iw] += every col entry that was read from it. The column
-// range inside the input is computed as in im2col, so the inner loop has no test and vectorises.
+// The adjoint of im2col: dx[c][ih][iw] += every col entry that was read from it. With the column
+// range inside the input computed up front (as in im2col), the inner loop has no test and vectorises.
 template <class T>
 void col2im_add(const ConvGeometry& g, const T* col, T* dx) {
   const std::ptrdiff_t H = g.in_height, W = g.in_width, S = g.stride, P = g.padding;
-  const std::ptrdiff_t OW = g.out_width;
   for (std::size_t c = 0; c < g.in_channels; ++c)
     for (std::size_t kh = 0; kh < g.kernel; ++kh)
       for (std::size_t kw = 0; kw < g.kernel; ++kw) {
         const T* row = col + ((c * g.kernel + kh) * g.kernel + kw) * g.out_plane();
         T* plane = dx + c * g.in_plane();
-        const std::ptrdiff_t shift = static_cast<std::ptrdiff_t>(kw) - P;
-        const std::ptrdiff_t ow_begin = std::min(OW, shift >= 0 ? 0 : (-shift + S - 1) / S);
-        const std::ptrdiff_t ow_end = std::max(ow_begin, std::min(OW, W - shift > 0 ? (W - shift + S - 1) / S : 0));
+        const auto [shift, ow_begin, ow_end] = g.columns_inside(kw);
         for (std::size_t oh = 0; oh < g.out_height; ++oh) {
           const std::ptrdiff_t ih = static_cast<std::ptrdiff_t>(oh) * S - P + static_cast<std::ptrdiff_t>(kh);
           if (ih < 0 || ih >= H) continue;
