@@ -467,7 +467,7 @@ class Trainer {
 
   void write_reports() {
     const std::string csv = metrics_csv(history_);
-    write_file_atomically(metrics_path(), std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(csv.data()), csv.size()));
+    io::write_file_atomically(metrics_path(), std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(csv.data()), csv.size()));
     write_png(training_curves(history_, std::string(Model::network::type_name)), plot_path());
   }
 
