@@ -52,14 +52,13 @@ struct CountBackward : Layer {
 template <class T>
 struct ctnn::Evaluator<CountBackward, Cpu, T> {
   template <ShapeType In>
-  static void forward(cpu::Context<T>& ctx, ParamSpan<T>, ConstSlot<T> x, Slot<T> y, T*, T*) {
-    cpu::copy_images(ctx, x, y, In::size, false);
+  static void forward(cpu::Context<T>& ctx, const ForwardArgs<T>& a) {
+    cpu::copy_images(ctx, a.x, a.y, In::size, false);
   }
   template <ShapeType In>
-  static void backward(cpu::Context<T>& ctx, ParamSpan<T>, ConstSlot<T>, ConstSlot<T>, ConstSlot<T> dy, Slot<T> dx,
-                       bool accumulate_dx, T*, T*) {
+  static void backward(cpu::Context<T>& ctx, const BackwardArgs<T>& a) {
     ++CountBackward::calls;
-    if (dx) cpu::copy_images(ctx, dy, dx, In::size, accumulate_dx);
+    if (a.dx) cpu::copy_images(ctx, a.dy, a.dx, In::size, a.accumulate_dx);
   }
 };
 

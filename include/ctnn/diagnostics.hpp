@@ -109,4 +109,15 @@ struct Dropout_probability_percent_must_be_below_100 {
   static constexpr bool ok = true;
 };
 
+// A network used on a device where one of its layers has no evaluator (kernel). Named by
+// ctnn::Model's check, for the first such layer in the network: <the layer, the device>.
+template <class Layer, class Device, bool has_evaluator>
+struct Layer_has_no_evaluator_for_the_device {
+  static_assert(has_evaluator,
+                "Model<Net, In, T, Device>: a layer of the network has no Evaluator<Layer, Device, T> "
+                "(this check's arguments are <the layer, the device>); include the device's kernels "
+                "(<ctnn/ctnn.hpp>, <ctnn/cuda.hpp>) or write the layer's evaluator for that device");
+  static constexpr bool ok = true;
+};
+
 }  // namespace ctnn::diagnostic

@@ -81,6 +81,9 @@ struct Layer {
   // Records its output itself instead of leaving that to its parent (AuxOutput: the recorded
   // output is its head's, not the main path's).
   static constexpr bool records_own_output = false;
+  // Has kernels of its own (composites and compositions say false): backward of a leaf makes
+  // its parameter gradients final.
+  static constexpr bool is_leaf = true;
 };
 
 // What a composition's body is fed: by default the input as received.
@@ -108,6 +111,7 @@ struct Composed {
   // walk() shows the composition in place of its body, so the subtree has as many nodes.
   static constexpr std::size_t node_count = Body::node_count;
   static constexpr bool records_own_output = false;
+  static constexpr bool is_leaf = false;
   template <ShapeType In>
   using output_shape = output_shape_t<Body, accepted_input<In>>;
   template <ShapeType In>

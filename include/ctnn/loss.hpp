@@ -21,7 +21,7 @@
 #include <string>      // std::to_string
 #include <vector>      // std::vector
 
-#include <ctnn/cpu/context.hpp>   // ctnn::cpu::max_aux_outputs
+#include <ctnn/pass_state.hpp>   // ctnn::max_aux_outputs
 #include <ctnn/error.hpp>         // ctnn::Error
 
 namespace ctnn {
@@ -97,7 +97,7 @@ template <class T>
 struct ClassificationLoss {
   T total = 0;                                    // main + aux_weight * sum of aux
   T main = 0;                                     // cross-entropy of the main output
-  std::array<T, cpu::max_aux_outputs> aux{};      // of each auxiliary output, in forward order
+  std::array<T, max_aux_outputs> aux{};      // of each auxiliary output, in forward order
   std::size_t aux_count = 0;
 };
 
@@ -122,7 +122,7 @@ class ClassificationObjective {
   template <class Model>
   ClassificationLoss<T> backward(Model& model, std::span<const std::int32_t> labels) {
     const ClassificationLoss<T> loss = compute<true>(model, labels);
-    std::array<std::span<const T>, cpu::max_aux_outputs> aux{};
+    std::array<std::span<const T>, max_aux_outputs> aux{};
     for (std::size_t k = 0; k < loss.aux_count; ++k) aux[k] = aux_gradients_[k];
     model.backward(main_gradient_, std::span<const std::span<const T>>(aux.data(), loss.aux_count));
     return loss;
@@ -158,7 +158,7 @@ class ClassificationObjective {
 
   T aux_weight_;
   std::vector<T> main_gradient_;
-  std::array<std::vector<T>, cpu::max_aux_outputs> aux_gradients_;
+  std::array<std::vector<T>, max_aux_outputs> aux_gradients_;
 };
 
 }  // namespace ctnn

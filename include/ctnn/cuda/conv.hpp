@@ -1,6 +1,6 @@
 #pragma once
 // CUDA evaluator of ctnn::Conv through cuDNN, and the fused convolution + bias + ReLU that
-// BasicConv2d (Sequential<Conv, ReLU>) runs in evaluation mode.
+// Sequential runs for a Conv followed by a ReLU (BasicConv2d) in evaluation mode (Fusion).
 //
 //   forward          cudnnConvolutionForward, then cudnnAddTensor for the bias
 //   eval Conv+ReLU   cudnnConvolutionBiasActivationForward: one call, y = relu(conv(x) + b)
@@ -22,21 +22,12 @@
 
 #include <ctnn/cuda/context.hpp>        // ctnn::cuda::Context, PlanKey, copy_images
 #include <ctnn/cuda/cudnn.hpp>          // ctnn::cuda::TensorDescriptor, FilterDescriptor, ...
-#include <ctnn/cuda/elementwise.hpp>    // Evaluator<ReLU, Cuda>
 #include <ctnn/cuda/error.hpp>          // CTNN_CUDNN_CHECK
-#include <ctnn/evaluator.hpp>           // ctnn::Evaluator, ctnn::unnamed_t
-#include <ctnn/layers/conv.hpp>         // ctnn::Conv
+#include <ctnn/evaluator.hpp>           // ctnn::Evaluator, ctnn::Fusion
+#include <ctnn/layers/conv.hpp>         // ctnn::Conv, ctnn::ConvGeometry
 #include <ctnn/layers/relu.hpp>         // ctnn::ReLU
-#include <ctnn/layers/sequential.hpp>   // ctnn::Sequential
 
 namespace ctnn::cuda {
-
-struct ConvGeometry {
-  std::size_t in_channels, out_channels, kernel, stride, padding;
-  std::size_t in_height, in_width, out_height, out_width;
-  std::size_t in_size() const { return in_channels * in_height * in_width; }
-  std::size_t out_size() const { return out_channels * out_height * out_width; }
-};
 
 enum class ConvDirection { forward, backward_data, backward_filter };
 
@@ -246,34 +237,35 @@ template <class T>
 void conv_forward(Context<T>& ctx, const ConvGeometry& g, const T* weight, const T* bias, ConstSlot<T> x, Slot<T> y,
                   bool fuse_relu) {
   ConvPlan<T>& plan = conv_plan(ctx, g, ConvDirection::forward, x.image_stride, y.image_stride, bias != nullptr);
-  if (ctx.planning) return;
   const auto operands = detail::stage_in(ctx, plan, x, g.in_size(), y.data);
   const auto algorithm = static_cast<cudnnConvolutionFwdAlgo_t>(plan.algorithm);
-  bool done = false;
-  if (fuse_relu && !plan.fusion_refused) {
-    // y = relu(1 * conv(x) + 0 * z + b), z = y (ignored at alpha2 = 0, but must be a tensor).
-    const cudnnStatus_t status = cudnnConvolutionBiasActivationForward(
-        ctx.cudnn(), one<T>.get(), plan.input, operands.input, plan.filter, weight, plan.convolution, algorithm,
-        operands.workspace, plan.algorithm_workspace, zero<T>.get(), plan.output, operands.output, plan.bias, bias,
-        plan.relu, plan.output, operands.output);
-    // Should cuDNN not fuse this algorithm and layout, the three steps below do the same.
-    if (detail::refused(status))
-      plan.fusion_refused = true;
-    else
-      CTNN_CUDNN_CHECK(status);
-    done = !plan.fusion_refused;
-  }
-  if (!done) {
-    CTNN_CUDNN_CHECK(cudnnConvolutionForward(ctx.cudnn(), one<T>.get(), plan.input, operands.input, plan.filter,
-                                             weight, plan.convolution, algorithm, operands.workspace,
-                                             plan.algorithm_workspace, zero<T>.get(), plan.output, operands.output));
-    if (bias != nullptr)
-      CTNN_CUDNN_CHECK(cudnnAddTensor(ctx.cudnn(), one<T>.get(), plan.bias, bias, one<T>.get(), plan.output,
-                                      operands.output));
-    if (fuse_relu)
-      CTNN_CUDNN_CHECK(cudnnActivationForward(ctx.cudnn(), plan.relu, one<T>.get(), plan.output, operands.output,
-                                              zero<T>.get(), plan.output, operands.output));
-  }
+  ctx.run([&](const Handles& h) {
+    bool done = false;
+    if (fuse_relu && !plan.fusion_refused) {
+      // y = relu(1 * conv(x) + 0 * z + b), z = y (ignored at alpha2 = 0, but must be a tensor).
+      const cudnnStatus_t status = cudnnConvolutionBiasActivationForward(
+          h.cudnn(), one<T>.get(), plan.input, operands.input, plan.filter, weight, plan.convolution, algorithm,
+          operands.workspace, plan.algorithm_workspace, zero<T>.get(), plan.output, operands.output, plan.bias, bias,
+          plan.relu, plan.output, operands.output);
+      // Should cuDNN not fuse this algorithm and layout, the three steps below do the same.
+      if (detail::refused(status))
+        plan.fusion_refused = true;
+      else
+        CTNN_CUDNN_CHECK(status);
+      done = !plan.fusion_refused;
+    }
+    if (!done) {
+      CTNN_CUDNN_CHECK(cudnnConvolutionForward(h.cudnn(), one<T>.get(), plan.input, operands.input, plan.filter,
+                                               weight, plan.convolution, algorithm, operands.workspace,
+                                               plan.algorithm_workspace, zero<T>.get(), plan.output, operands.output));
+      if (bias != nullptr)
+        CTNN_CUDNN_CHECK(cudnnAddTensor(h.cudnn(), one<T>.get(), plan.bias, bias, one<T>.get(), plan.output,
+                                        operands.output));
+      if (fuse_relu)
+        CTNN_CUDNN_CHECK(cudnnActivationForward(h.cudnn(), plan.relu, one<T>.get(), plan.output, operands.output,
+                                                zero<T>.get(), plan.output, operands.output));
+    }
+  });
   if (plan.staged) copy_images(ctx, ConstSlot<T>{operands.output, g.out_size()}, y, g.out_size(), false);
 }
 
@@ -284,7 +276,6 @@ void conv_backward_filter(Context<T>& ctx, const ConvGeometry& g, T* weight_grad
                           ConstSlot<T> dy) {
   ConvPlan<T>& plan =
       conv_plan(ctx, g, ConvDirection::backward_filter, x.image_stride, dy.image_stride, bias_grad != nullptr);
-  if (ctx.planning) return;
   const void* beta = blend<T>(ctx.accumulate_parameter_gradients);
   const T* x_data = x.data;
   const T* dy_data = dy.data;
@@ -297,13 +288,15 @@ void conv_backward_filter(Context<T>& ctx, const ConvGeometry& g, T* weight_grad
     x_data = packed_x;
     dy_data = packed_dy;
   }
-  CTNN_CUDNN_CHECK(cudnnConvolutionBackwardFilter(
-      ctx.cudnn(), one<T>.get(), plan.input, x_data, plan.output, dy_data, plan.convolution,
-      static_cast<cudnnConvolutionBwdFilterAlgo_t>(plan.algorithm), workspace, plan.algorithm_workspace, beta,
-      plan.filter, weight_grad));
-  if (bias_grad != nullptr)
-    CTNN_CUDNN_CHECK(
-        cudnnConvolutionBackwardBias(ctx.cudnn(), one<T>.get(), plan.output, dy_data, beta, plan.bias, bias_grad));
+  ctx.run([&](const Handles& h) {
+    CTNN_CUDNN_CHECK(cudnnConvolutionBackwardFilter(
+        h.cudnn(), one<T>.get(), plan.input, x_data, plan.output, dy_data, plan.convolution,
+        static_cast<cudnnConvolutionBwdFilterAlgo_t>(plan.algorithm), workspace, plan.algorithm_workspace, beta,
+        plan.filter, weight_grad));
+    if (bias_grad != nullptr)
+      CTNN_CUDNN_CHECK(
+          cudnnConvolutionBackwardBias(h.cudnn(), one<T>.get(), plan.output, dy_data, beta, plan.bias, bias_grad));
+  });
 }
 
 // dx (+)= the input gradient of dy.
@@ -311,14 +304,15 @@ template <class T>
 void conv_backward_data(Context<T>& ctx, const ConvGeometry& g, const T* weight, ConstSlot<T> dy, Slot<T> dx,
                         bool accumulate_dx) {
   ConvPlan<T>& plan = conv_plan(ctx, g, ConvDirection::backward_data, dy.image_stride, dx.image_stride, false);
-  if (ctx.planning) return;
   const auto operands = detail::stage_in(ctx, plan, dy, g.out_size(), dx.data);
   // Staged, cuDNN writes a packed gradient that is then copied or added into dx.
   const bool add_in_cudnn = accumulate_dx && !plan.staged;
-  CTNN_CUDNN_CHECK(cudnnConvolutionBackwardData(
-      ctx.cudnn(), one<T>.get(), plan.filter, weight, plan.input, operands.input, plan.convolution,
-      static_cast<cudnnConvolutionBwdDataAlgo_t>(plan.algorithm), operands.workspace, plan.algorithm_workspace,
-      blend<T>(add_in_cudnn), plan.output, operands.output));
+  ctx.run([&](const Handles& h) {
+    CTNN_CUDNN_CHECK(cudnnConvolutionBackwardData(
+        h.cudnn(), one<T>.get(), plan.filter, weight, plan.input, operands.input, plan.convolution,
+        static_cast<cudnnConvolutionBwdDataAlgo_t>(plan.algorithm), operands.workspace, plan.algorithm_workspace,
+        blend<T>(add_in_cudnn), plan.output, operands.output));
+  });
   if (plan.staged) copy_images(ctx, ConstSlot<T>{operands.output, g.in_size()}, dx, g.in_size(), accumulate_dx);
 }
 
@@ -329,101 +323,34 @@ namespace ctnn {
 template <std::size_t In, std::size_t Out, std::size_t K, std::size_t S, std::size_t P, bool Bias, class T>
 struct Evaluator<Conv<In, Out, K, S, P, Bias>, Cuda, T> {
   using Layer = Conv<In, Out, K, S, P, Bias>;
-  template <ShapeType I>
-  static cuda::ConvGeometry geometry() {
-    using O = output_shape_t<Layer, I>;
-    return {In, Out, K, S, P, I::height, I::width, O::height, O::width};
-  }
-  static const T* bias(ParamSpan<T> params) { return Bias ? params.values + Layer::weight_count : nullptr; }
+  static const T* bias(const ParamSpan<T>& params) { return Bias ? params.values + Layer::bias_offset : nullptr; }
 
   template <ShapeType I>
-  static void forward(cuda::Context<T>& ctx, ParamSpan<T> params, ConstSlot<T> x, Slot<T> y, T*, T*) {
-    cuda::conv_forward(ctx, geometry<I>(), params.values, bias(params), x, y, false);
-  }
-  // y = relu(conv(x) + b) in one cuDNN call (BasicConv2d in evaluation mode).
-  template <ShapeType I>
-  static void forward_bias_relu(cuda::Context<T>& ctx, ParamSpan<T> params, ConstSlot<T> x, Slot<T> y) {
-    static_assert(Bias, "the fused convolution + bias + ReLU needs a bias");
-    cuda::conv_forward(ctx, geometry<I>(), params.values, bias(params), x, y, true);
+  static void forward(cuda::Context<T>& ctx, const ForwardArgs<T>& a) {
+    cuda::conv_forward(ctx, Layer::template geometry<I>, a.params.values, bias(a.params), a.x, a.y, false);
   }
 
   template <ShapeType I>
-  static void backward(cuda::Context<T>& ctx, ParamSpan<T> params, ConstSlot<T> x, ConstSlot<T>, ConstSlot<T> dy,
-                       Slot<T> dx, bool accumulate_dx, T*, T*) {
-    if (T* weight_grad = params.gradients)
-      cuda::conv_backward_filter(ctx, geometry<I>(), weight_grad, Bias ? weight_grad + Layer::weight_count : nullptr, x,
-                                 dy);
-    if (dx) cuda::conv_backward_data(ctx, geometry<I>(), params.values, dy, dx, accumulate_dx);
+  static void backward(cuda::Context<T>& ctx, const BackwardArgs<T>& a) {
+    if (T* weight_grad = a.params.gradients)
+      cuda::conv_backward_filter(ctx, Layer::template geometry<I>, weight_grad,
+                                 Bias ? weight_grad + Layer::bias_offset : nullptr, a.x, a.dy);
+    if (a.dx) cuda::conv_backward_data(ctx, Layer::template geometry<I>, a.params.values, a.dy, a.dx, a.accumulate_dx);
   }
 };
 
-namespace cuda::detail {
-template <class L>
-struct is_conv_with_bias : std::false_type {};
+// A convolution with bias followed by a ReLU (BasicConv2d's body), in evaluation mode:
+// y = relu(conv(x) + b) in one cuDNN call. Float only: cuDNN fuses float convolutions (in double
+// the two layers run one after the other).
 template <std::size_t In, std::size_t Out, std::size_t K, std::size_t S, std::size_t P>
-struct is_conv_with_bias<Conv<In, Out, K, S, P, true>> : std::true_type {};
-}  // namespace cuda::detail
+struct Fusion<Conv<In, Out, K, S, P, true>, ReLU, Cuda, float> {
+  static constexpr bool available = true;
+  using Layer = Conv<In, Out, K, S, P, true>;
 
-// Sequential<Conv (with bias), ReLU> — BasicConv2d's body — on the GPU in float: in evaluation
-// mode one fused cuDNN call; in training, and when the convolution's own output is being
-// recorded, the two layers one after the other exactly as the generic Sequential evaluator runs
-// them (the static_asserts check its memory plan is the one assumed here: both write y, nothing
-// saved). In double the generic evaluator runs (cuDNN fuses float convolutions).
-template <class A, class B, class T>
-  requires(std::is_same_v<T, float> && cuda::detail::is_conv_with_bias<unnamed_t<A>>::value &&
-           std::is_same_v<unnamed_t<B>, ReLU>)
-struct Evaluator<Sequential<A, B>, Cuda, T> {
-  using Seq = Sequential<A, B>;
-  using ConvEval = evaluator_t<A, Cuda, T>;
-  using ReluEval = evaluator_t<B, Cuda, T>;
-
-  template <ShapeType In>
-  static constexpr bool plan_is_as_assumed() {
-    using P = typename Seq::template plan<In>;
-    return P::eval_places[0] == detail::Place::output && P::eval_places[1] == detail::Place::output &&
-           P::train_places[0] == detail::Place::output && P::train_places[1] == detail::Place::output &&
-           P::saved_total == 0 && P::child_scratch_max == 0;
-  }
-
-  template <ShapeType In>
-  static void forward(cuda::Context<T>& ctx, ParamSpan<T> params, ConstSlot<T> x, Slot<T> y, T* saved, T* scratch) {
-    static_assert(plan_is_as_assumed<In>());
-    using Mid = output_shape_t<unnamed_t<A>, In>;
-    const std::size_t first_node = ctx.node;
-    const std::size_t conv_node = first_node + Seq::node_offsets[0];
-    const std::size_t relu_node = first_node + Seq::node_offsets[1];
-    if (ctx.mode == Mode::eval && ctx.recorded_node != conv_node) {
-      ctx.node = conv_node;
-      ConvEval::template forward_bias_relu<In>(ctx, params, x, y);
-    } else {
-      ctx.node = conv_node;
-      ConvEval::template forward<In>(ctx, params, x, y, saved, scratch);
-      ctx.record_if(conv_node, y, Mid::size);
-      ctx.node = relu_node;
-      ReluEval::template forward<Mid>(ctx, params.advance(Seq::parameter_offsets[1], Seq::buffer_offsets[1]), y, y,
-                                      saved, scratch);
-    }
-    ctx.record_if(relu_node, y, Mid::size);
-  }
-
-  // The generic Sequential backward for this plan: ReLU's gradient into the first gradient
-  // buffer of `scratch`, then the convolution's; the frozen prefix as there.
-  template <ShapeType In>
-  static void backward(cuda::Context<T>& ctx, ParamSpan<T> params, ConstSlot<T> x, ConstSlot<T> y, ConstSlot<T> dy,
-                       Slot<T> dx, bool accumulate_dx, T* saved, T* scratch) {
-    static_assert(plan_is_as_assumed<In>());
-    using P = typename Seq::template plan<In>;
-    using Mid = output_shape_t<unnamed_t<A>, In>;
-    const std::size_t frozen = ctx.frozen_parameter_count(params.values);
-    const bool conv_frozen = Seq::parameter_ends[0] <= frozen;
-    if (!dx && conv_frozen) return;  // neither layer has anything to compute
-    const Slot<T> gradient{scratch, P::gradient_buffer};
-    T* child_scratch = scratch + 2 * ctx.batch * P::gradient_buffer;
-    ReluEval::template backward<Mid>(ctx, params.advance(Seq::parameter_offsets[1], Seq::buffer_offsets[1]), y, y, dy,
-                                     gradient, false, saved, child_scratch);
-    ParamSpan<T> conv_params = params;
-    if (conv_frozen) conv_params.gradients = nullptr;
-    ConvEval::template backward<In>(ctx, conv_params, x, y, gradient, dx, accumulate_dx, saved, child_scratch);
+  template <ShapeType I>
+  static void forward(cuda::Context<float>& ctx, const ForwardArgs<float>& a) {
+    cuda::conv_forward(ctx, Layer::template geometry<I>, a.params.values, a.params.values + Layer::bias_offset, a.x, a.y,
+                       true);
   }
 };
 
