@@ -1,8 +1,9 @@
 // What of the CUDA backend can be checked without a GPU, so it runs (and passes) everywhere the
 // backend builds: ctnn's kernels compile with NVRTC for the architectures ctnn targets, every
 // status is turned into ctnn::Error with the call, the status string and file:line, an
-// allocation failure names its bytes, device_status() explains a missing device, and the CPU
-// umbrella header brings in no CUDA header.
+// allocation failure names its bytes, device_status() explains a missing device, the CPU
+// umbrella header brings in no CUDA header, and the loss kernel's shared step reports the first
+// bad label.
 //
 // Unlike the other GPU tests this one needs no device and does not skip.
 
@@ -15,10 +16,15 @@
 
 #include <doctest/doctest.h>   // TEST_CASE, CHECK, REQUIRE
 
+#include <cmath>    // std::exp, std::log
+#include <cstdint>  // std::int32_t
 #include <cstdio>   // std::printf
+#include <span>     // std::span
 #include <string>   // std::string
+#include <vector>   // std::vector
 
-#include <ctnn/cuda.hpp>   // ctnn::cuda::compile_kernels, CTNN_*_CHECK, device_status
+#include <ctnn/cuda.hpp>                  // ctnn::cuda::compile_kernels, CTNN_*_CHECK, device_status
+#include <ctnn/rules/cross_entropy.hpp>   // ctnn::rules::cross_entropy_element
 
 using namespace ctnn;
 
@@ -157,4 +163,41 @@ TEST_CASE("the convolution descriptors give ctnn's output shapes, and the other 
   cuda::DropoutDescriptor dropout;
   CHECK(dropout.get() != nullptr);
   CHECK_THROWS_WITH_AS(x.set_images<float>(1, std::size_t{1} << 32, 1, 1, 1), doctest::Contains("32-bit"), Error);
+}
+
+TEST_CASE("the loss kernel's element step, as NVRTC compiles it, names the first bad example in any order") {
+  // rules::cross_entropy_element is the text the kernel runs; here it runs on the host, over the
+  // elements in reverse, as a grid may visit them. Examples 1 and 3 have labels outside [0, 3).
+  constexpr long long classes = 3;
+  const std::vector<int> labels{2, 7, 0, -1};
+  std::vector<double> logits{0.5, -1.0, 2.0, 0.1, 0.2, 0.3, 1.5, 1.0, -0.5, 0.0, 0.0, 0.0};
+  std::vector<double> log_probabilities(logits.size());
+  for (std::size_t n = 0; n < labels.size(); ++n) {
+    double sum = 0;
+    for (long long c = 0; c < classes; ++c) sum += std::exp(logits[n * classes + c]);
+    for (long long c = 0; c < classes; ++c) log_probabilities[n * classes + c] = logits[n * classes + c] - std::log(sum);
+  }
+  std::vector<double> dlogits(logits.size(), -9.0), losses(labels.size(), -9.0);
+  const double scale = 1.0 / static_cast<double>(labels.size());
+  const long long total = static_cast<long long>(logits.size());
+  unsigned forwards = rules::no_bad_example(), backwards = rules::no_bad_example();
+  for (long long i = 0; i < total; ++i)
+    rules::cross_entropy_element(i, classes, log_probabilities.data(), labels.data(), dlogits.data(), losses.data(),
+                                 scale, &forwards);
+  for (long long i = total - 1; i >= 0; --i)
+    rules::cross_entropy_element(i, classes, log_probabilities.data(), labels.data(), dlogits.data(), losses.data(),
+                                 scale, &backwards);
+  // The last one to report (an exchange) would be example 3 in one order and 1 in the other.
+  CHECK(forwards == 1u);
+  CHECK(backwards == 1u);
+  // Examples with good labels: the CPU loss's gradient and loss, term for term.
+  for (std::size_t n : {std::size_t{0}, std::size_t{2}}) {
+    std::vector<double> one_dlogits(classes);
+    const double loss = cross_entropy<double>(std::span<const double>(logits).subspan(n * classes, classes),
+                                              std::span<const std::int32_t>(labels).subspan(n, 1), classes, one_dlogits);
+    CHECK(losses[n] == doctest::Approx(loss).epsilon(1e-14));
+    for (long long c = 0; c < classes; ++c)
+      CHECK(dlogits[n * classes + c] == doctest::Approx(one_dlogits[c] * scale).epsilon(1e-14));
+  }
+  CHECK(dlogits[1 * classes] == 0.0);  // a bad example sends no gradient
 }
