@@ -24,7 +24,9 @@
 #include <ctnn/layers/named.hpp>           // ctnn::Named
 #include <ctnn/layers/pooling.hpp>         // ctnn::MaxPool, ctnn::AvgPool, ctnn::AdaptiveAvgPool
 #include <ctnn/layers/relu.hpp>            // ctnn::ReLU
+#include <ctnn/layers/residual.hpp>        // ctnn::Residual
 #include <ctnn/layers/sequential.hpp>      // ctnn::Sequential
+#include <ctnn/layers/sum.hpp>             // ctnn::Sum
 #include <ctnn/layers/torchvision_googlenet.hpp>   // ctnn::TorchvisionGoogLeNet, ctnn::torchvision::*
 #include <ctnn/layers/transform_input.hpp>         // ctnn::TransformInput
 
