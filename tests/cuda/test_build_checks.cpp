@@ -2,8 +2,8 @@
 // backend builds: ctnn's kernels compile with NVRTC for the architectures ctnn targets, every
 // status is turned into ctnn::Error with the call, the status string and file:line, an
 // allocation failure names its bytes, device_status() explains a missing device, the CPU
-// umbrella header brings in no CUDA header, and the loss kernel's shared step reports the first
-// bad label.
+// umbrella header brings in no CUDA header, workspace parts are 256-byte aligned, and the loss
+// kernel's shared step reports the first bad label.
 //
 // Unlike the other GPU tests this one needs no device and does not skip.
 
@@ -16,6 +16,7 @@
 
 #include <doctest/doctest.h>   // TEST_CASE, CHECK, REQUIRE
 
+#include <array>    // std::array
 #include <cmath>    // std::exp, std::log
 #include <cstdint>  // std::int32_t
 #include <cstdio>   // std::printf
@@ -24,6 +25,7 @@
 #include <vector>   // std::vector
 
 #include <ctnn/cuda.hpp>                  // ctnn::cuda::compile_kernels, CTNN_*_CHECK, device_status
+#include <ctnn/cuda/workspace.hpp>        // ctnn::cuda::workspace_layout, pointer_alignment
 #include <ctnn/rules/cross_entropy.hpp>   // ctnn::rules::cross_entropy_element
 
 using namespace ctnn;
@@ -163,6 +165,22 @@ TEST_CASE("the convolution descriptors give ctnn's output shapes, and the other 
   cuda::DropoutDescriptor dropout;
   CHECK(dropout.get() != nullptr);
   CHECK_THROWS_WITH_AS(x.set_images<float>(1, std::size_t{1} << 32, 1, 1, 1), doctest::Contains("32-bit"), Error);
+}
+
+TEST_CASE("every part of the workspace starts on a 256-byte boundary, and the total counts the padding") {
+  // A staged convolution: 1000 bytes of algorithm workspace, then packed copies of a 729-float
+  // input (a Concat slice's size) and a 100-float output.
+  constexpr auto layout = cuda::workspace_layout<3>({1000, 729 * sizeof(float), 100 * sizeof(float)});
+  static_assert(layout.offsets[0] == 0 && layout.offsets[1] == 1024 && layout.offsets[2] == 1024 + 3072);
+  static_assert(layout.total == 1024 + 3072 + 512);
+  for (std::size_t offset : layout.offsets) CHECK(offset % cuda::workspace_alignment == 0);
+  // An empty part takes no room; exact multiples take no padding.
+  static_assert(cuda::workspace_layout<3>({0, 256, 512}).offsets == std::array<std::size_t, 3>{0, 0, 256});
+  static_assert(cuda::workspace_layout<3>({0, 256, 512}).total == 768);
+  // A branch 729 floats into a Concat's output is 4-byte aligned: its convolution plans differ.
+  static_assert(cuda::pointer_alignment(729 * sizeof(float)) == 4);
+  static_assert(cuda::pointer_alignment(784 * sizeof(float)) == 64);
+  static_assert(cuda::pointer_alignment(4096) == 256);
 }
 
 TEST_CASE("the loss kernel's element step, as NVRTC compiles it, names the first bad example in any order") {

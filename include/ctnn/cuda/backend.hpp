@@ -5,7 +5,8 @@
 //
 // Inference at a fixed batch size replays a CUDA graph of the whole forward pass: the second
 // evaluation-mode forward at a batch size captures the pass (the first runs it directly, which
-// also loads every kernel), and every later one launches the graph. A capture that fails is
+// also loads every kernel), and every later one launches the graph. A capture that fails — a
+// call that cannot be captured, or a capture the runtime invalidates by the time it ends — is
 // given up for good: the pass runs directly, from then on, and graph_error() says why.
 
 #include <array>         // std::array
@@ -41,6 +42,7 @@ struct Settings {
   bool allow_tf32 = true;
   AlgorithmSearch algorithm_search = AlgorithmSearch::benchmark;
   std::size_t workspace_limit = std::size_t{1} << 30;
+  bool exclude_transform_algorithms = false;
   bool operator==(const Settings&) const = default;
 };
 
@@ -87,9 +89,7 @@ class Backend<Cuda, T> : public BackendTypes<cuda::Context<T>, cuda::Mirrored, t
 
   template <class U>
   cuda::Mirrored<U> make_array(std::size_t count, const char* what) const {
-    cuda::Mirrored<U> array(count, what);
-    array.set_stream(stream());
-    return array;
+    return cuda::Mirrored<U>(count, what, stream());
   }
 
   T* reserve_arena(std::size_t elements, std::size_t batch) {
@@ -158,6 +158,7 @@ class Backend<Cuda, T> : public BackendTypes<cuda::Context<T>, cuda::Mirrored, t
     ctx.allow_tf32 = settings_.allow_tf32;
     ctx.algorithm_search = settings_.algorithm_search;
     ctx.workspace_limit = settings_.workspace_limit;
+    ctx.exclude_transform_algorithms = settings_.exclude_transform_algorithms;
     ctx.planning = true;
     struct Reset {
       context_type& ctx;
@@ -232,8 +233,8 @@ class Backend<Cuda, T> : public BackendTypes<cuda::Context<T>, cuda::Mirrored, t
     use_graphs_ = false;
   }
 
-  // Captures one forward pass into graph_; true on success. On failure the pass runs directly
-  // (run_forward's eager path) from now on.
+  // Captures one forward pass into graph_; true on success. Every failure, at any step, is
+  // handled alike: the pass then runs directly (run_forward's eager path) from now on.
   template <class Queue>
   bool capture(Queue& queue) {
     cudaGraph_t graph = nullptr;
@@ -246,7 +247,14 @@ class Backend<Cuda, T> : public BackendTypes<cuda::Context<T>, cuda::Mirrored, t
       give_up_graphs(error.what());
       return false;
     }
-    CTNN_CUDA_CHECK(cudaStreamEndCapture(stream(), &graph));
+    // The runtime may have invalidated the capture (a call not allowed while capturing): the
+    // end reports it, and the graph is then unusable.
+    const cudaError_t ended = cudaStreamEndCapture(stream(), &graph);
+    if (ended != cudaSuccess || graph == nullptr) {
+      if (graph != nullptr) (void)cudaGraphDestroy(graph);
+      give_up_graphs(std::string("cudaStreamEndCapture: ") + cudaGetErrorName(ended) + ": " + cudaGetErrorString(ended));
+      return false;
+    }
     const cudaError_t instantiated = cudaGraphInstantiate(graph_.out(), graph, 0);
     (void)cudaGraphDestroy(graph);
     if (instantiated != cudaSuccess) {

@@ -21,6 +21,7 @@
 #include <ctnn/cuda/cudnn.hpp>          // ctnn::cuda::TensorDescriptor, one, zero, blend
 #include <ctnn/cuda/error.hpp>          // CTNN_CUDNN_CHECK
 #include <ctnn/cuda/kernels.hpp>        // ctnn::cuda::launch, Kernel
+#include <ctnn/cuda/workspace.hpp>      // ctnn::cuda::workspace_layout
 #include <ctnn/error.hpp>               // ctnn::Error
 #include <ctnn/evaluator.hpp>           // ctnn::Evaluator
 #include <ctnn/layers/batch_norm.hpp>   // ctnn::BatchNorm
@@ -91,13 +92,17 @@ struct Evaluator<BatchNorm<C, Eps, Momentum>, Cuda, T> {
       throw Error("BatchNorm2d", "backward on the GPU needs a training-mode forward (batch statistics)");
     const std::size_t dx_stride = a.dx ? a.dx.image_stride : I::size;
     auto& plan = cuda::batch_norm_plan(ctx, C, I::height, I::width, a.x.image_stride, dx_stride, a.dy.image_stride);
+    // Workspace parts, each 256-byte aligned: [discarded dx][discarded gamma grad][discarded beta grad]
     const std::size_t discard_dx = a.dx ? 0 : ctx.batch * I::size;
-    const std::size_t discard_parameters = a.params.gradients ? 0 : 2 * C;
-    T* discard = reinterpret_cast<T*>(ctx.workspace_for((discard_dx + discard_parameters) * sizeof(T)));
+    const std::size_t discard_parameter = a.params.gradients ? 0 : C;
+    const auto layout = cuda::workspace_layout<3>(
+        {discard_dx * sizeof(T), discard_parameter * sizeof(T), discard_parameter * sizeof(T)});
+    std::byte* workspace = ctx.workspace_for(layout.total);
+    auto part = [&](std::size_t k) { return reinterpret_cast<T*>(workspace + layout.offsets[k]); };
     const auto t = Layer::pointers(a.params);
-    T* input_grad = a.dx ? a.dx.data : discard;
-    T* gamma_grad = t.weight_grad ? t.weight_grad : discard + discard_dx;
-    T* beta_grad = t.bias_grad ? t.bias_grad : discard + discard_dx + C;
+    T* input_grad = a.dx ? a.dx.data : part(0);
+    T* gamma_grad = t.weight_grad ? t.weight_grad : part(1);
+    T* beta_grad = t.bias_grad ? t.bias_grad : part(2);
     const bool accumulate_parameters = a.params.gradients && ctx.accumulate_parameter_gradients;
     ctx.run([&](const cuda::Handles& h) {
       CTNN_CUDNN_CHECK(cudnnBatchNormalizationBackward(

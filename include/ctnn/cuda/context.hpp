@@ -18,6 +18,7 @@
 // while planning, so an evaluator states its plans and workspace and cannot launch by mistake.
 
 #include <algorithm>          // std::max
+#include <utility>            // std::swap
 #include <array>              // std::array
 #include <cstddef>            // std::size_t, std::byte, std::ptrdiff_t
 #include <cstdint>            // std::int64_t, std::uint64_t
@@ -174,6 +175,9 @@ struct Context : PassState<T> {
   // (default true there too). Linear layers use cuBLAS's default full float32 arithmetic, as
   // PyTorch's torch.backends.cuda.matmul.allow_tf32 = False.
   bool allow_tf32 = true;
+  // Leave out cuDNN's FFT and Winograd convolution algorithms, whose float results differ from
+  // a direct convolution's by more than rounding (tests that compare with the CPU set it).
+  bool exclude_transform_algorithms = false;
   // Largest workspace a convolution algorithm may ask for.
   std::size_t workspace_limit = std::size_t{1} << 30;
 
@@ -190,12 +194,15 @@ struct Context : PassState<T> {
     if (!planning && bytes > workspace.size_bytes()) ensure_workspace();  // a pass that skipped planning
     return workspace.data();
   }
-  // Allocates the workspace for what the plans asked for (nothing when it is big enough).
+  // Allocates the workspace for what the plans asked for (nothing when it is big enough). The
+  // new buffer is allocated and handed to cuBLAS before the old one is freed: should the
+  // allocation fail, cuBLAS keeps a buffer that still exists.
   void ensure_workspace() {
     if (workspace.size_bytes() >= workspace_needed) return;
     CTNN_CUDA_CHECK(cudaStreamSynchronize(stream()));  // queued work may still use the old buffer
-    workspace.allocate(workspace_needed, "the cuDNN/cuBLAS workspace");
-    CTNN_CUBLAS_CHECK(cublasSetWorkspace(cublas(), workspace.data(), workspace.size_bytes()));
+    DeviceBuffer<std::byte> grown(workspace_needed, "the cuDNN/cuBLAS workspace");
+    CTNN_CUBLAS_CHECK(cublasSetWorkspace(cublas(), grown.data(), grown.size_bytes()));
+    std::swap(workspace, grown);
   }
 
   // ---- dropout's random states (cuDNN), shared by every Dropout layer --------------------------

@@ -156,6 +156,9 @@ class Model<Net, In, T, Cuda> : public ModelFrontEnd<Net, In, T, Cuda> {
   void set_algorithm_search(cuda::AlgorithmSearch search) { this->backend_.settings().algorithm_search = search; }
   // The largest workspace one convolution algorithm may use (default 1 GiB).
   void set_workspace_limit(std::size_t bytes) { this->backend_.settings().workspace_limit = bytes; }
+  // Leave out cuDNN's FFT and Winograd convolution algorithms (default: all algorithms): their
+  // float results differ from a direct convolution's by more than rounding.
+  void exclude_transform_algorithms(bool on) { this->backend_.settings().exclude_transform_algorithms = on; }
 
   cudaStream_t stream() const { return this->backend_.stream(); }
   void synchronize() const { this->backend_.synchronize(); }

@@ -39,9 +39,7 @@ class DeviceUpdates {
 
   template <class T>
   Buffer<T> make_buffer(std::size_t count, const char* what) const {
-    Buffer<T> buffer(count, what);
-    buffer.set_stream(stream_);
-    return buffer;
+    return Buffer<T>(count, what, stream_);
   }
   // The state's transfers run on the stream the steps run on.
   template <class T>
