@@ -284,3 +284,21 @@ TEST_CASE("input_gradient needs compute_input_gradient before the training forwa
   forward_backward(model);
   CHECK(model.input_gradient().size() == kImages.size());
 }
+
+TEST_CASE("backward follows the forward's dropout, whatever disable_dropout says in between") {
+  using Drop = Model<Dropout<50>, Shape<1, 4, 4>, double>;
+  Drop model;
+  model.train();
+  model.compute_input_gradient(true);
+  model.seed(9);
+  const std::vector<double> ones(2 * 16, 1.0);
+  const std::span<const double> dropped = model.forward(ones);  // the mask times 1 / (1 - p)
+  const std::vector<double> mask(dropped.begin(), dropped.end());
+  model.disable_dropout(true);
+  model.backward(ones);
+  CHECK(max_difference(model.input_gradient(), mask) == 0.0);  // the forward dropped: the mask
+  model.forward(ones);
+  model.disable_dropout(false);
+  model.backward(ones);
+  CHECK(max_difference(model.input_gradient(), ones) == 0.0);  // the forward passed through
+}

@@ -20,7 +20,7 @@
 #include <cstddef>       // std::size_t
 #include <type_traits>   // std::false_type
 
-#include <ctnn/layer.hpp>   // ctnn::HasBody, ctnn::Mode
+#include <ctnn/layer.hpp>   // ctnn::HasBody, ctnn::LayerDescription, ctnn::Mode
 #include <ctnn/shape.hpp>   // ctnn::ShapeType
 
 namespace ctnn {
@@ -118,10 +118,10 @@ using unnamed_t = typename detail::unnamed<L>::type;
 template <class L, class Device, class T>
 using evaluator_t = Evaluator<unnamed_t<L>, Device, T>;
 
-// Whether layer L (named or not) has an evaluator of its own for Device. Composites have
-// generic ones; ctnn/model.hpp checks every leaf of a network with it.
+// Whether layer L (named or not) is a description with an evaluator of its own for Device.
+// Composites have generic ones; ctnn/model.hpp checks every leaf of a network with it.
 template <class L, class Device, class T>
-concept EvaluatorFor = !requires { evaluator_t<L, Device, T>::missing; };
+concept EvaluatorFor = LayerDescription<unnamed_t<L>> && !requires { evaluator_t<L, Device, T>::missing; };
 
 // ---------------------------------------------------------------------------------------------
 // Calling a child: the one place composites and the model run a layer.

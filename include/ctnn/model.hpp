@@ -49,7 +49,7 @@
 #include <ctnn/error.hpp>         // ctnn::Error
 #include <ctnn/evaluator.hpp>     // ctnn::EvaluatorFor, ctnn::forward_layer, ctnn::backward_layer
 #include <ctnn/find_layer.hpp>    // ctnn::find_layer, ctnn::LayerInfo
-#include <ctnn/layer.hpp>         // ctnn::Mode, ctnn::align_elements, ctnn::HasBody
+#include <ctnn/layer.hpp>         // ctnn::Mode, ctnn::align_elements, ctnn::HasBody, ctnn::LayerDescription
 #include <ctnn/pass_state.hpp>    // ctnn::record_if, ctnn::GradientReadyHook, ctnn::max_aux_outputs
 #include <ctnn/shape.hpp>         // ctnn::ShapeType, ctnn::output_shape_t
 
@@ -100,6 +100,9 @@ class Model;
 // What every device's Model is; see the file comment. Derived classes add the device's own API.
 template <class Net, ShapeType In, class T, class Device>
 class ModelFrontEnd {
+  static_assert(LayerDescription<Net>,
+                "Model<Net, In, T, Device>: Net must be a layer description (derive it from ctnn::Layer, "
+                "ctnn::Composed or a container such as ctnn::Sequential)");
   using missing_evaluator = typename decltype(detail::find_missing_evaluator<Net, Device, T>())::type;
   static constexpr bool evaluable = std::is_void_v<missing_evaluator>;
   // One error for a network with a layer the device cannot compute, naming layer and device.
@@ -391,7 +394,7 @@ class ModelFrontEnd {
     for (std::size_t k = 0; k < aux_gradients.size(); ++k) ctx.aux_gradients[k] = {aux_gradients[k], ctx.aux_output_sizes[k]};
     ctx.aux_gradients_pending = aux_gradients.size();
     queue_backward(parameters_.device_view().data(), gradients_.device().data(), buffers_.device().data(),
-                   last_input_, output_gradient);
+                   last_input_, output_gradient, true);
     backend_.results_changed(false);
   }
 
@@ -404,11 +407,13 @@ class ModelFrontEnd {
     record_if(ctx, Net::node_count - 1, y, output_shape::size);
   }
 
-  void queue_backward(const T* values, T* gradients, T* buffers, ConstSlot<T> x, const T* output_gradient) {
+  // report_gradients: the gradient hook hears of this pass (not of a planning pass).
+  void queue_backward(const T* values, T* gradients, T* buffers, ConstSlot<T> x, const T* output_gradient,
+                      bool report_gradients) {
     context_type& ctx = context();
     ctx.parameter_base = values;
     ctx.trainable_from = trainable_from_;
-    ctx.gradient_base = gradients;
+    ctx.gradient_base = report_gradients ? gradients : nullptr;
     const Slot<T> dx = compute_input_gradient_ ? Slot<T>{input_gradient_, In::size} : Slot<T>{};
     if constexpr (evaluable)
       backward_layer<Net, In>(ctx, BackwardArgs<T>{{values, gradients, buffers}, x, {output_, output_shape::size},
@@ -428,7 +433,7 @@ class ModelFrontEnd {
     // Stand-in gradients: planning reads only their strides.
     for (std::size_t k = 0; k < ctx.aux_output_count; ++k) ctx.aux_gradients[k] = {output_, ctx.aux_output_sizes[k]};
     ctx.aux_gradients_pending = ctx.aux_output_count;
-    queue_backward(values, const_cast<T*>(gradients_.device_view().data()), buffers, x, output_);
+    queue_backward(values, const_cast<T*>(gradients_.device_view().data()), buffers, x, output_, false);
   }
 
   // The device first: the arrays below are freed before its queue and handles go.

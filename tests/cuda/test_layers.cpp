@@ -210,9 +210,12 @@ TEST_CASE("Dropout in training drops about p of the elements, scales the rest, a
   const double fraction = static_cast<double>(dropped) / static_cast<double>(y.size());
   MESSAGE("dropped fraction " << fraction);
   CHECK(fraction == doctest::Approx(0.4).epsilon(0.05));
-  // dL/dx = dL/dy * mask: with dy = 1 the input gradient is the output itself.
+  // dL/dx = dL/dy * mask: with dy = 1 the input gradient is the output itself, also when dropout
+  // is switched off between the forward and the backward (backward follows the forward).
+  model.disable_dropout(true);
   model.backward(std::vector<float>(y.size(), 1.0f));
   CHECK(test::relative_error(copy(model.input_gradient()), y) <= 1e-7);
+  model.disable_dropout(false);
   // Evaluation never drops.
   model.eval();
   CHECK(test::relative_error(copy(model.forward(x)), x) == 0.0);
