@@ -252,11 +252,10 @@ struct Evaluator<Sequential<L...>, Device, T> {
   // runs in place on I's output.
   template <std::size_t I>
   static constexpr bool fuses_with_next() {
-    if constexpr (I + 1 < n)
-      return Fusion<unnamed_t<child_t<Seq, I>>, unnamed_t<child_t<Seq, I + 1>>, Device, T>::available &&
-             Seq::eval_places[I + 1] == Seq::eval_places[I];
+    if constexpr (I + 1 < n && Seq::eval_places[I + 1 < n ? I + 1 : I] == Seq::eval_places[I])
+      return Fusion<unnamed_t<child_t<Seq, I>>, unnamed_t<child_t<Seq, I + 1>>, Device, T>::available;
     else
-      return false;
+      return false;  // (the trait is not even named: fewer instantiations)
   }
 
   template <ShapeType In, class Context>
