@@ -32,6 +32,7 @@
 #include <ctnn/layers/concat.hpp>          // ctnn::Concat
 #include <ctnn/layers/inception.hpp>       // ctnn::Inception
 #include <ctnn/layers/inception_aux.hpp>   // ctnn::InceptionAux
+#include <ctnn/layers/residual.hpp>        // ctnn::Residual, ctnn::Sum
 #include <ctnn/model.hpp>             // ctnn::Model
 #include <ctnn/parameters.hpp>        // ctnn::named_tensors
 #include <ctnn/reference_init.hpp>    // ctnn::reference_uniform_fill
@@ -250,6 +251,14 @@ using Tapped = Case<Sequential<Conv<3, 4, 3, 1, 1>, ReLU, AuxOutput<Sequential<A
                     Shape<3, 5, 5>>;
 // GoogLeNet in miniature: stem, max pool (ceil), Inception, an aux head tapped at 14x14,
 // Inception, max pool, global average pool, dropout, classifier.
+// Skip connections: an identity shortcut added in place; a body that keeps its output (it ends
+// in a ReLU) with a strided shortcut and a ReLU after the sum; a sum of four kinds of branch.
+using ResidualIdentity = Case<Residual<Sequential<Conv<3, 3, 3, 1, 1>, ReLU, Conv<3, 3, 3, 1, 1>>>, Shape<3, 5, 5>>;
+using ResidualDownsample =
+    Case<Sequential<Residual<Sequential<Conv<3, 4, 3, 2, 1>, ReLU, Conv<4, 4, 3, 1, 1>, ReLU>, Conv<3, 4, 1, 2>>, ReLU>,
+         Shape<3, 6, 6>>;
+using SumOfBranches = Case<Sum<Conv<3, 3, 1>, Sequential<Conv<3, 3, 3, 1, 1>, ReLU>, MaxPool<3, 1, 1>, Identity>,
+                           Shape<3, 5, 5>>;
 using MiniGoogLeNet =
     Case<Sequential<BasicConv2d<3, 8, 3, 1, 1>, MaxPool<3, 2, 0, Rounding::ceil>, Inception<8, 4, 4, 6, 2, 3, 3>,
                     AuxOutput<InceptionAux<16, 5>>, Inception<16, 4, 4, 4, 2, 2, 2>, MaxPool<3, 2, 0, Rounding::ceil>,
@@ -261,7 +270,8 @@ using MiniGoogLeNet =
 TEST_CASE_TEMPLATE("backward matches central finite differences in double precision", C, ConvK3, ConvK3S2P1, ConvK1,
                    ConvK5S3P2, ConvK7S2P3, Relu, MaxPoolFloor, MaxPoolCeil, MaxPoolCeilPadded, MaxPoolStride1Padded,
                    AvgPoolK5S3, AvgPoolCeilPadded, AvgPoolCeilPaddedDrop, AdaptiveAvgPool1, AdaptiveAvgPool4Uneven, Fc,
-                   Flat, Drop, Chain, Branches, BasicConv, InceptionBlock, AuxClassifier, Tapped, MiniGoogLeNet) {
+                   Flat, Drop, Chain, Branches, BasicConv, InceptionBlock, AuxClassifier, Tapped, MiniGoogLeNet,
+                   ResidualIdentity, ResidualDownsample, SumOfBranches) {
   using Net = typename C::Net;
   using In = typename C::In;
   const Errors errors = check_gradients<Net, In>();

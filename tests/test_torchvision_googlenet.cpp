@@ -124,14 +124,14 @@ struct DirectLayer {
     ctx.mode = mode;
     saved.assign(ctx.batch * Layer::template saved_elements<In>, 0.0f);
     output.assign(x.size(), 0.0f);
-    Eval::template forward<In>(ctx, params(), {x.data(), In::size}, {output.data(), In::size}, saved.data(), nullptr);
+    Eval::template forward<In>(ctx, {params(), {x.data(), In::size}, {output.data(), In::size}, saved.data(), nullptr});
     return output;
   }
   // After forward on the same x: the input gradient, and the parameter gradients in `gradients`.
   std::vector<float> backward(const std::vector<float>& x, const std::vector<float>& dy) {
     std::vector<float> dx(x.size());
-    Eval::template backward<In>(ctx, params(), {x.data(), In::size}, {output.data(), In::size}, {dy.data(), In::size},
-                                {dx.data(), In::size}, false, saved.data(), nullptr);
+    Eval::template backward<In>(ctx, {params(), {x.data(), In::size}, {output.data(), In::size}, {dy.data(), In::size},
+                                      {dx.data(), In::size}, false, saved.data(), nullptr});
     return dx;
   }
   std::span<const float> weight_gradient() const { return std::span<const float>(gradients).first(Layer::channels); }

@@ -52,14 +52,13 @@ struct CountBackward : Layer {
 template <class T>
 struct ctnn::Evaluator<CountBackward, Cpu, T> {
   template <ShapeType In>
-  static void forward(cpu::Context<T>& ctx, ParamSpan<T>, ConstSlot<T> x, Slot<T> y, T*, T*) {
-    cpu::copy_images(ctx, x, y, In::size, false);
+  static void forward(cpu::Context<T>& ctx, const ForwardArgs<T>& a) {
+    cpu::copy_images(ctx, a.x, a.y, In::size, false);
   }
   template <ShapeType In>
-  static void backward(cpu::Context<T>& ctx, ParamSpan<T>, ConstSlot<T>, ConstSlot<T>, ConstSlot<T> dy, Slot<T> dx,
-                       bool accumulate_dx, T*, T*) {
+  static void backward(cpu::Context<T>& ctx, const BackwardArgs<T>& a) {
     ++CountBackward::calls;
-    if (dx) cpu::copy_images(ctx, dy, dx, In::size, accumulate_dx);
+    if (a.dx) cpu::copy_images(ctx, a.dy, a.dx, In::size, a.accumulate_dx);
   }
 };
 
@@ -284,4 +283,22 @@ TEST_CASE("input_gradient needs compute_input_gradient before the training forwa
   model.compute_input_gradient(true);
   forward_backward(model);
   CHECK(model.input_gradient().size() == kImages.size());
+}
+
+TEST_CASE("backward follows the forward's dropout, whatever disable_dropout says in between") {
+  using Drop = Model<Dropout<50>, Shape<1, 4, 4>, double>;
+  Drop model;
+  model.train();
+  model.compute_input_gradient(true);
+  model.seed(9);
+  const std::vector<double> ones(2 * 16, 1.0);
+  const std::span<const double> dropped = model.forward(ones);  // the mask times 1 / (1 - p)
+  const std::vector<double> mask(dropped.begin(), dropped.end());
+  model.disable_dropout(true);
+  model.backward(ones);
+  CHECK(max_difference(model.input_gradient(), mask) == 0.0);  // the forward dropped: the mask
+  model.forward(ones);
+  model.disable_dropout(false);
+  model.backward(ones);
+  CHECK(max_difference(model.input_gradient(), ones) == 0.0);  // the forward passed through
 }

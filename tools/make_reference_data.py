@@ -8,6 +8,10 @@ Writes
   layers.safetensors            per-layer cases: "<case>.input", "<case>.<state_dict name>",
                                 "<case>.output" (float32). Inputs and parameters come from the
                                 reference initialisation with seed 1 under exactly those names.
+  residual.safetensors          skip connections: "<case>.input", "<case>.<state_dict name>",
+                                "<case>.output" (evaluation) and "<case>.train_output" (training:
+                                batch statistics) of a sum of branches and torchvision's ResNet
+                                BasicBlock, with and without its downsampling shortcut
   googlenet.safetensors         whole-network outputs of tools/reference_model/googlenet_seed.py
                                 with every tensor set by the reference initialisation (no weights
                                 or inputs stored: C++ regenerates them).
@@ -130,6 +134,59 @@ def make_layers(out_dir, command):
     path = os.path.join(out_dir, "layers.safetensors")
     ref.write_safetensors(path, tensors, metadata)
     return path, tensors
+
+
+# --------------------------------------------------------------------------------------------------
+# Skip connections: ctnn::Sum and ctnn::Residual
+# --------------------------------------------------------------------------------------------------
+
+class SumOfBranches(nn.Module):
+    """sum(b(x) for b in branches), the branches named "0", "1", ... as ctnn::Sum names them."""
+
+    def __init__(self, *branches):
+        super().__init__()
+        for i, branch in enumerate(branches):
+            self.add_module(str(i), branch)
+
+    def forward(self, x):
+        return sum(branch(x) for branch in self.children())
+
+
+def residual_cases():
+    """(case name, description, module, input shape): ctnn's tests/test_residual.cpp mirrors them."""
+    from torchvision.models.resnet import BasicBlock
+    downsample = nn.Sequential(nn.Conv2d(4, 8, 1, stride=2, bias=False), nn.BatchNorm2d(8))
+    return [
+        ("sum", "Sum(Conv2d(4, 4, 1), Sequential(Conv2d(4, 4, 3, padding=1), ReLU), MaxPool2d(3, 1, 1), Identity)",
+         SumOfBranches(nn.Conv2d(4, 4, 1), nn.Sequential(nn.Conv2d(4, 4, 3, padding=1), nn.ReLU()),
+                       nn.MaxPool2d(3, 1, padding=1), nn.Identity()), [2, 4, 6, 6]),
+        ("basic_block", "torchvision BasicBlock(8, 8)", BasicBlock(8, 8), [2, 8, 6, 6]),
+        ("basic_block_downsample", "torchvision BasicBlock(4, 8, stride=2, downsample=conv1x1 + bn)",
+         BasicBlock(4, 8, stride=2, downsample=downsample), [2, 4, 8, 8]),
+    ]
+
+
+def make_residual(out_dir, command):
+    tensors, metadata = {}, common_metadata(command)
+    metadata["seed"] = str(LAYER_SEED)
+    for case, description, module, in_shape in residual_cases():
+        prefix = case + "."
+        ref.init_module(module, LAYER_SEED, prefix=prefix)
+        x = torch.from_numpy(ref.reference_uniform(prefix + "input", in_shape, LAYER_SEED).copy())
+        # Every tensor in float32, num_batches_tracked (0 here) included: the file is all-F32.
+        for key, value in module.state_dict().items():
+            tensors[prefix + key] = value.detach().numpy().astype(np.float32)
+        with torch.no_grad():
+            module.eval()
+            tensors[prefix + "output"] = module(x).numpy().astype(np.float32)
+            module.train()  # BatchNorm: the batch's statistics (the running ones move afterwards)
+            tensors[prefix + "train_output"] = module(x).numpy().astype(np.float32)
+        tensors[prefix + "input"] = x.numpy()
+        metadata["case." + case] = description
+        print(f"  {case:30s} {description:60s} {list(in_shape)}")
+    path = os.path.join(out_dir, "residual.safetensors")
+    ref.write_safetensors(path, tensors, metadata)
+    return path
 
 
 # --------------------------------------------------------------------------------------------------
@@ -314,6 +371,8 @@ def main():
     t0 = time.time()
     print("layers.safetensors:")
     layers_path, _ = make_layers(args.out, command)
+    print("residual.safetensors:")
+    residual_path = make_residual(args.out, command)
     t1 = time.time()
     googlenet_path, _, noise, stage_noise = make_googlenet(args.out, command)
     t2 = time.time()
@@ -327,7 +386,7 @@ def main():
     for k, (es, ess) in stage_noise.items():
         print(f"  {k:14s} {es:.3e}  {ess:.3e}")
     print("\nfiles:")
-    for p in [layers_path, googlenet_path] + check_paths:
+    for p in [layers_path, residual_path, googlenet_path] + check_paths:
         print(f"  {os.path.relpath(p)}  {os.path.getsize(p)} bytes")
     print(f"time: layers {t1 - t0:.1f} s, googlenet {t2 - t1:.1f} s, init check {t3 - t2:.1f} s,"
           f" total {t3 - t0:.1f} s")

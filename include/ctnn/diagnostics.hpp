@@ -109,4 +109,34 @@ struct Dropout_probability_percent_must_be_below_100 {
   static constexpr bool ok = true;
 };
 
+template <std::size_t channels, std::size_t height, std::size_t width, std::size_t first_channels,
+          std::size_t first_height, std::size_t first_width>
+struct Sum_branch_produces_a_shape_other_than_the_first_branch {
+  static_assert(channels == first_channels && height == first_height && width == first_width,
+                "Sum<B...>: every branch must produce the first branch's shape, to be added element by element "
+                "(this check's arguments are <C, H, W of the branch, C, H, W of the first branch>)");
+  static constexpr bool ok = true;
+};
+
+template <std::size_t body_channels, std::size_t body_height, std::size_t body_width, std::size_t shortcut_channels,
+          std::size_t shortcut_height, std::size_t shortcut_width>
+struct Residual_body_produces_a_shape_other_than_its_shortcut {
+  static_assert(body_channels == shortcut_channels && body_height == shortcut_height && body_width == shortcut_width,
+                "Residual<Body, Shortcut>: Body(x) and Shortcut(x) must have one shape to be added; give the "
+                "shortcut a strided 1x1 convolution (downsample) where the body changes it "
+                "(this check's arguments are <C, H, W of the body, C, H, W of the shortcut>)");
+  static constexpr bool ok = true;
+};
+
+// A network used on a device where one of its layers has no evaluator (kernel). Named by
+// ctnn::Model's check, for the first such layer in the network: <the layer, the device>.
+template <class Layer, class Device, bool has_evaluator>
+struct Layer_has_no_evaluator_for_the_device {
+  static_assert(has_evaluator,
+                "Model<Net, In, T, Device>: a layer of the network has no Evaluator<Layer, Device, T> "
+                "(this check's arguments are <the layer, the device>); include the device's kernels "
+                "(<ctnn/ctnn.hpp>, <ctnn/cuda.hpp>) or write the layer's evaluator for that device");
+  static constexpr bool ok = true;
+};
+
 }  // namespace ctnn::diagnostic

@@ -122,6 +122,16 @@ TEST_CASE("BasicConv2d (fused convolution + bias + ReLU in evaluation) and Incep
   check_layer<Inception<16, 4, 3, 5, 2, 3, 2>, Shape<16, 9, 9>, double>("inception_double", 2, in_double);
 }
 
+TEST_CASE("Sum and Residual (the generic composites, with cuDNN layers inside) match the CPU") {
+  using Body = Sequential<Conv<4, 4, 3, 1, 1>, ReLU, Conv<4, 4, 3, 1, 1>>;
+  check_layer<Residual<Body>, Shape<4, 7, 7>>("residual_identity", 3);
+  check_layer<Sequential<Residual<Sequential<Conv<4, 6, 3, 2, 1>, ReLU>, Conv<4, 6, 1, 2>>, ReLU>, Shape<4, 8, 8>>(
+      "residual_downsample", 2);
+  check_layer<Sum<Conv<4, 4, 1>, Sequential<Conv<4, 4, 3, 1, 1>, ReLU>, MaxPool<3, 1, 1>, Identity>, Shape<4, 6, 6>>(
+      "sum_of_branches", 2);
+  check_layer<Residual<Body>, Shape<4, 7, 7>, double>("residual_double", 2, in_double);
+}
+
 TEST_CASE("BatchNorm through cuDNN, and torchvision's Inception with it, match the CPU") {
   check_layer<BatchNorm<6, std::ratio<1, 1000>>, Shape<6, 5, 5>>("batchnorm", 4, {1e-5, 1e-4});
   check_layer<torchvision::Inception<8, 4, 3, 5, 2, 3, 2>, Shape<8, 9, 9>>("torchvision_inception", 3, {1e-5, 2e-4});
@@ -200,9 +210,12 @@ TEST_CASE("Dropout in training drops about p of the elements, scales the rest, a
   const double fraction = static_cast<double>(dropped) / static_cast<double>(y.size());
   MESSAGE("dropped fraction " << fraction);
   CHECK(fraction == doctest::Approx(0.4).epsilon(0.05));
-  // dL/dx = dL/dy * mask: with dy = 1 the input gradient is the output itself.
+  // dL/dx = dL/dy * mask: with dy = 1 the input gradient is the output itself, also when dropout
+  // is switched off between the forward and the backward (backward follows the forward).
+  model.disable_dropout(true);
   model.backward(std::vector<float>(y.size(), 1.0f));
   CHECK(test::relative_error(copy(model.input_gradient()), y) <= 1e-7);
+  model.disable_dropout(false);
   // Evaluation never drops.
   model.eval();
   CHECK(test::relative_error(copy(model.forward(x)), x) == 0.0);

@@ -20,7 +20,7 @@
 
 #include <ctnn/cpu/context.hpp>         // ctnn::cpu::Context
 #include <ctnn/error.hpp>               // ctnn::Error
-#include <ctnn/evaluator.hpp>           // ctnn::Evaluator, ctnn::Slot, ctnn::ParamSpan
+#include <ctnn/evaluator.hpp>           // ctnn::Evaluator, ctnn::ForwardArgs, ctnn::BackwardArgs
 #include <ctnn/layers/batch_norm.hpp>   // ctnn::BatchNorm
 
 namespace ctnn::cpu {
@@ -168,36 +168,29 @@ struct Evaluator<BatchNorm<C, Eps, Momentum>, Cpu, T> {
   }
 
   template <ShapeType I>
-  static void forward(cpu::Context<T>& ctx, ParamSpan<T> params, ConstSlot<T> x, Slot<T> y, T* saved, T*) {
-    const T* gamma = params.values + Layer::weight_offset;
-    const T* beta = params.values + Layer::bias_offset;
-    T* running_mean = params.buffers + Layer::running_mean_offset;
-    T* running_var = params.buffers + Layer::running_var_offset;
+  static void forward(cpu::Context<T>& ctx, const ForwardArgs<T>& a) {
+    const auto t = Layer::pointers(a.params);
     if (ctx.mode == Mode::train) {
-      cpu::batch_norm_forward_train(ctx, geometry<I>(), gamma, beta, running_mean, running_var,
-                                    params.buffers + Layer::num_batches_tracked_offset, x, y, saved, saved + C);
+      cpu::batch_norm_forward_train(ctx, geometry<I>(), t.weight, t.bias, t.running_mean, t.running_var,
+                                    t.num_batches_tracked, a.x, a.y, a.saved, a.saved + C);
     } else {
-      cpu::batch_norm_forward_eval(ctx, geometry<I>(), gamma, beta, running_mean, running_var, x, y);
+      cpu::batch_norm_forward_eval(ctx, geometry<I>(), t.weight, t.bias, t.running_mean, t.running_var, a.x, a.y);
     }
   }
 
   template <ShapeType I>
-  static void backward(cpu::Context<T>& ctx, ParamSpan<T> params, ConstSlot<T> x, ConstSlot<T>, ConstSlot<T> dy,
-                       Slot<T> dx, bool accumulate_dx, T* saved, T*) {
-    const T* gamma = params.values + Layer::weight_offset;
-    T* gamma_grad = params.gradients ? params.gradients + Layer::weight_offset : nullptr;
-    T* beta_grad = params.gradients ? params.gradients + Layer::bias_offset : nullptr;
+  static void backward(cpu::Context<T>& ctx, const BackwardArgs<T>& a) {
+    const auto t = Layer::pointers(a.params);
     if (ctx.mode == Mode::train) {
-      cpu::batch_norm_backward(ctx, geometry<I>(), gamma, saved, saved + C, true, x, dy, dx, accumulate_dx,
-                               gamma_grad, beta_grad);
+      cpu::batch_norm_backward(ctx, geometry<I>(), t.weight, a.saved, a.saved + C, true, a.x, a.dy, a.dx,
+                               a.accumulate_dx, t.weight_grad, t.bias_grad);
       return;
     }
     // Evaluation: the running statistics are constants; invstd as the forward computed it.
-    const T* running_var = params.buffers + Layer::running_var_offset;
     T invstd[C];
-    for (std::size_t c = 0; c < C; ++c) invstd[c] = cpu::running_inverse_std(geometry<I>(), running_var[c]);
-    cpu::batch_norm_backward(ctx, geometry<I>(), gamma, params.buffers + Layer::running_mean_offset, invstd, false, x,
-                             dy, dx, accumulate_dx, gamma_grad, beta_grad);
+    for (std::size_t c = 0; c < C; ++c) invstd[c] = cpu::running_inverse_std(geometry<I>(), t.running_var[c]);
+    cpu::batch_norm_backward(ctx, geometry<I>(), t.weight, t.running_mean, invstd, false, a.x, a.dy, a.dx,
+                             a.accumulate_dx, t.weight_grad, t.bias_grad);
   }
 };
 

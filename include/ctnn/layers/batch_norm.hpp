@@ -23,6 +23,7 @@
 #include <string_view>   // std::string_view
 
 #include <ctnn/diagnostics.hpp>   // BatchNorm_receives_channels_but_was_declared_with_C
+#include <ctnn/evaluator.hpp>     // ctnn::ParamSpan
 #include <ctnn/layer.hpp>         // ctnn::Layer, ctnn::TensorSpec, ctnn::TensorRole
 #include <ctnn/shape.hpp>         // ctnn::ShapeType
 
@@ -52,6 +53,28 @@ struct BatchNorm : Layer {
   // Offsets inside the layer's parameters and buffers.
   static constexpr std::size_t weight_offset = 0, bias_offset = C;
   static constexpr std::size_t running_mean_offset = 0, running_var_offset = C, num_batches_tracked_offset = 2 * C;
+  // Where each tensor lies in the layer's window of the model's buffers (gradients: nullptr
+  // when frozen), for every backend's kernel.
+  template <class T>
+  struct Pointers {
+    const T* weight;
+    const T* bias;
+    T* running_mean;
+    T* running_var;
+    T* num_batches_tracked;
+    T* weight_grad;
+    T* bias_grad;
+  };
+  template <class T>
+  static Pointers<T> pointers(const ParamSpan<T>& p) {
+    return {p.values + weight_offset,
+            p.values + bias_offset,
+            p.buffers + running_mean_offset,
+            p.buffers + running_var_offset,
+            p.buffers + num_batches_tracked_offset,
+            p.gradients ? p.gradients + weight_offset : nullptr,
+            p.gradients ? p.gradients + bias_offset : nullptr};
+  }
   static constexpr std::array<TensorSpec, 5> tensors{{
       {"weight", {C}, 1, weight_offset, TensorRole::parameter},
       {"bias", {C}, 1, bias_offset, TensorRole::parameter},

@@ -19,6 +19,7 @@ struct Linear : Layer {
   static constexpr std::string_view type_name = "Linear";
   static constexpr std::size_t in_features = In, out_features = Out;
   static constexpr std::size_t weight_count = Out * In;
+  static constexpr std::size_t bias_offset = weight_count;
   static constexpr std::size_t parameter_count = weight_count + Out;
   static constexpr bool backward_reads_input = true;
   static constexpr bool backward_reads_output = false;
