@@ -17,7 +17,7 @@
 #include <tuple>         // std::tuple, std::tuple_element_t
 #include <utility>       // std::index_sequence
 
-#include <ctnn/diagnostics.hpp>   // Concat_branch_produces_a_different_spatial_size_than_the_first_branch
+#include <ctnn/diagnostics.hpp>   // Concat_branch_produces_a_different_spatial_size_than_the_first_branch, ...
 #include <ctnn/evaluator.hpp>     // ctnn::Evaluator, ctnn::Slot, ctnn::ParamSpan
 #include <ctnn/layer.hpp>         // ctnn::Layer
 #include <ctnn/shape.hpp>         // ctnn::Shape, ctnn::output_shape_t
@@ -26,7 +26,7 @@ namespace ctnn {
 
 template <class... B>
 struct Concat : Layer {
-  static_assert(sizeof...(B) > 0, "Concat<B...>: needs at least one branch");
+  static_assert(diagnostic::Concat_needs_at_least_one_branch<sizeof...(B)>::ok);
   static constexpr std::string_view type_name = "Concat";
   static constexpr std::size_t branch_count = sizeof...(B);
   using branches = std::tuple<B...>;
