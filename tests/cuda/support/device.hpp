@@ -19,11 +19,9 @@
 #include <ctnn/cuda.hpp>   // ctnn::Model<..., Cuda>, ctnn::cuda::device_status
 
 #include "../../support/reference.hpp"   // ctnn::test::relative_error, read_tensor, data_path
+#include "../../support/skip.hpp"        // ctnn::test::skipped_exit_code
 
 namespace ctnn::test {
-
-// ctest's SKIP_RETURN_CODE for the GPU tests (tests/CMakeLists.txt).
-inline constexpr int skipped_exit_code = 77;
 
 // Runs during static initialisation of the test executable, before any test case.
 inline const bool cuda_device_present = [] {
