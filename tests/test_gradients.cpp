@@ -14,8 +14,6 @@
 
 #include <doctest/doctest.h>
 
-#include <algorithm>   // std::max, std::min
-#include <cmath>       // std::abs
 #include <cstddef>     // std::size_t
 #include <cstdint>     // std::int64_t
 #include <span>        // std::span
@@ -35,6 +33,8 @@
 #include <ctnn/model.hpp>             // ctnn::Model
 #include <ctnn/parameters.hpp>        // ctnn::named_tensors
 #include <ctnn/reference_init.hpp>    // ctnn::reference_uniform_fill
+
+#include "support/compare.hpp"   // ctnn::test::relative_error, scalar_error, worse
 
 using namespace ctnn;
 
@@ -143,16 +143,8 @@ Errors check_gradients() {
   {
     GradientCheck<Net, In> fresh;
     fresh.forward_backward(fresh.input);
-    double difference = 0, scale = 0;
-    for (std::size_t i = 0; i < gradients.size(); ++i) {
-      difference = std::max(difference, std::abs(gradients[i] - fresh.model.gradients()[i]));
-      scale = std::max(scale, std::abs(gradients[i]));
-    }
-    for (std::size_t i = 0; i < input_gradient.size(); ++i) {
-      difference = std::max(difference, std::abs(input_gradient[i] - fresh.model.input_gradient()[i]));
-      scale = std::max(scale, std::abs(input_gradient[i]));
-    }
-    CHECK(difference <= 1e-12 * std::max(scale, 1e-300));
+    CHECK(test::relative_error(std::span<const double>(fresh.model.gradients()), gradients) <= 1e-12);
+    CHECK(test::relative_error(fresh.model.input_gradient(), input_gradient) <= 1e-12);
   }
 
   // Networks with a fully connected head of 2M weights cost milliseconds per forward: fewer samples.
@@ -164,8 +156,7 @@ Errors check_gradients() {
 
   Errors errors;
   std::span<double> parameters = model.parameters();
-  double parameter_scale = 0;
-  for (double g : gradients) parameter_scale = std::max(parameter_scale, std::abs(g));
+  const double parameter_scale = test::largest_magnitude(std::span<const double>(gradients));
   for (const NamedTensor& t : named_tensors<Net, In>()) {
     if (t.role != TensorRole::parameter) continue;
     for (std::size_t i : sample(t.count, per_tensor)) {
@@ -177,16 +168,15 @@ Errors check_gradients() {
       const double minus = check.loss(check.input);
       parameters[at] = value;
       const double numeric = (plus - minus) / (2 * kEps);
-      const double error = std::abs(numeric - gradients[at]) / parameter_scale;
-      if (error > kTolerance) MESSAGE(t.name << "[" << i << "]: analytic " << gradients[at] << ", numeric " << numeric);
-      errors.parameters = std::max(errors.parameters, error);
+      const double error = test::scalar_error(numeric, gradients[at], parameter_scale);
+      if (!(error <= kTolerance)) MESSAGE(t.name << "[" << i << "]: analytic " << gradients[at] << ", numeric " << numeric);
+      errors.parameters = test::worse(errors.parameters, error);
       ++errors.parameters_checked;
     }
   }
 
   std::vector<double> x = check.input;
-  double input_scale = 0;
-  for (double g : input_gradient) input_scale = std::max(input_scale, std::abs(g));
+  const double input_scale = test::largest_magnitude(std::span<const double>(input_gradient));
   for (std::size_t i : sample(x.size(), inputs)) {
     const double value = x[i];
     x[i] = value + kEps;
@@ -195,9 +185,9 @@ Errors check_gradients() {
     const double minus = check.loss(x);
     x[i] = value;
     const double numeric = (plus - minus) / (2 * kEps);
-    const double error = input_scale == 0 ? std::abs(numeric) : std::abs(numeric - input_gradient[i]) / input_scale;
-    if (error > kTolerance) MESSAGE("input[" << i << "]: analytic " << input_gradient[i] << ", numeric " << numeric);
-    errors.input = std::max(errors.input, error);
+    const double error = test::scalar_error(numeric, input_gradient[i], input_scale);
+    if (!(error <= kTolerance)) MESSAGE("input[" << i << "]: analytic " << input_gradient[i] << ", numeric " << numeric);
+    errors.input = test::worse(errors.input, error);
     ++errors.inputs_checked;
   }
   return errors;
@@ -215,9 +205,7 @@ void check_modes_agree() {
   model.train();
   const std::span<const double> trained = model.forward(input);
   REQUIRE(trained.size() == evaluated.size());
-  double difference = 0;
-  for (std::size_t i = 0; i < trained.size(); ++i) difference = std::max(difference, std::abs(trained[i] - evaluated[i]));
-  CHECK(difference == 0.0);
+  CHECK(test::max_difference(trained, std::span<const double>(evaluated)) == 0.0);
 }
 
 // ---- the cases -------------------------------------------------------------------------------

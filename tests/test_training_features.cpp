@@ -34,6 +34,8 @@
 #include <ctnn/optim/sgd.hpp>              // ctnn::optim::SGD
 #include <ctnn/reference_init.hpp>         // ctnn::reference_uniform_fill
 
+#include "support/compare.hpp"   // ctnn::test::max_difference
+
 using namespace ctnn;
 
 namespace {
@@ -95,9 +97,7 @@ void forward_backward(M& model) {
 
 double max_difference(std::span<const double> a, std::span<const double> b) {
   REQUIRE(a.size() == b.size());
-  double d = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) d = std::max(d, std::abs(a[i] - b[i]));
-  return d;
+  return test::max_difference(a, b);
 }
 
 }  // namespace

@@ -1,14 +1,15 @@
 #pragma once
-// Test support: reading PyTorch reference tensors and comparing results.
+// Test support: reading PyTorch reference tensors (comparisons: compare.hpp).
 
-#include <algorithm>   // std::max
-#include <cmath>       // std::abs
+#include <algorithm>   // std::copy
 #include <span>        // std::span
 #include <string>      // std::string
 #include <vector>      // std::vector
 
 #include <ctnn/io/safetensors.hpp>   // ctnn::safetensors::Reader
 #include <ctnn/parameters.hpp>       // ctnn::named_tensors
+
+#include "compare.hpp"   // ctnn::test::relative_error, worse, ...
 
 #ifndef CTNN_TEST_DATA_DIR
 #define CTNN_TEST_DATA_DIR "tests/data"
@@ -25,18 +26,6 @@ std::vector<T> read_tensor(const safetensors::Reader& file, const std::string& n
   std::vector<T> values(info->element_count());
   file.read_as(*info, std::span<T>(values));
   return values;
-}
-
-// max |a - b| / max |b|: the error relative to the reference's scale.
-template <class A, class B>
-double relative_error(std::span<const A> actual, std::span<const B> expected) {
-  if (actual.size() != expected.size()) return 1e30;
-  double difference = 0, scale = 0;
-  for (std::size_t i = 0; i < actual.size(); ++i) {
-    difference = std::max(difference, std::abs(double(actual[i]) - double(expected[i])));
-    scale = std::max(scale, std::abs(double(expected[i])));
-  }
-  return scale == 0 ? difference : difference / scale;
 }
 
 // Copies every parameter and buffer of `model` from "<prefix><PyTorch name>" in `file`.

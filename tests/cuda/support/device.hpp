@@ -47,12 +47,6 @@ std::vector<T> uniform_values(std::size_t n, std::uint64_t seed, double low = -1
   return values;
 }
 
-// relative_error (support/reference.hpp: max |a - b| / max |b|) of two vectors.
-template <class A, class B>
-double relative_error(const std::vector<A>& actual, const std::vector<B>& expected) {
-  return relative_error(std::span<const A>(actual), std::span<const B>(expected));
-}
-
 // The same network on the CPU and on the GPU, with the same parameters and buffers (the
 // reference initialisation, seed `seed`). TF32 is off, so the GPU computes in full float32.
 template <class Net, ShapeType In, class T = float>
