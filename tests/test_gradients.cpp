@@ -225,6 +225,11 @@ using AvgPoolCeilPadded = Case<AvgPool<3, 2, 1, Rounding::ceil>, Shape<2, 6, 6>>
 using AvgPoolCeilPaddedDrop = Case<AvgPool<2, 2, 1, Rounding::ceil>, Shape<2, 5, 5>>;
 using AdaptiveAvgPool1 = Case<AdaptiveAvgPool<1>, Shape<3, 5, 5>>;
 using AdaptiveAvgPool4Uneven = Case<AdaptiveAvgPool<4>, Shape<2, 10, 10>>;
+// Non-square inputs whose two axes follow different rules (ceil windows, clipped divisors, bins):
+// a height/width swap in a backward kernel's index arithmetic shows.
+using MaxPoolCeilPaddedWide = Case<MaxPool<3, 2, 1, Rounding::ceil>, Shape<2, 5, 8>>;
+using AvgPoolCeilPaddedWide = Case<AvgPool<3, 2, 1, Rounding::ceil>, Shape<2, 7, 10>>;
+using AdaptiveAvgPool3x2 = Case<AdaptiveAvgPool<3, 2>, Shape<2, 7, 5>>;
 using Fc = Case<Linear<12, 7>, Features<12>>;
 using Flat = Case<Flatten, Shape<2, 3, 3>>;
 using Drop = Case<Dropout<50>, Shape<3, 4, 4>>;
@@ -248,7 +253,8 @@ using MiniGoogLeNet =
 
 TEST_CASE_TEMPLATE("backward matches central finite differences in double precision", C, ConvK3, ConvK3S2P1, ConvK1,
                    ConvK5S3P2, ConvK7S2P3, Relu, MaxPoolFloor, MaxPoolCeil, MaxPoolCeilPadded, MaxPoolStride1Padded,
-                   AvgPoolK5S3, AvgPoolCeilPadded, AvgPoolCeilPaddedDrop, AdaptiveAvgPool1, AdaptiveAvgPool4Uneven, Fc,
+                   AvgPoolK5S3, AvgPoolCeilPadded, AvgPoolCeilPaddedDrop, AdaptiveAvgPool1, AdaptiveAvgPool4Uneven,
+                   MaxPoolCeilPaddedWide, AvgPoolCeilPaddedWide, AdaptiveAvgPool3x2, Fc,
                    Flat, Drop, Chain, Branches, BasicConv, InceptionBlock, AuxClassifier, Tapped, MiniGoogLeNet) {
   using Net = typename C::Net;
   using In = typename C::In;

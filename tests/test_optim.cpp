@@ -29,10 +29,7 @@ namespace {
 constexpr std::size_t kSize = 64, kSteps = 5;
 constexpr std::uint64_t kSeed = 9;
 
-const safetensors::Reader& reference() {
-  static const safetensors::Reader file = safetensors::Reader::open(test::data_path("reference/optimizers.safetensors"));
-  return file;
-}
+const test::ReferenceFile& reference() { return test::ReferenceFile::open("reference/optimizers.safetensors"); }
 
 std::vector<float> reference_values(const std::string& name) {
   std::vector<float> values(kSize);
