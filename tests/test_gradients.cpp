@@ -33,6 +33,8 @@
 #include <ctnn/layers/inception.hpp>       // ctnn::Inception
 #include <ctnn/layers/inception_aux.hpp>   // ctnn::InceptionAux
 #include <ctnn/layers/residual.hpp>        // ctnn::Residual, ctnn::Sum
+#include <ctnn/cpu/batch_norm.hpp>         // Evaluator<BatchNorm, Cpu> (MobileNetV2's block)
+#include <ctnn/models/mobilenet_v2.hpp>    // ctnn::torchvision::InvertedResidual
 #include <ctnn/model.hpp>             // ctnn::Model
 #include <ctnn/parameters.hpp>        // ctnn::named_tensors
 #include <ctnn/reference_init.hpp>    // ctnn::reference_uniform_fill
@@ -289,7 +291,7 @@ TEST_CASE_TEMPLATE("backward matches central finite differences in double precis
   check_case<C>();
 }
 
-// ---- grouped and depthwise convolution, ReLU6 --------------------------------------------------
+// ---- grouped and depthwise convolution, ReLU6, MobileNetV2's block ----------------------------
 
 namespace {
 using GroupedConv = Case<Conv<4, 6, 3, 1, 1, true, 2>, Shape<4, 6, 6>>;
@@ -300,11 +302,14 @@ using Depthwise = Case<DepthwiseConv<3, 3, 1, 1>, Shape<3, 6, 6>>;
 using DepthwiseStridedNoBias = Case<DepthwiseConv<4, 3, 2, 1, false>, Shape<4, 7, 7>>;
 using DepthwiseK5S3P2 = Case<DepthwiseConv<2, 5, 3, 2>, Shape<2, 11, 13>>;
 using Relu6 = Case<ReLU6, Shape<3, 5, 5>>;
+// Expand 1x1, depthwise 3x3, project 1x1, batch norms (batch statistics), the identity added.
+using InvertedResidualBlock = Case<torchvision::InvertedResidual<4, 4, 1, 2>, Shape<4, 6, 6>>;
+using InvertedResidualStrided = Case<torchvision::InvertedResidual<3, 4, 2, 2>, Shape<3, 7, 7>>;
 }  // namespace
 
 TEST_CASE_TEMPLATE("grouped and depthwise convolution and ReLU6: backward matches central finite differences", C,
                    GroupedConv, GroupedPointwise, GroupedStridedNoBias, ChannelMultiplier, Depthwise,
-                   DepthwiseStridedNoBias, DepthwiseK5S3P2, Relu6) {
+                   DepthwiseStridedNoBias, DepthwiseK5S3P2, Relu6, InvertedResidualBlock, InvertedResidualStrided) {
   check_case<C>();
 }
 

@@ -13,6 +13,8 @@
 #include <string>    // std::string
 #include <vector>    // std::vector
 
+#include <ctnn/models/mobilenet_v2.hpp>   // ctnn::torchvision::InvertedResidual
+
 using namespace ctnn;
 
 namespace {
@@ -232,6 +234,8 @@ TEST_CASE("grouped and depthwise Conv through cuDNN (cudnnSetConvolutionGroupCou
   check_layer<DepthwiseConv<4, 3, 1, 1>, Shape<4, 7, 7>, double>("conv_depthwise_double", 2, in_double);
   // Fused with a ReLU in evaluation, as BasicConv2d's body is.
   check_layer<Sequential<Conv<4, 6, 3, 1, 1, true, 2>, ReLU>, Shape<4, 8, 8>>("conv_groups2_relu", 2);
+  // MobileNetV2's block: expand, depthwise, project, batch norms, the identity added.
+  check_layer<torchvision::InvertedResidual<8, 8, 1, 6>, Shape<8, 7, 7>>("inverted_residual", 3, {1e-5, 2e-4});
 }
 
 TEST_CASE("ReLU6 through cuDNN's clipped ReLU matches the CPU on both sides of 0 and 6") {
