@@ -31,6 +31,8 @@
 #include <ctnn/layers/inception.hpp>       // ctnn::Inception
 #include <ctnn/layers/inception_aux.hpp>   // ctnn::InceptionAux
 #include <ctnn/layers/residual.hpp>        // ctnn::Residual, ctnn::Sum
+#include <ctnn/cpu/batch_norm.hpp>         // Evaluator<BatchNorm, Cpu> (MobileNetV2's block)
+#include <ctnn/models/mobilenet_v2.hpp>    // ctnn::torchvision::InvertedResidual
 #include <ctnn/model.hpp>             // ctnn::Model
 #include <ctnn/parameters.hpp>        // ctnn::named_tensors
 #include <ctnn/reference_init.hpp>    // ctnn::reference_uniform_fill
@@ -258,6 +260,20 @@ using MiniGoogLeNet =
                     AdaptiveAvgPool<1>, Flatten, Dropout<40>, Linear<12, 5>>,
          Shape<3, 29, 29>>;
 
+// The gradients against finite differences, and the two modes' forwards against each other where
+// they compute the same (batch norm normalises with the batch's statistics in training only).
+template <class C>
+void check_case() {
+  using Net = typename C::Net;
+  using In = typename C::In;
+  const Errors errors = check_gradients<Net, In>();
+  MESSAGE("parameters: " << errors.parameters_checked << " checked, max error " << errors.parameters
+                         << "; input: " << errors.inputs_checked << " checked, max error " << errors.input);
+  CHECK(errors.parameters <= kTolerance);
+  CHECK(errors.input <= kTolerance);
+  if constexpr (Net::buffer_count == 0) check_modes_agree<Net, In>();
+}
+
 }  // namespace
 
 TEST_CASE_TEMPLATE("backward matches central finite differences in double precision", C, ConvK3, ConvK3S2P1, ConvK1,
@@ -266,12 +282,54 @@ TEST_CASE_TEMPLATE("backward matches central finite differences in double precis
                    MaxPoolCeilPaddedWide, AvgPoolCeilPaddedWide, AdaptiveAvgPool3x2, Fc,
                    Flat, Drop, Chain, Branches, BasicConv, InceptionBlock, AuxClassifier, Tapped, MiniGoogLeNet,
                    ResidualIdentity, ResidualDownsample, SumOfBranches) {
-  using Net = typename C::Net;
-  using In = typename C::In;
-  const Errors errors = check_gradients<Net, In>();
-  MESSAGE("parameters: " << errors.parameters_checked << " checked, max error " << errors.parameters
-                         << "; input: " << errors.inputs_checked << " checked, max error " << errors.input);
-  CHECK(errors.parameters <= kTolerance);
-  CHECK(errors.input <= kTolerance);
-  check_modes_agree<Net, In>();
+  check_case<C>();
+}
+
+// ---- grouped and depthwise convolution, ReLU6, MobileNetV2's block ----------------------------
+
+namespace {
+using GroupedConv = Case<Conv<4, 6, 3, 1, 1, true, 2>, Shape<4, 6, 6>>;
+using GroupedPointwise = Case<Conv<6, 9, 1, 1, 0, true, 3>, Shape<6, 4, 4>>;
+using GroupedStridedNoBias = Case<Conv<4, 4, 3, 2, 1, false, 2>, Shape<4, 7, 7>>;
+using ChannelMultiplier = Case<Conv<2, 4, 3, 1, 0, true, 2>, Shape<2, 6, 6>>;
+using Depthwise = Case<DepthwiseConv<3, 3, 1, 1>, Shape<3, 6, 6>>;
+using DepthwiseStridedNoBias = Case<DepthwiseConv<4, 3, 2, 1, false>, Shape<4, 7, 7>>;
+using DepthwiseK5S3P2 = Case<DepthwiseConv<2, 5, 3, 2>, Shape<2, 11, 13>>;
+using Relu6 = Case<ReLU6, Shape<3, 5, 5>>;
+// Expand 1x1, depthwise 3x3, project 1x1, batch norms (batch statistics), the identity added.
+using InvertedResidualBlock = Case<torchvision::InvertedResidual<4, 4, 1, 2>, Shape<4, 6, 6>>;
+using InvertedResidualStrided = Case<torchvision::InvertedResidual<3, 4, 2, 2>, Shape<3, 7, 7>>;
+}  // namespace
+
+TEST_CASE_TEMPLATE("grouped and depthwise convolution and ReLU6: backward matches central finite differences", C,
+                   GroupedConv, GroupedPointwise, GroupedStridedNoBias, ChannelMultiplier, Depthwise,
+                   DepthwiseStridedNoBias, DepthwiseK5S3P2, Relu6, InvertedResidualBlock, InvertedResidualStrided) {
+  check_case<C>();
+}
+
+TEST_CASE("ReLU6 passes the gradient only strictly between 0 and 6, as finite differences say") {
+  using In = Shape<1, 4, 4>;
+  Model<ReLU6, In, double> model;
+  model.train();
+  model.compute_input_gradient(true);
+  std::vector<double> x(In::size);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = -2.5 + 0.73 * static_cast<double>(i);  // -2.5 ... 8.45
+  const auto sum = [&](const std::vector<double>& input) {
+    double total = 0;
+    for (double y : model.forward(input)) total += y;
+    return total;
+  };
+  model.forward(x);
+  model.backward(std::vector<double>(In::size, 1.0));
+  const std::vector<double> analytic(model.input_gradient().begin(), model.input_gradient().end());
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    CAPTURE(x[i]);
+    std::vector<double> shifted = x;
+    shifted[i] = x[i] + kEps;
+    const double plus = sum(shifted);
+    shifted[i] = x[i] - kEps;
+    const double numeric = (plus - sum(shifted)) / (2 * kEps);
+    CHECK(analytic[i] == (x[i] > 0 && x[i] < 6 ? 1.0 : 0.0));
+    CHECK(std::abs(numeric - analytic[i]) <= 1e-6);
+  }
 }

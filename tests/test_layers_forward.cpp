@@ -161,3 +161,21 @@ TEST_CASE("MaxPool gives the same maxima in training as in evaluation, with and 
   compare.template operator()<MaxPool<3, 2, 1, Rounding::ceil>, Shape<2, 9, 11>>();
   compare.template operator()<MaxPool<2, 2>, Shape<4, 14, 14>>();
 }
+
+// ---- grouped and depthwise convolution, ReLU6 (MobileNetV2's layers) -------------------------
+
+TEST_CASE("grouped and depthwise Conv match nn.Conv2d(groups=G)") {
+  check_both_modes<Conv<4, 6, 3, 1, 1, true, 2>, Shape<4, 9, 9>>("conv_groups2");
+  check_both_modes<Conv<6, 9, 1, 1, 0, true, 3>, Shape<6, 5, 5>>("conv_groups3_k1");
+  check_both_modes<DepthwiseConv<5, 3, 1, 1>, Shape<5, 8, 8>>("conv_depthwise_k3_s1_p1");
+  check_both_modes<DepthwiseConv<4, 3, 2, 1, false>, Shape<4, 9, 9>>("conv_depthwise_k3_s2_p1_no_bias");
+  check_both_modes<DepthwiseConv<3, 5, 3, 2>, Shape<3, 11, 13>>("conv_depthwise_k5_s3_p2");
+  // A channel multiplier of 2: grouped, but not depthwise (the im2col path).
+  check_both_modes<Conv<3, 6, 3, 1, 0, true, 3>, Shape<3, 7, 7>>("conv_depthwise_multiplier2");
+  static_assert(DepthwiseConv<5, 3, 1, 1>::tensors[0].dims[1] == 1);  // weight [5, 1, 3, 3]
+  static_assert(Conv<4, 6, 3, 1, 1, true, 2>::parameter_count == 6 * 2 * 3 * 3 + 6);
+}
+
+TEST_CASE("ReLU6 matches nn.ReLU6 on inputs on both sides of 0 and 6") {
+  check_both_modes<ReLU6, Shape<3, 5, 5>>("relu6");
+}

@@ -159,17 +159,36 @@ def layer_cases():
          gs.InceptionAux(16, 3), [2, 16, 14, 14]),
         ("batchnorm", "nn.BatchNorm2d(6, eps=0.001), eval mode (running statistics)",
          nn.BatchNorm2d(6, eps=0.001), [2, 6, 5, 5]),
+    ] + grouped_conv_cases()
+
+
+# Grouped and depthwise convolution and ReLU6 (MobileNetV2's layers). A case may end with an input
+# scale: ReLU6's input reaches past 6.
+def grouped_conv_cases():
+    return [
+        ("conv_groups2", "nn.Conv2d(4, 6, 3, 1, 1, groups=2)", nn.Conv2d(4, 6, 3, 1, 1, groups=2), [2, 4, 9, 9]),
+        ("conv_groups3_k1", "nn.Conv2d(6, 9, 1, groups=3)", nn.Conv2d(6, 9, 1, groups=3), [2, 6, 5, 5]),
+        ("conv_depthwise_k3_s1_p1", "nn.Conv2d(5, 5, 3, 1, 1, groups=5)", nn.Conv2d(5, 5, 3, 1, 1, groups=5),
+         [2, 5, 8, 8]),
+        ("conv_depthwise_k3_s2_p1_no_bias", "nn.Conv2d(4, 4, 3, 2, 1, groups=4, bias=False)",
+         nn.Conv2d(4, 4, 3, 2, 1, groups=4, bias=False), [2, 4, 9, 9]),
+        ("conv_depthwise_k5_s3_p2", "nn.Conv2d(3, 3, 5, 3, 2, groups=3)", nn.Conv2d(3, 3, 5, 3, 2, groups=3),
+         [2, 3, 11, 13]),
+        ("conv_depthwise_multiplier2", "nn.Conv2d(3, 6, 3, groups=3)", nn.Conv2d(3, 6, 3, groups=3), [2, 3, 7, 7]),
+        ("relu6", "nn.ReLU6() on 8 * reference input", nn.ReLU6(), [2, 3, 5, 5], 8.0),
     ]
 
 
 def make_layers(out_dir, command):
     tensors, metadata, not_stored = {}, common_metadata(command), []
     metadata["seed"] = str(LAYER_SEED)
-    for case, description, module, in_shape in layer_cases():
+    for case, description, module, in_shape, *input_scale in layer_cases():
         prefix = case + "."
         ref.init_module(module, LAYER_SEED, prefix=prefix)
         module.eval()
         x = ref.reference_uniform(prefix + "input", in_shape, LAYER_SEED)
+        if input_scale:
+            x = np.float32(input_scale[0]) * x
         with torch.no_grad():
             y = module(torch.from_numpy(x.copy()))
         tensors[prefix + "input"] = x

@@ -24,6 +24,7 @@
 #include <ctnn/layers/named.hpp>           // ctnn::Named
 #include <ctnn/layers/pooling.hpp>         // ctnn::MaxPool, ctnn::AvgPool, ctnn::AdaptiveAvgPool
 #include <ctnn/layers/relu.hpp>            // ctnn::ReLU
+#include <ctnn/layers/relu6.hpp>           // ctnn::ReLU6
 #include <ctnn/layers/residual.hpp>        // ctnn::Residual
 #include <ctnn/layers/sequential.hpp>      // ctnn::Sequential
 #include <ctnn/layers/sum.hpp>             // ctnn::Sum

@@ -99,6 +99,14 @@ struct Conv_kernel_is_larger_than_its_padded_input_of_height_and_width {
   static constexpr bool ok = true;
 };
 
+template <std::size_t groups, std::size_t declared_In, std::size_t declared_Out>
+struct Conv_groups_must_divide_both_In_and_Out {
+  static_assert(groups > 0 && declared_In % groups == 0 && declared_Out % groups == 0,
+                "Conv<In, Out, K, S, P, Bias, Groups>: Groups must be positive and divide both In and Out, "
+                "as nn.Conv2d requires (this check's arguments are <Groups, In, Out>)");
+  static constexpr bool ok = true;
+};
+
 template <std::size_t kernel, std::size_t padded_input_height, std::size_t padded_input_width>
 struct Pool_window_is_larger_than_its_padded_input_of_height_and_width {
   static_assert(kernel <= padded_input_height && kernel <= padded_input_width,

@@ -16,6 +16,8 @@
 #include <string>    // std::string
 #include <vector>    // std::vector
 
+#include <ctnn/models/mobilenet_v2.hpp>   // ctnn::torchvision::InvertedResidual
+
 using namespace ctnn;
 
 namespace {
@@ -266,4 +268,34 @@ TEST_CASE("Dropout in training drops about p of the elements, scales the rest, a
   // Evaluation never drops.
   model.eval();
   CHECK(test::relative_error(copy(model.forward(x)), x) == 0.0);
+}
+
+// ---- grouped and depthwise convolution, ReLU6 (MobileNetV2's layers) -------------------------
+
+TEST_CASE("grouped and depthwise Conv through cuDNN (cudnnSetConvolutionGroupCount) match the CPU") {
+  check_layer<Conv<4, 6, 3, 1, 1, true, 2>, Shape<4, 9, 9>>("conv_groups2", 3);
+  check_layer<Conv<6, 9, 1, 1, 0, false, 3>, Shape<6, 5, 5>>("conv_groups3_k1", 2);
+  check_layer<DepthwiseConv<8, 3, 1, 1>, Shape<8, 9, 9>>("conv_depthwise", 3);
+  check_layer<DepthwiseConv<8, 3, 2, 1, false>, Shape<8, 10, 10>>("conv_depthwise_s2", 2);
+  check_layer<Conv<3, 6, 3, 1, 0, true, 3>, Shape<3, 7, 7>>("conv_depthwise_multiplier2", 2);
+  check_layer<DepthwiseConv<4, 3, 1, 1>, Shape<4, 7, 7>, double>("conv_depthwise_double", 2, in_double);
+  // Fused with a ReLU in evaluation, as BasicConv2d's body is.
+  check_layer<Sequential<Conv<4, 6, 3, 1, 1, true, 2>, ReLU>, Shape<4, 8, 8>>("conv_groups2_relu", 2);
+  // MobileNetV2's block: expand, depthwise, project, batch norms, the identity added.
+  check_layer<torchvision::InvertedResidual<8, 8, 1, 6>, Shape<8, 7, 7>>("inverted_residual", 3, {1e-5, 2e-4});
+}
+
+TEST_CASE("ReLU6 through cuDNN's clipped ReLU matches the CPU on both sides of 0 and 6") {
+  check_layer<ReLU6, Shape<3, 5, 5>>("relu6", 3, exact);
+  using In = Shape<3, 6, 6>;
+  test::BothBackends<ReLU6, In> both(1);
+  both.cpu.compute_input_gradient(true);
+  both.gpu.compute_input_gradient(true);
+  both.train(true);
+  const std::vector<float> x = test::uniform_values<float>(2 * In::size, 4, -3.0, 9.0);
+  CHECK(test::relative_error(copy(both.gpu.forward(x)), copy(both.cpu.forward(x))) == 0.0);
+  const std::vector<float> dy = test::uniform_values<float>(2 * In::size, 5);
+  both.cpu.backward(dy);
+  both.gpu.backward(dy);
+  CHECK(test::relative_error(copy(both.gpu.input_gradient()), copy(both.cpu.input_gradient())) == 0.0);
 }

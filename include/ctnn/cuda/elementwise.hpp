@@ -24,6 +24,7 @@
 #include <ctnn/evaluator.hpp>                // ctnn::Evaluator
 #include <ctnn/layers/dropout.hpp>           // ctnn::Dropout, ctnn::DropoutKernel
 #include <ctnn/layers/relu.hpp>              // ctnn::ReLU
+#include <ctnn/layers/relu6.hpp>             // ctnn::ReLU6
 #include <ctnn/layers/transform_input.hpp>   // ctnn::TransformInput
 
 namespace ctnn::cuda {
@@ -50,7 +51,10 @@ ElementwisePlan<T>& elementwise_plan(Context<T>& ctx, PlanKind kind, std::size_t
     plan->a.template set_images<T>(ctx.batch, elements, 1, 1, stride_a);
     plan->b.template set_images<T>(ctx.batch, elements, 1, 1, stride_b);
     plan->c.template set_images<T>(ctx.batch, elements, 1, 1, stride_c != 0 ? stride_c : elements);
-    plan->relu.set_relu();
+    if (kind == PlanKind::relu6)
+      plan->relu.set_clipped_relu(ReLU6::ceiling);
+    else
+      plan->relu.set_relu();
     return plan;
   });
 }
@@ -59,29 +63,35 @@ ElementwisePlan<T>& elementwise_plan(Context<T>& ctx, PlanKind kind, std::size_t
 
 namespace ctnn {
 
-template <class T>
-struct Evaluator<ReLU, Cuda, T> {
+namespace cuda {
+// ReLU (Kind activation) and ReLU6 (Kind relu6, cuDNN's clipped ReLU at 6) through cuDNN's
+// activation calls; backward gives dx = dy where 0 < y < ceiling (y stands in for x, which the
+// layers' backward does not keep: the two agree on where the gradient passes).
+template <class T, PlanKind Kind>
+struct ActivationEvaluator {
   template <ShapeType In>
-  static void forward(cuda::Context<T>& ctx, const ForwardArgs<T>& a) {
-    auto& plan = cuda::elementwise_plan(ctx, cuda::PlanKind::activation, In::size, a.x.image_stride, a.y.image_stride, 0);
-    ctx.run([&](const cuda::Handles& h) {
-      CTNN_CUDNN_CHECK(cudnnActivationForward(h.cudnn(), plan.relu, cuda::one<T>.get(), plan.a, a.x.data,
-                                              cuda::zero<T>.get(), plan.b, a.y.data));
+  static void forward(Context<T>& ctx, const ForwardArgs<T>& a) {
+    auto& plan = elementwise_plan(ctx, Kind, In::size, a.x.image_stride, a.y.image_stride, 0);
+    ctx.run([&](const Handles& h) {
+      CTNN_CUDNN_CHECK(
+          cudnnActivationForward(h.cudnn(), plan.relu, one<T>.get(), plan.a, a.x.data, zero<T>.get(), plan.b, a.y.data));
     });
   }
   template <ShapeType In>
-  static void backward(cuda::Context<T>& ctx, const BackwardArgs<T>& a) {
+  static void backward(Context<T>& ctx, const BackwardArgs<T>& a) {
     if (!a.dx) return;
-    // a: y (also given as x, which ReLU's backward does not keep), b: dy, c: dx
-    auto& plan = cuda::elementwise_plan(ctx, cuda::PlanKind::activation, In::size, a.y.image_stride, a.dy.image_stride,
-                                        a.dx.image_stride, 1);
-    ctx.run([&](const cuda::Handles& h) {
-      CTNN_CUDNN_CHECK(cudnnActivationBackward(h.cudnn(), plan.relu, cuda::one<T>.get(), plan.a, a.y.data, plan.b,
-                                               a.dy.data, plan.a, a.y.data, cuda::blend<T>(a.accumulate_dx), plan.c,
-                                               a.dx.data));
+    // a: y (also given as x), b: dy, c: dx
+    auto& plan = elementwise_plan(ctx, Kind, In::size, a.y.image_stride, a.dy.image_stride, a.dx.image_stride, 1);
+    ctx.run([&](const Handles& h) {
+      CTNN_CUDNN_CHECK(cudnnActivationBackward(h.cudnn(), plan.relu, one<T>.get(), plan.a, a.y.data, plan.b, a.dy.data,
+                                               plan.a, a.y.data, blend<T>(a.accumulate_dx), plan.c, a.dx.data));
     });
   }
 };
+}  // namespace cuda
+
+template <class T>
+struct Evaluator<ReLU, Cuda, T> : cuda::ActivationEvaluator<T, cuda::PlanKind::activation> {};
 
 // The mask lives in cuDNN's reserve space, which is the layer's `saved` area.
 template <class T>
@@ -154,5 +164,14 @@ struct Evaluator<TransformInput, Cuda, T> {
                scale(0), scale(1), scale(2), a.accumulate_dx ? 1 : 0);
   }
 };
+
+}  // namespace ctnn
+
+// ---- ReLU6 ------------------------------------------------------------------------------------
+
+namespace ctnn {
+
+template <class T>
+struct Evaluator<ReLU6, Cuda, T> : cuda::ActivationEvaluator<T, cuda::PlanKind::relu6> {};
 
 }  // namespace ctnn
