@@ -29,6 +29,8 @@
 #include <ctnn/layers/sum.hpp>             // ctnn::Sum
 #include <ctnn/layers/torchvision_googlenet.hpp>   // ctnn::TorchvisionGoogLeNet, ctnn::torchvision::*
 #include <ctnn/layers/transform_input.hpp>         // ctnn::TransformInput
+// Layers of other CNN families.
+#include <ctnn/layers/activations.hpp>      // ctnn::Sigmoid, Tanh, SiLU, Hardswish, LeakyReLU
 
 #include <ctnn/cpu/batch_norm.hpp>    // Evaluator<BatchNorm, Cpu>
 #include <ctnn/cpu/conv.hpp>          // Evaluator<Conv, Cpu>

@@ -20,7 +20,8 @@
 //   backend.hpp      Backend<Cuda>: the model's device memory, planning, graph replay
 //   conv.hpp         Evaluator<Conv, Cuda>, Fusion<Conv, ReLU, Cuda> (convolution + bias + ReLU)
 //   pooling.hpp      Evaluator<MaxPool | AvgPool | AdaptiveAvgPool, Cuda>
-//   elementwise.hpp  Evaluator<ReLU | TransformInput, Cuda>, DropoutKernel<Cuda>
+//   elementwise.hpp  Evaluator<ReLU | TransformInput | Sigmoid | Tanh | SiLU | Hardswish | LeakyReLU, Cuda>,
+//                    DropoutKernel<Cuda>
 //   linear.hpp       Evaluator<Linear, Cuda>
 //   batch_norm.hpp   Evaluator<BatchNorm, Cuda>
 //   model.hpp        Model<Net, In, T, Cuda>
@@ -37,7 +38,7 @@
 #include <ctnn/cuda/backend.hpp>       // ctnn::Backend<Cuda, T>
 #include <ctnn/cuda/conv.hpp>          // Evaluator<Conv, Cuda>, Fusion<Conv, ReLU, Cuda>
 #include <ctnn/cuda/pooling.hpp>       // Evaluator<MaxPool | AvgPool | AdaptiveAvgPool, Cuda>
-#include <ctnn/cuda/elementwise.hpp>   // Evaluator<ReLU | TransformInput, Cuda>, DropoutKernel<Cuda>
+#include <ctnn/cuda/elementwise.hpp>   // Evaluator<ReLU | TransformInput | activations, Cuda>, DropoutKernel<Cuda>
 #include <ctnn/cuda/linear.hpp>        // Evaluator<Linear, Cuda>
 #include <ctnn/cuda/batch_norm.hpp>    // Evaluator<BatchNorm, Cuda>
 #include <ctnn/cuda/model.hpp>         // ctnn::Model<Net, In, T, Cuda>
