@@ -31,6 +31,7 @@
 #include <ctnn/layers/transform_input.hpp>         // ctnn::TransformInput
 // Layers of other CNN families.
 #include <ctnn/layers/activations.hpp>      // ctnn::Sigmoid, Tanh, SiLU, Hardswish, LeakyReLU
+#include <ctnn/layers/softmax.hpp>          // ctnn::Softmax
 
 #include <ctnn/cpu/batch_norm.hpp>    // Evaluator<BatchNorm, Cpu>
 #include <ctnn/cpu/conv.hpp>          // Evaluator<Conv, Cpu>
@@ -38,6 +39,8 @@
 #include <ctnn/cpu/linear.hpp>        // Evaluator<Linear, Cpu>
 #include <ctnn/cpu/pooling.hpp>       // Evaluator<MaxPool | AvgPool | AdaptiveAvgPool, Cpu>
 #include <ctnn/cpu/transform_input.hpp>   // Evaluator<TransformInput, Cpu>
+// Their CPU kernels (the activations' are in cpu/elementwise.hpp).
+#include <ctnn/cpu/softmax.hpp>           // Evaluator<Softmax, Cpu>
 
 #include <ctnn/queries.hpp>      // ctnn::activation_bytes_v
 #include <ctnn/model.hpp>        // ctnn::Model

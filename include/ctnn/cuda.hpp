@@ -24,6 +24,7 @@
 //                    DropoutKernel<Cuda>
 //   linear.hpp       Evaluator<Linear, Cuda>
 //   batch_norm.hpp   Evaluator<BatchNorm, Cuda>
+//   softmax.hpp      Evaluator<Softmax, Cuda>
 //   model.hpp        Model<Net, In, T, Cuda>
 //   optim.hpp        cuda::optim::SGD, Adam, AdamW on the device
 //   loss.hpp         cuda::ClassificationObjective on the device
@@ -41,6 +42,8 @@
 #include <ctnn/cuda/elementwise.hpp>   // Evaluator<ReLU | TransformInput | activations, Cuda>, DropoutKernel<Cuda>
 #include <ctnn/cuda/linear.hpp>        // Evaluator<Linear, Cuda>
 #include <ctnn/cuda/batch_norm.hpp>    // Evaluator<BatchNorm, Cuda>
+// The GPU kernels of other CNN families' layers (the activations' are in elementwise.hpp).
+#include <ctnn/cuda/softmax.hpp>          // Evaluator<Softmax, Cuda>
 #include <ctnn/cuda/model.hpp>         // ctnn::Model<Net, In, T, Cuda>
 #include <ctnn/cuda/optim.hpp>         // ctnn::cuda::optim::SGD, Adam, AdamW
 #include <ctnn/cuda/loss.hpp>          // ctnn::cuda::ClassificationObjective

@@ -101,6 +101,7 @@ enum class PlanKind : int {
   activation,
   batch_norm,
   dropout,
+  softmax,
 };
 
 // ---------------------------------------------------------------------------------------------
