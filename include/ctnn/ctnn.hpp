@@ -32,6 +32,7 @@
 // Layers of other CNN families.
 #include <ctnn/layers/activations.hpp>      // ctnn::Sigmoid, Tanh, SiLU, Hardswish, LeakyReLU
 #include <ctnn/layers/softmax.hpp>          // ctnn::Softmax
+#include <ctnn/layers/upsample.hpp>         // ctnn::Upsample, ctnn::UpsampleMode
 
 #include <ctnn/cpu/batch_norm.hpp>    // Evaluator<BatchNorm, Cpu>
 #include <ctnn/cpu/conv.hpp>          // Evaluator<Conv, Cpu>
@@ -41,6 +42,7 @@
 #include <ctnn/cpu/transform_input.hpp>   // Evaluator<TransformInput, Cpu>
 // Their CPU kernels (the activations' are in cpu/elementwise.hpp).
 #include <ctnn/cpu/softmax.hpp>           // Evaluator<Softmax, Cpu>
+#include <ctnn/cpu/upsample.hpp>          // Evaluator<Upsample, Cpu>
 
 #include <ctnn/queries.hpp>      // ctnn::activation_bytes_v
 #include <ctnn/model.hpp>        // ctnn::Model

@@ -25,6 +25,7 @@
 //   linear.hpp       Evaluator<Linear, Cuda>
 //   batch_norm.hpp   Evaluator<BatchNorm, Cuda>
 //   softmax.hpp      Evaluator<Softmax, Cuda>
+//   upsample.hpp     Evaluator<Upsample, Cuda>
 //   model.hpp        Model<Net, In, T, Cuda>
 //   optim.hpp        cuda::optim::SGD, Adam, AdamW on the device
 //   loss.hpp         cuda::ClassificationObjective on the device
@@ -44,6 +45,7 @@
 #include <ctnn/cuda/batch_norm.hpp>    // Evaluator<BatchNorm, Cuda>
 // The GPU kernels of other CNN families' layers (the activations' are in elementwise.hpp).
 #include <ctnn/cuda/softmax.hpp>          // Evaluator<Softmax, Cuda>
+#include <ctnn/cuda/upsample.hpp>         // Evaluator<Upsample, Cuda>
 #include <ctnn/cuda/model.hpp>         // ctnn::Model<Net, In, T, Cuda>
 #include <ctnn/cuda/optim.hpp>         // ctnn::cuda::optim::SGD, Adam, AdamW
 #include <ctnn/cuda/loss.hpp>          // ctnn::cuda::ClassificationObjective
