@@ -24,6 +24,7 @@
 //                    DropoutKernel<Cuda>
 //   linear.hpp       Evaluator<Linear, Cuda>
 //   batch_norm.hpp   Evaluator<BatchNorm, Cuda>
+//   conv_transpose.hpp  ConvTranspose2d's bias (its evaluator runs the Conv's)
 //   softmax.hpp      Evaluator<Softmax, Cuda>
 //   upsample.hpp     Evaluator<Upsample, Cuda>
 //   model.hpp        Model<Net, In, T, Cuda>
@@ -44,6 +45,7 @@
 #include <ctnn/cuda/linear.hpp>        // Evaluator<Linear, Cuda>
 #include <ctnn/cuda/batch_norm.hpp>    // Evaluator<BatchNorm, Cuda>
 // The GPU kernels of other CNN families' layers (the activations' are in elementwise.hpp).
+#include <ctnn/cuda/conv_transpose.hpp>   // ConvTranspose2d's bias (its evaluator runs the Conv's)
 #include <ctnn/cuda/softmax.hpp>          // Evaluator<Softmax, Cuda>
 #include <ctnn/cuda/upsample.hpp>         // Evaluator<Upsample, Cuda>
 #include <ctnn/cuda/model.hpp>         // ctnn::Model<Net, In, T, Cuda>
