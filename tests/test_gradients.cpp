@@ -16,14 +16,18 @@
 
 #include <cstddef>     // std::size_t
 #include <cstdint>     // std::int64_t
+#include <ratio>       // std::ratio
 #include <span>        // std::span
 #include <string>      // std::string
 #include <vector>      // std::vector
 
 #include <ctnn/cpu/conv.hpp>          // Evaluator<Conv, Cpu>
-#include <ctnn/cpu/elementwise.hpp>   // Evaluator<ReLU | Dropout | Flatten, Cpu>
+#include <ctnn/cpu/conv_transpose.hpp>   // Evaluator<ConvTranspose2d, Cpu>
+#include <ctnn/cpu/elementwise.hpp>   // Evaluator<ReLU | Dropout | Flatten | activations, Cpu>
 #include <ctnn/cpu/linear.hpp>        // Evaluator<Linear, Cpu>
 #include <ctnn/cpu/pooling.hpp>       // Evaluator<MaxPool | AvgPool | AdaptiveAvgPool, Cpu>
+#include <ctnn/cpu/softmax.hpp>       // Evaluator<Softmax, Cpu>
+#include <ctnn/cpu/upsample.hpp>      // Evaluator<Upsample, Cpu>
 #include <ctnn/init.hpp>              // ctnn::init::reference_uniform
 #include <ctnn/layers/aux_output.hpp>      // ctnn::AuxOutput
 #include <ctnn/layers/basic_conv.hpp>      // ctnn::BasicConv2d
@@ -211,6 +215,20 @@ void check_modes_agree() {
   CHECK(test::max_difference(trained, std::span<const double>(evaluated)) == 0.0);
 }
 
+// The gradients against finite differences, and the two modes' forwards against each other where
+// they compute the same (batch norm normalises with the batch's statistics in training only).
+template <class C>
+void check_case() {
+  using Net = typename C::Net;
+  using In = typename C::In;
+  const Errors errors = check_gradients<Net, In>();
+  MESSAGE("parameters: " << errors.parameters_checked << " checked, max error " << errors.parameters
+                         << "; input: " << errors.inputs_checked << " checked, max error " << errors.input);
+  CHECK(errors.parameters <= kTolerance);
+  CHECK(errors.input <= kTolerance);
+  if constexpr (Net::buffer_count == 0) check_modes_agree<Net, In>();
+}
+
 // ---- the cases -------------------------------------------------------------------------------
 
 using ConvK3 = Case<Conv<3, 4, 3>, Shape<3, 6, 6>>;
@@ -259,20 +277,6 @@ using MiniGoogLeNet =
                     AuxOutput<InceptionAux<16, 5>>, Inception<16, 4, 4, 4, 2, 2, 2>, MaxPool<3, 2, 0, Rounding::ceil>,
                     AdaptiveAvgPool<1>, Flatten, Dropout<40>, Linear<12, 5>>,
          Shape<3, 29, 29>>;
-
-// The gradients against finite differences, and the two modes' forwards against each other where
-// they compute the same (batch norm normalises with the batch's statistics in training only).
-template <class C>
-void check_case() {
-  using Net = typename C::Net;
-  using In = typename C::In;
-  const Errors errors = check_gradients<Net, In>();
-  MESSAGE("parameters: " << errors.parameters_checked << " checked, max error " << errors.parameters
-                         << "; input: " << errors.inputs_checked << " checked, max error " << errors.input);
-  CHECK(errors.parameters <= kTolerance);
-  CHECK(errors.input <= kTolerance);
-  if constexpr (Net::buffer_count == 0) check_modes_agree<Net, In>();
-}
 
 }  // namespace
 
@@ -332,4 +336,52 @@ TEST_CASE("ReLU6 passes the gradient only strictly between 0 and 6, as finite di
     CHECK(analytic[i] == (x[i] > 0 && x[i] < 6 ? 1.0 : 0.0));
     CHECK(std::abs(numeric - analytic[i]) <= 1e-6);
   }
+
+// ---- Activations, softmax, upsampling and transposed convolution ------------------------------
+// Inputs lie in [-1, 1); a sum of four identities takes them to [-4, 4), past Hardswish's -3 and 3.
+// Chains run the in-place activations on their predecessor's slot in training (Sigmoid, Tanh,
+// LeakyReLU keep their output) and in evaluation; a Sum's later branches add into dx
+// (ConvTranspose2d through its scratch).
+
+namespace {
+
+using Bilinear2 = Upsample<2, UpsampleMode::bilinear>;
+using Times4 = Sum<Identity, Identity, Identity, Identity>;
+
+using IdentityAlone = Case<Identity, Shape<2, 3, 3>>;
+using SigmoidCase = Case<Sigmoid, Shape<3, 4, 4>>;
+using TanhCase = Case<Tanh, Shape<3, 4, 4>>;
+using SiLUCase = Case<SiLU, Shape<3, 4, 4>>;
+using HardswishCase = Case<Sequential<Times4, Hardswish>, Shape<3, 4, 4>>;
+using LeakyReLUDefault = Case<LeakyReLU<>, Shape<3, 4, 4>>;
+using LeakyReLUNegativeSlope = Case<LeakyReLU<std::ratio<-1, 2>>, Shape<3, 4, 4>>;
+using ActivationChain = Case<Sequential<Conv<3, 4, 3, 1, 1>, Sigmoid, Conv<4, 4, 1>, Tanh, LeakyReLU<std::ratio<1, 5>>,
+                                        Conv<4, 3, 1>, SiLU, Hardswish>,
+                             Shape<3, 5, 5>>;
+using SoftmaxFeatures = Case<Softmax, Features<7>>;
+using SoftmaxPixels = Case<Sequential<Conv<3, 4, 1>, Softmax>, Shape<3, 3, 3>>;
+using UpsampleNearest2 = Case<Upsample<2>, Shape<2, 3, 4>>;
+using UpsampleBilinear2 = Case<Bilinear2, Shape<2, 4, 3>>;
+using UpsampleBilinear3 = Case<Upsample<3, UpsampleMode::bilinear>, Shape<2, 3, 4>>;
+using ConvTransposeK3S2P1Op1 = Case<ConvTranspose2d<3, 2, 3, 2, 1, 1>, Shape<3, 4, 4>>;
+using ConvTransposeK4S2P1NoBias = Case<ConvTranspose2d<2, 3, 4, 2, 1, 0, false>, Shape<2, 3, 3>>;
+using ConvTransposeK1 = Case<ConvTranspose2d<4, 3, 1>, Shape<4, 3, 3>>;
+using ConvTransposeK2S3Op2 = Case<ConvTranspose2d<2, 2, 2, 3, 0, 2>, Shape<2, 3, 2>>;
+// A segmentation head: downsample, learn to upsample, upsample again, classify every pixel.
+using SegmentationHead = Case<Sequential<Conv<3, 4, 3, 2, 1>, ReLU, ConvTranspose2d<4, 4, 4, 2, 1>, Bilinear2,
+                                         Conv<4, 3, 1>, Softmax>,
+                              Shape<3, 6, 6>>;
+using SumOfNewLayers = Case<Sum<SiLU, ConvTranspose2d<3, 3, 3, 1, 1>, Sequential<Upsample<2>, Conv<3, 3, 2, 2>>,
+                                Sequential<Bilinear2, Conv<3, 3, 2, 2>>, Softmax, LeakyReLU<std::ratio<-1, 2>>, Tanh>,
+                            Shape<3, 4, 4>>;
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("backward of the activations, softmax, upsampling and transposed convolution matches central finite "
+                   "differences in double precision",
+                   C, IdentityAlone, SigmoidCase, TanhCase, SiLUCase, HardswishCase, LeakyReLUDefault,
+                   LeakyReLUNegativeSlope, ActivationChain, SoftmaxFeatures, SoftmaxPixels, UpsampleNearest2,
+                   UpsampleBilinear2, UpsampleBilinear3, ConvTransposeK3S2P1Op1, ConvTransposeK4S2P1NoBias,
+                   ConvTransposeK1, ConvTransposeK2S3Op2, SegmentationHead, SumOfNewLayers) {
+  check_case<C>();
 }

@@ -1,10 +1,12 @@
 // Every layer kind's forward pass against PyTorch's on the same input and parameters
-// (tests/data/reference/layers.safetensors, written by tools/make_reference_data.py), in both
-// evaluation and training mode (the memory plans differ).
+// (tests/data/reference/layers.safetensors and activations_upsampling.safetensors, written by
+// tools/make_reference_data.py), in both evaluation and training mode (the memory plans differ).
 
 #include <doctest/doctest.h>
 
-#include <random>   // std::mt19937, std::uniform_int_distribution
+#include <random>        // std::mt19937, std::uniform_int_distribution
+#include <ratio>         // std::ratio
+#include <type_traits>   // std::is_same_v
 
 #include <ctnn/ctnn.hpp>             // layers, ctnn::Model
 #include <ctnn/io/safetensors.hpp>   // ctnn::safetensors::Reader
@@ -24,13 +26,13 @@ const test::ReferenceFile& layers_file() { return test::ReferenceFile::open("ref
 
 // Runs the case's layer (fed In) on the reference input; the output must match PyTorch's.
 template <class Net, ShapeType In>
-void check_case(const std::string& name, Mode mode = Mode::eval) {
+void check_case(const std::string& name, Mode mode = Mode::eval, const test::ReferenceFile& file = layers_file()) {
   Model<Net, In> model;
-  test::load_parameters(model, layers_file(), name + ".");
+  test::load_parameters(model, file, name + ".");
   model.train(mode == Mode::train);
   model.disable_dropout(true);  // PyTorch ran in evaluation mode
-  const std::vector<float> input = test::read_tensor(layers_file(), name + ".input");
-  const std::vector<float> expected = test::read_tensor(layers_file(), name + ".output");
+  const std::vector<float> input = test::read_tensor(file, name + ".input");
+  const std::vector<float> expected = test::read_tensor(file, name + ".output");
   const std::span<const float> output = model.forward(input);
   CAPTURE(name);
   CHECK(output.size() == expected.size());
@@ -45,6 +47,12 @@ struct BothModes {
     check_case<Net, In>(name, Mode::train);
   }
 };
+
+template <class Net, ShapeType In>
+void check_both_modes(const std::string& name, const test::ReferenceFile& file = layers_file()) {
+  check_case<Net, In>(name, Mode::eval, file);
+  check_case<Net, In>(name, Mode::train, file);
+}
 
 }  // namespace
 
@@ -178,4 +186,64 @@ TEST_CASE("grouped and depthwise Conv match nn.Conv2d(groups=G)") {
 
 TEST_CASE("ReLU6 matches nn.ReLU6 on inputs on both sides of 0 and 6") {
   check_both_modes<ReLU6, Shape<3, 5, 5>>("relu6");
+}
+
+// ---- Activations, softmax, upsampling and transposed convolution ------------------------------
+// (activations_upsampling.safetensors)
+
+namespace {
+
+const test::ReferenceFile& activations_upsampling_file() {
+  return test::ReferenceFile::open("reference/activations_upsampling.safetensors");
+}
+
+template <class Net, ShapeType In>
+void check_activation_or_upsampling(const std::string& name) {
+  check_both_modes<Net, In>(name, activations_upsampling_file());
+}
+
+}  // namespace
+
+TEST_CASE("Identity, Sigmoid, Tanh, SiLU, Hardswish and LeakyReLU match PyTorch") {
+  check_activation_or_upsampling<Identity, Shape<3, 4, 4>>("identity");
+  check_activation_or_upsampling<Sigmoid, Shape<3, 5, 5>>("sigmoid");
+  check_activation_or_upsampling<Tanh, Shape<3, 5, 5>>("tanh");
+  check_activation_or_upsampling<SiLU, Shape<3, 5, 5>>("silu");
+  check_activation_or_upsampling<Hardswish, Shape<3, 5, 5>>("hardswish");
+  check_activation_or_upsampling<LeakyReLU<>, Shape<3, 5, 5>>("leaky_relu");
+  check_activation_or_upsampling<LeakyReLU<std::ratio<1, 5>>, Shape<3, 5, 5>>("leaky_relu_0_2");
+  check_activation_or_upsampling<LeakyReLU<std::ratio<-1, 2>>, Shape<3, 5, 5>>("leaky_relu_negative");
+}
+
+TEST_CASE("Softmax matches nn.Softmax(dim=1) on feature vectors and per pixel on images") {
+  check_activation_or_upsampling<Softmax, Features<10>>("softmax_features");
+  check_activation_or_upsampling<Softmax, Shape<5, 4, 3>>("softmax_pixels");
+}
+
+TEST_CASE("Upsample matches nn.Upsample, nearest and bilinear (align_corners=False)") {
+  check_activation_or_upsampling<Upsample<2>, Shape<3, 4, 5>>("upsample_nearest_2");
+  check_activation_or_upsampling<Upsample<3>, Shape<2, 3, 4>>("upsample_nearest_3");
+  check_activation_or_upsampling<Upsample<2, UpsampleMode::bilinear>, Shape<3, 4, 5>>("upsample_bilinear_2");
+  check_activation_or_upsampling<Upsample<3, UpsampleMode::bilinear>, Shape<2, 5, 3>>("upsample_bilinear_3");
+}
+
+TEST_CASE("ConvTranspose2d matches nn.ConvTranspose2d, output padding and padding beyond K - 1 included") {
+  check_activation_or_upsampling<ConvTranspose2d<4, 3, 3, 2, 1, 1>, Shape<4, 5, 5>>("conv_transpose_k3_s2_p1_op1");
+  check_activation_or_upsampling<ConvTranspose2d<3, 5, 4, 2, 1>, Shape<3, 6, 7>>("conv_transpose_k4_s2_p1");
+  check_activation_or_upsampling<ConvTranspose2d<6, 4, 1>, Shape<6, 4, 4>>("conv_transpose_k1");
+  check_activation_or_upsampling<ConvTranspose2d<3, 4, 3, 1, 0, 0, false>, Shape<3, 5, 5>>("conv_transpose_k3_no_bias");
+  check_activation_or_upsampling<ConvTranspose2d<2, 3, 2, 3, 0, 2>, Shape<2, 4, 3>>("conv_transpose_k2_s3_op2");
+  check_activation_or_upsampling<ConvTranspose2d<2, 3, 3, 2, 2>, Shape<2, 5, 5>>("conv_transpose_k3_s2_p2");
+}
+
+TEST_CASE("ConvTranspose2d's weight is [In, Out, K, K] under PyTorch's names, and its output size is PyTorch's") {
+  using Up = ConvTranspose2d<64, 32, 4, 2, 1>;
+  const auto tensors = named_tensors<Up, Shape<64, 14, 14>>();
+  REQUIRE(tensors.size() == 2);
+  CHECK(tensors[0].name == "weight");
+  CHECK(tensors[0].shape == std::vector<std::size_t>{64, 32, 4, 4});
+  CHECK(tensors[1].name == "bias");
+  CHECK(tensors[1].shape == std::vector<std::size_t>{32});
+  static_assert(std::is_same_v<output_shape_t<Up, Shape<64, 14, 14>>, Shape<32, 28, 28>>);  // 13 * 2 - 2 + 4
+  static_assert(std::is_same_v<output_shape_t<ConvTranspose2d<2, 3, 2, 3, 0, 2>, Shape<2, 4, 3>>, Shape<3, 13, 10>>);
 }

@@ -48,10 +48,7 @@ static_assert(macs_v<MobileNetV2<>, Image> == 300'774'272);  // 0.30 G
 // is its stem's, 3x3x3 rows of 112x112 columns (and their gradient) per thread.
 static_assert(workspace_bytes_v<MobileNetV2<>, Image> < workspace_bytes_v<ResNet18<>, Image>);
 
-const safetensors::Reader& zoo_file() {
-  static const safetensors::Reader file = safetensors::Reader::open(test::data_path("reference/zoo.safetensors"));
-  return file;
-}
+const test::ReferenceFile& zoo_file() { return test::ReferenceFile::open("reference/zoo.safetensors"); }
 
 std::vector<float> read(const std::string& name) { return test::read_tensor<float>(zoo_file(), name); }
 

@@ -216,4 +216,32 @@ struct Layer_has_no_evaluator_for_the_device {
   static constexpr bool ok = true;
 };
 
+// ---- ConvTranspose2d ------------------------------------------------------------------------
+
+template <std::size_t received_channels, std::size_t declared_In>
+struct ConvTranspose2d_receives_channels_but_was_declared_with_In {
+  static_assert(received_channels == declared_In,
+                "ConvTranspose2d<In, Out, K, S, P, OutputPadding>: receives a channel count that differs from In "
+                "(this check's arguments are <received, declared In>)");
+  static constexpr bool ok = true;
+};
+
+// A zero stride is reported by ConvTranspose2d's own check that S is positive, not here too.
+template <std::size_t output_padding, std::size_t stride>
+struct ConvTranspose2d_output_padding_must_be_smaller_than_its_stride {
+  static_assert(output_padding < stride || stride == 0,
+                "ConvTranspose2d<In, Out, K, S, P, OutputPadding>: OutputPadding must be smaller than the stride S, "
+                "as in PyTorch (this check's arguments are <OutputPadding, S>)");
+  static constexpr bool ok = true;
+};
+
+// The output before cropping is (H - 1) * S + K + OutputPadding; the padding removes P on each side.
+template <std::size_t twice_padding, std::size_t uncropped_height, std::size_t uncropped_width>
+struct ConvTranspose2d_padding_crops_away_its_whole_output_of_height_and_width {
+  static_assert(twice_padding < uncropped_height && twice_padding < uncropped_width,
+                "ConvTranspose2d<In, Out, K, S, P, OutputPadding>: 2P removes the whole output "
+                "(H - 1) * S + K + OutputPadding (this check's arguments are <2P, uncropped H, uncropped W>)");
+  static constexpr bool ok = true;
+};
+
 }  // namespace ctnn::diagnostic

@@ -1,7 +1,8 @@
 #pragma once
-// CPU kernels of the element-wise layers: ReLU, and Dropout's mask (the pass-through and the
-// views Flatten and Identity are device-generic). Each may run in place (x and y the same
-// memory) when the memory plan says so.
+// CPU kernels of the element-wise layers: ReLU, Dropout's mask (the pass-through and the
+// views Flatten and Identity are device-generic), and the activations of
+// ctnn/layers/activations.hpp. Each may run in place (x and y the same memory) when the memory
+// plan says so.
 
 #include <cstddef>   // std::size_t
 #include <limits>    // std::numeric_limits
@@ -9,6 +10,7 @@
 
 #include <ctnn/cpu/context.hpp>      // ctnn::cpu::Context, parallel_over_images, copy_images
 #include <ctnn/evaluator.hpp>        // ctnn::Evaluator, ctnn::ForwardArgs, ctnn::BackwardArgs
+#include <ctnn/layers/activations.hpp>   // ctnn::ElementwiseActivation, Sigmoid, Tanh, SiLU, ...
 #include <ctnn/layers/dropout.hpp>   // ctnn::Dropout, ctnn::DropoutKernel
 #include <ctnn/layers/flatten.hpp>   // ctnn::Flatten, ctnn::Identity (generic evaluators)
 #include <ctnn/layers/relu.hpp>      // ctnn::ReLU
@@ -84,6 +86,38 @@ struct DropoutKernel<Cpu, T> {
       T* input_grad = a.dx.image(n);
       for (std::size_t i = begin; i < end; ++i) {
         const T g = gradient[i] * m[i];
+        input_grad[i] = a.accumulate_dx ? input_grad[i] + g : g;
+      }
+    });
+  }
+};
+
+// ---- Element-wise activations (Sigmoid, Tanh, SiLU, Hardswish, LeakyReLU) -------------------
+// One evaluator for every ElementwiseActivation: its rule (ctnn/rules/activations.hpp), element by
+// element. Backward hands the rule what the description keeps: the output y or the input x.
+template <ElementwiseActivation L, class T>
+struct Evaluator<L, Cpu, T> {
+  using Rule = typename L::rule;
+  static constexpr T parameter = static_cast<T>(L::rule_parameter);
+
+  template <ShapeType In>
+  static void forward(cpu::Context<T>& ctx, const ForwardArgs<T>& a) {
+    cpu::parallel_over_images(ctx, In::size, [&](std::size_t n, std::size_t begin, std::size_t end) {
+      const T* in = a.x.image(n);
+      T* out = a.y.image(n);
+      for (std::size_t i = begin; i < end; ++i) out[i] = Rule::forward(in[i], parameter);
+    });
+  }
+  template <ShapeType In>
+  static void backward(cpu::Context<T>& ctx, const BackwardArgs<T>& a) {
+    if (!a.dx) return;
+    const ConstSlot<T> kept = L::backward_reads_output ? a.y : a.x;
+    cpu::parallel_over_images(ctx, In::size, [&](std::size_t n, std::size_t begin, std::size_t end) {
+      const T* value = kept.image(n);
+      const T* gradient = a.dy.image(n);
+      T* input_grad = a.dx.image(n);
+      for (std::size_t i = begin; i < end; ++i) {
+        const T g = Rule::backward(value[i], gradient[i], parameter);
         input_grad[i] = a.accumulate_dx ? input_grad[i] + g : g;
       }
     });

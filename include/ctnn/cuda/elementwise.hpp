@@ -1,7 +1,9 @@
 #pragma once
-// CUDA evaluators of the element-wise layers: ReLU and Dropout's mask through cuDNN, and
-// TransformInput (a kernel of ctnn/cuda/kernels/elementwise.hpp). Dropout's pass-through and the
-// views Flatten and Identity are device-generic (ctnn/layers/).
+// CUDA evaluators of the element-wise layers: ReLU and Dropout's mask through cuDNN,
+// TransformInput (a kernel of ctnn/cuda/kernels/elementwise.hpp), and the activations of
+// ctnn/layers/activations.hpp (kernels of ctnn/cuda/kernels/activations.hpp, whose arithmetic is
+// the CPU's: ctnn/rules/activations.hpp). Dropout's pass-through and the views Flatten and
+// Identity are device-generic (ctnn/layers/).
 //
 //   ReLU      cudnnActivationForward / Backward; dx = dy where y > 0 (y stands in for x, which
 //             ReLU's backward does not keep)
@@ -12,8 +14,9 @@
 //             different elements for the same seed.
 // Each runs in place when the memory plan gives it the same slot for x and y.
 
-#include <cstddef>   // std::size_t
-#include <string>    // std::to_string
+#include <cstddef>       // std::size_t
+#include <string>        // std::to_string
+#include <type_traits>   // std::is_same_v
 
 #include <cudnn.h>   // cudnnActivation*, cudnnDropout*
 
@@ -22,6 +25,7 @@
 #include <ctnn/cuda/error.hpp>               // CTNN_CUDNN_CHECK
 #include <ctnn/cuda/kernels.hpp>             // ctnn::cuda::launch, Kernel
 #include <ctnn/evaluator.hpp>                // ctnn::Evaluator
+#include <ctnn/layers/activations.hpp>       // ctnn::ElementwiseActivation, Sigmoid, Tanh, SiLU, ...
 #include <ctnn/layers/dropout.hpp>           // ctnn::Dropout, ctnn::DropoutKernel
 #include <ctnn/layers/relu.hpp>              // ctnn::ReLU
 #include <ctnn/layers/relu6.hpp>             // ctnn::ReLU6
@@ -173,5 +177,52 @@ namespace ctnn {
 
 template <class T>
 struct Evaluator<ReLU6, Cuda, T> : cuda::ActivationEvaluator<T, cuda::PlanKind::relu6> {};
+
+}  // namespace ctnn
+
+// ---- Element-wise activations (Sigmoid, Tanh, SiLU, Hardswish, LeakyReLU) -------------------
+
+namespace ctnn::cuda {
+
+// The two kernels of each activation rule (ctnn/cuda/kernels/activations.hpp).
+struct ActivationKernels {
+  Kernel forward, backward;
+};
+template <class Rule>
+constexpr ActivationKernels activation_kernels() {
+  if constexpr (std::is_same_v<Rule, rules::SigmoidRule>) return {Kernel::sigmoid_forward, Kernel::sigmoid_backward};
+  if constexpr (std::is_same_v<Rule, rules::TanhRule>) return {Kernel::tanh_forward, Kernel::tanh_backward};
+  if constexpr (std::is_same_v<Rule, rules::SiLURule>) return {Kernel::silu_forward, Kernel::silu_backward};
+  if constexpr (std::is_same_v<Rule, rules::HardswishRule>) return {Kernel::hardswish_forward, Kernel::hardswish_backward};
+  if constexpr (std::is_same_v<Rule, rules::LeakyReLURule>) return {Kernel::leaky_relu_forward, Kernel::leaky_relu_backward};
+}
+
+}  // namespace ctnn::cuda
+
+namespace ctnn {
+
+// One evaluator for every ElementwiseActivation, as on the CPU: its rule's kernels, backward fed
+// what the description keeps (the output y or the input x).
+template <ElementwiseActivation L, class T>
+struct Evaluator<L, Cuda, T> {
+  static constexpr cuda::ActivationKernels kernels = cuda::activation_kernels<typename L::rule>();
+  static constexpr T parameter = static_cast<T>(L::rule_parameter);
+
+  template <ShapeType In>
+  static void forward(cuda::Context<T>& ctx, const ForwardArgs<T>& a) {
+    const auto total = static_cast<long long>(ctx.batch * In::size);
+    ctx.launch(kernels.forward, total, total, static_cast<long long>(In::size), a.x.data,
+               static_cast<long long>(a.x.image_stride), a.y.data, static_cast<long long>(a.y.image_stride), parameter);
+  }
+  template <ShapeType In>
+  static void backward(cuda::Context<T>& ctx, const BackwardArgs<T>& a) {
+    if (!a.dx) return;
+    const ConstSlot<T> kept = L::backward_reads_output ? a.y : a.x;
+    const auto total = static_cast<long long>(ctx.batch * In::size);
+    ctx.launch(kernels.backward, total, total, static_cast<long long>(In::size), kept.data,
+               static_cast<long long>(kept.image_stride), a.dy.data, static_cast<long long>(a.dy.image_stride),
+               a.dx.data, static_cast<long long>(a.dx.image_stride), parameter, a.accumulate_dx ? 1 : 0);
+  }
+};
 
 }  // namespace ctnn
