@@ -4,6 +4,7 @@
 //   ctnn-train-fashion-mnist --out runs/fashion                     # the recorded run: 93.47% in 25 min
 //   OMP_WAIT_POLICY=passive ctnn-train-fashion-mnist --epochs 12  # a shorter run, on a busy machine
 //   ctnn-train-fashion-mnist --resume --out runs/fashion          # continue a stopped run
+//   mpirun -np 2 ctnn-train-fashion-mnist --out runs/fashion      # data parallel over 2 processes
 //
 // It prints a progress bar (images/s, ETA) and each epoch's train and test loss and accuracy, and
 // keeps in --out:
@@ -16,6 +17,10 @@
 // A loss that turns NaN or infinite stops the run with a message; the last good checkpoint stays.
 // Exit status: 0 completed, 1 error, 2 diverged, 130 interrupted (Ctrl-C), 3 time limit.
 //
+// Started by mpirun or srun (built with MPI), the processes train together (docs/distributed.md):
+// --batch is the global batch, each process trains on its share; rank 0 prints and writes the
+// files. An error in one process ends them all (exit status 1).
+//
 // OMP_WAIT_POLICY=passive matters on a machine shared with other work: OpenMP's default
 // spin-waiting between the many short parallel regions of a small network wastes the cores
 // another process holds (measured 2-4x slower under load).
@@ -26,6 +31,7 @@
 #include <cstdlib>      // std::getenv
 #include <exception>    // std::exception
 #include <filesystem>   // std::filesystem::path, exists
+#include <optional>     // std::optional
 #include <string>       // std::string
 
 #include <unistd.h>   // write, _exit: async-signal-safe
@@ -41,6 +47,10 @@
 
 #if defined(_OPENMP)
 #include <omp.h>   // omp_set_num_threads: the optimizer's loops use the same thread count
+#endif
+
+#if defined(CTNN_WITH_MPI)
+#include <ctnn/distributed/data_parallel.hpp>  // ctnn::distributed::DataParallel, Environment, Communicator
 #endif
 
 namespace {
@@ -94,6 +104,23 @@ int main(int argc, char** argv) {
   app.add_option("--time-limit", options.time_limit_minutes, "stop (with a checkpoint) after this many minutes; 0: none")
       ->capture_default_str();
   app.add_option("--train-subset", train_subset, "train on the first N training images only (quick checks); 0: all");
+  // ---- data parallelism (only in a build with MPI, only under mpirun / srun) ----
+#if defined(CTNN_WITH_MPI)
+  std::optional<ctnn::distributed::Environment> mpi;
+  std::optional<ctnn::distributed::Communicator> world;
+  if (ctnn::distributed::launched_by_mpi()) mpi.emplace(argc, argv), world.emplace(ctnn::distributed::Communicator::world());
+  ctnn::distributed::DataParallelOptions parallel_options;
+  double bucket_megabytes = static_cast<double>(parallel_options.bucket_bytes) / (1 << 20);
+  app.add_flag("--sync-batch-norm", parallel_options.sync_batch_norm,
+               "with several processes: batch norm over the global batch (SyncBatchNorm)");
+  app.add_option("--bucket-mb", bucket_megabytes, "with several processes: MiB of gradients per all-reduce")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  const bool parallel_run = world && world->size() > 1;
+  const bool root = !world || world->is_root();
+#else
+  const bool root = true;
+#endif
+  // ---- end data parallelism ----
   CLI11_PARSE(app, argc, argv);
 
   options.optimizer = optimizer == "sgd" ? train::OptimizerKind::sgd : optimizer == "adam" ? train::OptimizerKind::adam
@@ -106,6 +133,11 @@ int main(int argc, char** argv) {
 
   try {
     Model model;
+#if defined(CTNN_WITH_MPI)  // data parallelism: the processes train `model` together
+    parallel_options.bucket_bytes = static_cast<std::size_t>(bucket_megabytes * (1 << 20));
+    std::optional<ctnn::distributed::DataParallel<Model>> parallel;
+    if (parallel_run) options.parallel = &parallel.emplace(model, *world, parallel_options);
+#endif
     if (threads > 0) {
       model.set_threads(threads);
 #if defined(_OPENMP)
@@ -120,14 +152,20 @@ int main(int argc, char** argv) {
       train_set.labels.resize(train_subset);
     }
 
-    std::printf("%s: %zu parameters, %.2f M multiply-adds per image; %d threads%s\n",
+    if (root) std::printf("%s: %zu parameters, %.2f M multiply-adds per image; %d threads%s\n",
                 std::string(ctnn::FashionInception::type_name).c_str(), Model::parameter_count,
                 static_cast<double>(ctnn::macs_v<ctnn::FashionInception, ctnn::FashionInput>) / 1e6, model.threads(),
                 std::getenv("OMP_WAIT_POLICY") ? "" : " (set OMP_WAIT_POLICY=passive on a busy machine)");
-    std::printf("data: %zu training and %zu test images from %s\n", train_set.count, test_set.count, data_directory.c_str());
-    std::printf("%s lr %g, %s schedule, weight decay %g, batch %zu, %zu epochs, augmentation %s, seed %llu\n",
+    if (root) std::printf("data: %zu training and %zu test images from %s\n", train_set.count, test_set.count, data_directory.c_str());
+    if (root) std::printf("%s lr %g, %s schedule, weight decay %g, batch %zu, %zu epochs, augmentation %s, seed %llu\n",
                 optimizer.c_str(), options.lr, schedule.c_str(), options.weight_decay, options.batch, options.epochs,
                 ctnn::train::augmentation_name(options.augmentation).c_str(), static_cast<unsigned long long>(options.seed));
+#if defined(CTNN_WITH_MPI)
+    if (root && parallel_run)
+      std::printf("data parallel: %d processes, %zu images each per step, %s batch norm, %.4g MiB buckets\n", world->size(),
+                  options.batch / static_cast<std::size_t>(world->size()), parallel_options.sync_batch_norm ? "synchronised" : "local",
+                  bucket_megabytes);
+#endif
     std::fflush(stdout);
 
     train::Trainer<Model> trainer(model, train_set, test_set, options);
@@ -135,13 +173,14 @@ int main(int argc, char** argv) {
       if (!std::filesystem::exists(trainer.checkpoint_path()))
         throw ctnn::Error(trainer.checkpoint_path().string(), "no checkpoint to resume from");
       trainer.resume();
-      std::printf("resuming %s: epoch %zu%s, %s of training so far\n", trainer.checkpoint_path().string().c_str(),
+      if (root) std::printf("resuming %s: epoch %zu%s, %s of training so far\n", trainer.checkpoint_path().string().c_str(),
                   trainer.state().epoch, trainer.state().in_epoch ? " (inside it)" : " done",
                   train::format_duration(trainer.state().elapsed_seconds).c_str());
     } else {
       trainer.start();
     }
     trainer.on_epoch = [&](const train::EpochMetrics& m) {
+      if (!root) return;
       std::printf("epoch %3zu/%zu  train loss %.4f acc %6.2f%%  test loss %.4f acc %6.2f%%  lr %.4g  %s\n", m.epoch,
                   options.epochs, m.train_loss, 100 * m.train_accuracy, m.test_loss, 100 * m.test_accuracy, m.lr,
                   train::format_duration(m.seconds).c_str());
@@ -157,6 +196,7 @@ int main(int argc, char** argv) {
     switch (result.status) {
       case train::RunStatus::completed: {
         const std::filesystem::path weights = std::filesystem::path(out) / "fashion_inception.safetensors";
+        if (!root) return 0;
         ctnn::save_weights(model, weights);
         const auto& last = trainer.history().back();
         std::printf("done: test accuracy %.2f%% after %zu epochs in %s; weights in %s, curves in %s\n",
@@ -165,16 +205,19 @@ int main(int argc, char** argv) {
         return 0;
       }
       case train::RunStatus::interrupted:
-        std::printf("%s\n", result.message.c_str());
+        if (root) std::printf("%s\n", result.message.c_str());
         return 130;
       case train::RunStatus::time_limit:
-        std::printf("%s\n", result.message.c_str());
+        if (root) std::printf("%s\n", result.message.c_str());
         return 3;
       case train::RunStatus::diverged:
-        std::fprintf(stderr, "ctnn-train-fashion-mnist: %s\n", result.message.c_str());
+        if (root) std::fprintf(stderr, "ctnn-train-fashion-mnist: %s\n", result.message.c_str());
         return 2;
     }
   } catch (const std::exception& error) {
+#if defined(CTNN_WITH_MPI)  // the other processes would wait for this one for ever
+    if (parallel_run) world->abort(1, std::string("ctnn-train-fashion-mnist: ") + error.what());
+#endif
     std::fprintf(stderr, "ctnn-train-fashion-mnist: %s\n", error.what());
     return 1;
   }

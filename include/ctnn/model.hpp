@@ -39,6 +39,7 @@
 #include <ctnn/find_layer.hpp>    // ctnn::find_layer, ctnn::LayerInfo
 #include <ctnn/layer.hpp>         // ctnn::Mode, ctnn::parameter_count_v
 #include <ctnn/shape.hpp>         // ctnn::ShapeType, ctnn::output_shape_t
+#include <ctnn/training_hooks.hpp>  // ctnn::TrainingHooks
 
 namespace ctnn {
 
@@ -133,6 +134,10 @@ class Model<Net, In, T, Cpu> {
   std::mt19937_64& generator() { return context_.generator; }
   // false (default): backward overwrites the gradients; true: it adds to them.
   void accumulate_gradients(bool on) { context_.accumulate_parameter_gradients = on; }
+  bool accumulates_gradients() const { return context_.accumulate_parameter_gradients; }
+  // Data parallelism's hooks into training passes (ctnn/training_hooks.hpp); {} removes them.
+  void set_training_hooks(TrainingHooks hooks) { context_.hooks = hooks; }
+  TrainingHooks training_hooks() const { return context_.hooks; }
 
   // ---- training switches --------------------------------------------------------------------
   // true: Dropout passes its input through in training too (deterministic training, parity

@@ -15,6 +15,7 @@
 #include <ctnn/error.hpp>       // ctnn::Error
 #include <ctnn/evaluator.hpp>   // ctnn::Slot, ctnn::Cpu
 #include <ctnn/layer.hpp>       // ctnn::Mode
+#include <ctnn/training_hooks.hpp>   // ctnn::TrainingHooks
 
 #if defined(_OPENMP)
 #include <omp.h>   // omp_get_max_threads, omp_get_thread_num
@@ -91,6 +92,9 @@ struct Context {
   Slot<T> recorded_output{};
   std::size_t recorded_elements = 0;
   bool recorded = false;
+
+  // Data parallelism (ctnn/training_hooks.hpp): gradient-ready reports, SyncBatchNorm sums.
+  TrainingHooks hooks{};
 
   T* thread_workspace(int thread) const { return workspace + static_cast<std::size_t>(thread) * workspace_per_thread; }
 

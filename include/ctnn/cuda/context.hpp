@@ -35,6 +35,7 @@
 #include <ctnn/error.hpp>          // ctnn::Error
 #include <ctnn/evaluator.hpp>      // ctnn::Slot, ctnn::Cuda
 #include <ctnn/layer.hpp>          // ctnn::Mode
+#include <ctnn/training_hooks.hpp>  // ctnn::TrainingHooks
 
 namespace ctnn::cuda {
 
@@ -169,6 +170,7 @@ struct Context {
   Slot<T> recorded_output{};
   std::size_t recorded_elements = 0;
   bool recorded = false;
+  TrainingHooks hooks{};  // data parallelism (ctnn/training_hooks.hpp)
 
   // ---- the device ----------------------------------------------------------------------------
   Handles handles;

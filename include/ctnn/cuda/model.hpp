@@ -51,6 +51,7 @@
 #include <ctnn/layer.hpp>          // ctnn::Mode, ctnn::align_elements
 #include <ctnn/model.hpp>          // ctnn::Model (the primary template), detail::shape_text
 #include <ctnn/shape.hpp>          // ctnn::ShapeType, ctnn::output_shape_t
+#include <ctnn/training_hooks.hpp>  // ctnn::TrainingHooks
 
 namespace ctnn {
 
@@ -127,6 +128,10 @@ class Model<Net, In, T, Cuda> {
     context_->dropout_states_ready = false;
   }
   void accumulate_gradients(bool on) { context_->accumulate_parameter_gradients = on; }
+  bool accumulates_gradients() const { return context_->accumulate_parameter_gradients; }
+  // Data parallelism's hooks into training passes (ctnn/training_hooks.hpp); {} removes them.
+  void set_training_hooks(TrainingHooks hooks) { context_->hooks = hooks; }
+  TrainingHooks training_hooks() const { return context_->hooks; }
 
   // ---- training switches (as on the CPU) ------------------------------------------------------
   void disable_dropout(bool on) {

@@ -26,6 +26,7 @@
 #include <ctnn/evaluator.hpp>   // ctnn::Evaluator, ctnn::Slot, ctnn::ParamSpan
 #include <ctnn/layer.hpp>       // ctnn::Layer, ctnn::Mode
 #include <ctnn/shape.hpp>       // ctnn::ShapeType, ctnn::output_shape_t
+#include <ctnn/training_hooks.hpp>   // ctnn::report_gradients_ready
 
 namespace ctnn {
 
@@ -330,6 +331,7 @@ struct Evaluator<Sequential<L...>, Device, T> {
             evaluator_t<Child, Device, T>::template backward<typename P::template input_shape<I>>(
                 ctx, child_params, input, output, output_gradient, input_gradient, I == 0 ? accumulate_dx : false,
                 saved + batch * P::child_saved_offsets[I], child_scratch);
+            report_gradients_ready(ctx, child_params.values, Child::parameter_count);  // ctnn/training_hooks.hpp
           }(),
           ...);
     }(std::make_index_sequence<n>{});
