@@ -14,7 +14,7 @@
 
 #include <algorithm>   // std::min, std::max, std::lower_bound
 #include <cstddef>     // std::size_t
-#include <utility>     // std::pair
+#include <utility>     // std::pair, std::exchange
 #include <vector>      // std::vector
 
 namespace ctnn::distributed {
@@ -98,6 +98,25 @@ class BucketTracker {
   std::vector<std::size_t> covered_;                          // final elements per bucket
   std::vector<std::pair<std::size_t, std::size_t>> final_;    // reported ranges, sorted, merged
   std::size_t next_ = 0;                                      // the next bucket to start
+};
+
+// DDP's no_sync: while alive, an all-reduce (GradientAllReduce, NcclGradientAllReduce) ignores
+// backward's reports and its synchronize() does nothing; gradients accumulate locally.
+template <class AllReduce>
+class NoSync {
+ public:
+  explicit NoSync(AllReduce& all_reduce) : all_reduce_(&all_reduce), was_(all_reduce.enabled()) {
+    all_reduce.set_enabled(false);
+  }
+  NoSync(NoSync&& other) noexcept : all_reduce_(std::exchange(other.all_reduce_, nullptr)), was_(other.was_) {}
+  NoSync& operator=(NoSync&&) = delete;
+  ~NoSync() {
+    if (all_reduce_) all_reduce_->set_enabled(was_);
+  }
+
+ private:
+  AllReduce* all_reduce_;
+  bool was_;
 };
 
 }  // namespace ctnn::distributed

@@ -37,9 +37,8 @@
 #include <memory>        // std::unique_ptr, std::make_unique
 #include <span>          // std::span
 #include <type_traits>   // std::is_same_v
-#include <utility>       // std::exchange
 
-#include <ctnn/distributed/buckets.hpp>               // default_bucket_bytes
+#include <ctnn/distributed/buckets.hpp>               // NoSync, default_bucket_bytes
 #include <ctnn/distributed/gradient_all_reduce.hpp>   // ctnn::distributed::GradientAllReduce
 #include <ctnn/distributed/mpi.hpp>                   // ctnn::distributed::Communicator
 #include <ctnn/distributed/sync_batch_norm.hpp>       // ctnn::distributed::SyncBatchNorm
@@ -96,21 +95,7 @@ class DataParallel final : public train::DataParallelism {
   void sum(std::span<double> values) override { comm_.sum(values); }
 
   // While alive, backward communicates nothing and synchronize_gradients() does nothing.
-  class NoSync {
-   public:
-    explicit NoSync(GradientAllReduce<T>& all_reduce) : all_reduce_(&all_reduce), was_(all_reduce.enabled()) {
-      all_reduce.set_enabled(false);
-    }
-    NoSync(NoSync&& other) noexcept : all_reduce_(std::exchange(other.all_reduce_, nullptr)), was_(other.was_) {}
-    NoSync& operator=(NoSync&&) = delete;
-    ~NoSync() {
-      if (all_reduce_) all_reduce_->set_enabled(was_);
-    }
-
-   private:
-    GradientAllReduce<T>* all_reduce_;
-    bool was_;
-  };
+  using NoSync = distributed::NoSync<GradientAllReduce<T>>;
   [[nodiscard]] NoSync no_sync() { return NoSync(all_reduce_); }
 
   const GradientAllReduce<T>& gradient_all_reduce() const { return all_reduce_; }
