@@ -134,7 +134,6 @@ class Model<Net, In, T, Cpu> {
   std::mt19937_64& generator() { return context_.generator; }
   // false (default): backward overwrites the gradients; true: it adds to them.
   void accumulate_gradients(bool on) { context_.accumulate_parameter_gradients = on; }
-  bool accumulates_gradients() const { return context_.accumulate_parameter_gradients; }
   // Data parallelism's hooks into training passes (ctnn/training_hooks.hpp); {} removes them.
   void set_training_hooks(TrainingHooks hooks) { context_.hooks = hooks; }
   TrainingHooks training_hooks() const { return context_.hooks; }

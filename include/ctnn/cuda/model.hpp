@@ -128,7 +128,6 @@ class Model<Net, In, T, Cuda> {
     context_->dropout_states_ready = false;
   }
   void accumulate_gradients(bool on) { context_->accumulate_parameter_gradients = on; }
-  bool accumulates_gradients() const { return context_->accumulate_parameter_gradients; }
   // Data parallelism's hooks into training passes (ctnn/training_hooks.hpp); {} removes them.
   void set_training_hooks(TrainingHooks hooks) { context_->hooks = hooks; }
   TrainingHooks training_hooks() const { return context_->hooks; }
