@@ -6,35 +6,41 @@
 //
 // Every image is preprocessed as torchvision's evaluation transform does it (ImageNet models:
 // Resize(256), CenterCrop(224), ToTensor, Normalize; Fashion-MNIST: grayscale 28x28), the images run
-// as one batch, and each gets its top-k labels with softmax probabilities:
+// in batches of --batch-size (memory does not grow with the number of images), and each gets its
+// top-k labels with softmax probabilities:
 //
 //   cat.jpg
 //      1. tabby                     61.32%
 //      2. tiger cat                 20.05%
 //
 // An image that cannot be read gets an error line naming it; the others are still classified, and
-// the exit status is 1. A weights file that does not fit the model is refused before anything runs.
+// the exit status is 1. A weights file that does not fit the model, or holds values no network can
+// compute with (NaN, infinities, negative BatchNorm variances), is refused before anything runs.
 // tools/predict_pytorch.py prints PyTorch's predictions in the same layout.
 
-#include <algorithm>    // std::sort, std::min, std::max
-#include <cmath>        // std::exp
+#include <algorithm>    // std::sort, std::min, std::max, std::clamp, std::all_of
+#include <cmath>        // std::exp, std::isfinite
+#include <cstdint>      // std::uint8_t, std::uint64_t
 #include <cstdio>       // std::printf, std::fprintf
 #include <exception>    // std::exception
 #include <stdexcept>    // std::runtime_error
 #include <filesystem>   // std::filesystem::path, exists
-#include <fstream>      // std::ifstream
 #include <functional>   // std::function
 #include <numeric>      // std::iota
 #include <optional>     // std::optional
 #include <span>         // std::span
+#include <sstream>      // std::istringstream
 #include <string>       // std::string, std::getline
 #include <vector>       // std::vector
 
 #include <CLI/CLI.hpp>   // CLI::App: the command line
 
 #include <ctnn/ctnn.hpp>            // ctnn::Model, GoogLeNet, TorchvisionGoogLeNet, init
+#include <ctnn/io/file.hpp>         // ctnn::io::read_regular_file
 #include <ctnn/io/image.hpp>        // ctnn::image::load, imagenet_preprocess, grayscale_preprocess
 #include <ctnn/io/weights.hpp>      // ctnn::load_weights, LoadOptions, LoadReport
+
+#include "cli_checks.hpp"   // cli_checks::integer_in, thread_count: the options' checks
 
 #if __has_include(<ctnn/models/fashion_inception.hpp>)
 #include <ctnn/models/fashion_inception.hpp>   // the Fashion-MNIST Inception network
@@ -62,7 +68,7 @@ struct Options {
   std::size_t top = 5;
   std::string device = "cpu";
   int threads = 0;            // 0: the model's default (all cores)
-  std::size_t batch_size = 0; // 0: every image in one batch
+  std::size_t batch_size = 0; // 0: automatic_batch_size
   bool transform_input = true;
   std::vector<std::string> images;
 };
@@ -101,8 +107,8 @@ std::vector<std::string> read_labels(const std::string& path, std::size_t classe
     for (std::size_t i = 0; i < classes; ++i) labels.push_back("class " + std::to_string(i));
     return labels;
   }
-  std::ifstream file(path);
-  if (!file) fail(path + ": cannot open the labels file");
+  const std::vector<std::uint8_t> bytes = ctnn::io::read_regular_file(path, std::uint64_t{1} << 24);
+  std::istringstream file(std::string(bytes.begin(), bytes.end()));
   std::vector<std::string> labels;
   for (std::string line; std::getline(file, line);) {
     if (labels.empty() && line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);
@@ -125,6 +131,14 @@ void load_for_inference(Model& model, const std::string& path) {
       ctnn::load_weights(model, std::filesystem::path(path), {.strict = true, .optional_modules = {"aux1", "aux2"}});
   std::fprintf(stderr, "ctnn-classify: loaded %zu tensors from %s%s\n", report.loaded, path.c_str(),
                report.unexpected.empty() ? "" : " (skipped the auxiliary heads: they run in training only)");
+}
+
+// --batch-size 0: as many images per forward pass as fit in 256 MiB of activations, 1 to 64.
+template <class Net, ctnn::ShapeType In>
+constexpr std::size_t automatic_batch_size() {
+  constexpr std::size_t budget = std::size_t{256} << 20;
+  constexpr std::size_t per_image = ctnn::activation_bytes_v<Net, In> + In::size * sizeof(float);
+  return std::clamp<std::size_t>(budget / per_image, 1, 64);
 }
 
 struct Prediction {
@@ -178,10 +192,32 @@ int classify(const Options& options, const ModelSpec& spec) {
   const std::vector<std::string> labels =
       read_labels(options.labels.empty() ? spec.default_labels : options.labels, classes);
 
-  // Decode and preprocess every file; a failure is reported and the file skipped.
+  // Decode and preprocess the files a batch at a time (a failure is reported and the file skipped),
+  // then run the batch and print it.
+  const std::size_t batch = options.batch_size > 0 ? options.batch_size : automatic_batch_size<Net, In>();
   int failures = 0;
   std::vector<std::string> names;
   std::vector<float> inputs;
+  const auto run_batch = [&] {
+    if (names.empty()) return;
+    const std::span<const float> logits = model.forward(std::span<const float>(inputs));
+    for (std::size_t n = 0; n < names.size(); ++n) {
+      const std::span<const float> row = logits.subspan(n * classes, classes);
+      if (!std::all_of(row.begin(), row.end(), [](float v) { return std::isfinite(v); })) {
+        std::fprintf(stderr, "ctnn-classify: error: %s: the network's output is not finite (NaN or infinity)\n",
+                     names[n].c_str());
+        ++failures;
+        continue;
+      }
+      std::printf("%s\n", names[n].c_str());
+      std::size_t rank = 0;
+      for (const Prediction& p : top_k(row, options.top)) {
+        std::printf("  %2zu. %-24s %6.2f%%\n", ++rank, labels[p.index].c_str(), 100.0 * p.probability);
+      }
+    }
+    names.clear();
+    inputs.clear();
+  };
   for (const std::string& path : options.images) {
     try {
       const std::vector<float> tensor = spec.preprocess(path);
@@ -191,21 +227,9 @@ int classify(const Options& options, const ModelSpec& spec) {
       std::fprintf(stderr, "ctnn-classify: error: %s: %s\n", error.subject().c_str(), error.reason().c_str());
       ++failures;
     }
+    if (names.size() == batch) run_batch();
   }
-
-  const std::size_t batch = options.batch_size > 0 ? options.batch_size : std::max<std::size_t>(names.size(), 1);
-  for (std::size_t first = 0; first < names.size(); first += batch) {
-    const std::size_t count = std::min(batch, names.size() - first);
-    const std::span<const float> logits =
-        model.forward(std::span<const float>(inputs).subspan(first * In::size, count * In::size));
-    for (std::size_t n = 0; n < count; ++n) {
-      std::printf("%s\n", names[first + n].c_str());
-      std::size_t rank = 0;
-      for (const Prediction& p : top_k(logits.subspan(n * classes, classes), options.top)) {
-        std::printf("  %2zu. %-24s %6.2f%%\n", ++rank, labels[p.index].c_str(), 100.0 * p.probability);
-      }
-    }
-  }
+  run_batch();
   std::fflush(stdout);
   if (failures > 0) {
     std::fprintf(stderr, "ctnn-classify: %d of %zu images could not be classified\n", failures, options.images.size());
@@ -276,10 +300,14 @@ int main(int argc, char** argv) {
   app.add_option("--labels", options.labels,
                  "class names, one per line (default: examples/data/ for torchvision-googlenet and "
                  "fashion-mnist, else 'class <i>')");
-  app.add_option("--top", options.top, "how many classes to print per image")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--top", options.top, "how many classes to print per image")
+      ->check(cli_checks::integer_in(1, 1000))->capture_default_str();
   app.add_option("--device", options.device, "where to run")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
-  app.add_option("--threads", options.threads, "CPU threads (default: all)")->check(CLI::NonNegativeNumber);
-  app.add_option("--batch-size", options.batch_size, "images per forward pass (default: all in one batch)");
+  app.add_option("--threads", options.threads, "CPU threads (0, the default: all cores)")->check(cli_checks::thread_count());
+  app.add_option("--batch-size", options.batch_size,
+                 "images per forward pass (0, the default: as many as fit in 256 MiB of activations, at most 64); "
+                 "memory grows with the batch, not with the number of images")
+      ->check(cli_checks::integer_in(0, 4096));
   app.add_flag("!--no-transform-input", options.transform_input,
                "torchvision-googlenet trained with transform_input=False (torchvision's pretrained one uses True)");
   app.add_option("images", options.images, "JPEG or PNG files")->required();

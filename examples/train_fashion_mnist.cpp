@@ -4,22 +4,27 @@
 //   ctnn-train-fashion-mnist --out runs/fashion                     # the recorded run: 93.47% in 25 min
 //   OMP_WAIT_POLICY=passive ctnn-train-fashion-mnist --epochs 12  # a shorter run, on a busy machine
 //   ctnn-train-fashion-mnist --resume --out runs/fashion          # continue a stopped run
+//   ctnn-train-fashion-mnist --overwrite --out runs/fashion       # start afresh, replacing the run there
 //   mpirun -np 2 ctnn-train-fashion-mnist --out runs/fashion      # data parallel over 2 processes
 //
+// A fresh run into an --out that holds a run stops before training: --resume continues that run,
+// --overwrite replaces it. --out is checked for writing before the data is read.
 // It prints a progress bar (images/s, ETA) and each epoch's train and test loss and accuracy, and
 // keeps in --out:
 //   checkpoint.safetensors       after every epoch (and on Ctrl-C or --time-limit, between
 //                                batches): weights, optimizer state, data order, dropout generator,
-//                                schedule; written atomically; --resume continues bit for bit
+//                                schedule, a checksum; written atomically and synced to disk;
+//                                --resume verifies it and continues bit for bit
 //   metrics.csv                  epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds
 //   curves.png                   loss and accuracy curves
 //   fashion_inception.safetensors  the final weights (ctnn::load_weights, ctnn-classify --model fashion-mnist)
-// A loss that turns NaN or infinite stops the run with a message; the last good checkpoint stays.
+// A loss or weights that turn NaN or infinite stop the run with a message naming the last good
+// checkpoint (or saying there is none); nothing broken is saved.
 // Exit status: 0 completed, 1 error, 2 diverged, 130 interrupted (Ctrl-C), 3 time limit.
 //
 // Started by mpirun or srun (built with MPI), the processes train together (docs/distributed.md):
-// --batch is the global batch, each process trains on its share; rank 0 prints and writes the
-// files. An error in one process ends them all (exit status 1).
+// --batch is the global batch, each process trains on its share; rank 0 checks --out, prints and
+// writes the files. An error in one process ends them all (exit status 1).
 //
 // OMP_WAIT_POLICY=passive matters on a machine shared with other work: OpenMP's default
 // spin-waiting between the many short parallel regions of a small network wastes the cores
@@ -30,9 +35,10 @@
 #include <cstdio>       // std::printf, std::fprintf
 #include <cstdlib>      // std::getenv
 #include <exception>    // std::exception
-#include <filesystem>   // std::filesystem::path, exists
+#include <filesystem>   // std::filesystem::path, exists, remove
 #include <optional>     // std::optional
 #include <string>       // std::string
+#include <vector>       // std::vector
 
 #include <unistd.h>   // write, _exit: async-signal-safe
 
@@ -40,6 +46,7 @@
 
 #include <ctnn/ctnn.hpp>                      // ctnn::Model, the CPU kernels, ctnn::macs_v
 #include <ctnn/data/fashion_mnist.hpp>        // ctnn::data::load_fashion_mnist, default_fashion_mnist_directory
+#include <ctnn/io/file.hpp>                   // ctnn::io::check_writable_directory
 #include <ctnn/io/weights.hpp>                // ctnn::save_weights
 #include <ctnn/models/fashion_inception.hpp>  // ctnn::FashionInception, ctnn::FashionInput
 #include <ctnn/train/progress.hpp>            // ctnn::train::format_duration
@@ -53,6 +60,8 @@
 #include <ctnn/distributed/data_parallel.hpp>  // ctnn::distributed::DataParallel, Environment, Communicator
 #endif
 
+#include "cli_checks.hpp"   // cli_checks::integer_in, finite_above, finite_at_least, thread_count
+
 namespace {
 
 std::atomic<bool> stop_requested{false};
@@ -63,6 +72,19 @@ extern "C" void on_signal(int) {
   if (stop_requested.exchange(true)) _exit(130);
   const char message[] = "\nstopping after this batch (checkpoint follows; Ctrl-C again to quit at once)\n";
   [[maybe_unused]] const auto ignored = write(STDERR_FILENO, message, sizeof message - 1);
+}
+
+// The files of a run in --out; a fresh run refuses to start where any of them is.
+const char* const run_files[] = {"checkpoint.safetensors", "metrics.csv", "curves.png", "fashion_inception.safetensors"};
+
+// The run files present in `out`, as "checkpoint.safetensors, metrics.csv"; "" when none is.
+std::string run_files_in(const std::filesystem::path& out) {
+  std::string found;
+  for (const char* name : run_files) {
+    std::error_code ignored;
+    if (std::filesystem::exists(out / name, ignored)) found += (found.empty() ? "" : ", ") + std::string(name);
+  }
+  return found;
 }
 
 }  // namespace
@@ -77,33 +99,38 @@ int main(int argc, char** argv) {
   options.warmup_epochs = 0.3;
   std::string optimizer = "sgd", schedule = "cosine", augment = "crop-flip";
   std::string out = "runs/fashion";
-  bool resume = false;
+  bool resume = false, overwrite = false;
   int threads = 0;
   std::size_t train_subset = 0;
 
   CLI::App app{"Train ctnn::FashionInception on Fashion-MNIST (CPU)"};
   app.add_option("--data", data_directory, "directory of the four Fashion-MNIST IDX files (.gz or not)")->capture_default_str();
-  app.add_option("--epochs", options.epochs, "epochs to train")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--batch", options.batch, "images per training step")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--lr", options.lr, "peak learning rate")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--epochs", options.epochs, "epochs to train")->capture_default_str()->check(cli_checks::integer_in(1, 100000));
+  app.add_option("--batch", options.batch, "images per training step")->capture_default_str()->check(cli_checks::integer_in(1, 65536));
+  app.add_option("--lr", options.lr, "peak learning rate")->capture_default_str()->check(cli_checks::finite_above(0));
   app.add_option("--optimizer", optimizer, "sgd (momentum 0.9, Nesterov), adam or adamw")
       ->capture_default_str()->check(CLI::IsMember({"sgd", "adam", "adamw"}));
   app.add_option("--schedule", schedule, "cosine (per step, after a linear warmup) or step (x0.1 at 1/3 and 2/3)")
       ->capture_default_str()->check(CLI::IsMember({"cosine", "step"}));
-  app.add_option("--weight-decay", options.weight_decay, "L2 weight decay (decoupled for adamw)")->capture_default_str();
-  app.add_option("--warmup", options.warmup_epochs, "epochs of linear warmup (cosine)")->capture_default_str();
+  app.add_option("--weight-decay", options.weight_decay, "L2 weight decay (decoupled for adamw)")
+      ->capture_default_str()->check(cli_checks::finite_at_least(0));
+  app.add_option("--warmup", options.warmup_epochs, "epochs of linear warmup (cosine)")
+      ->capture_default_str()->check(cli_checks::finite_at_least(0));
   app.add_option("--augment", augment, "training augmentation: none, flip, crop-flip (random crops of the padded image)")
       ->capture_default_str()->check(CLI::IsMember({"none", "flip", "crop-flip"}));
   std::size_t crop_padding = 1;
   app.add_option("--crop-padding", crop_padding, "pixels of padding on each side before a random crop (crop-flip)")
-      ->capture_default_str()->check(CLI::Range(1, 8));
-  app.add_option("--seed", options.seed, "seed of the weights, data order, augmentation and dropout")->capture_default_str();
-  app.add_option("--threads", threads, "CPU threads (0: OpenMP's default)")->capture_default_str();
+      ->capture_default_str()->check(cli_checks::integer_in(1, 8));
+  app.add_option("--seed", options.seed, "seed of the weights, data order, augmentation and dropout")
+      ->capture_default_str()->check(cli_checks::integer_in(0));
+  app.add_option("--threads", threads, "CPU threads (0: OpenMP's default)")->capture_default_str()->check(cli_checks::thread_count());
   app.add_option("--out", out, "directory for the checkpoint, metrics.csv, curves.png and the final weights")->capture_default_str();
-  app.add_flag("--resume", resume, "continue the run saved in --out (same settings)");
+  CLI::Option* resume_flag = app.add_flag("--resume", resume, "continue the run saved in --out (same settings)");
+  app.add_flag("--overwrite", overwrite, "start afresh even if --out holds a run, replacing its files")->excludes(resume_flag);
   app.add_option("--time-limit", options.time_limit_minutes, "stop (with a checkpoint) after this many minutes; 0: none")
-      ->capture_default_str();
-  app.add_option("--train-subset", train_subset, "train on the first N training images only (quick checks); 0: all");
+      ->capture_default_str()->check(cli_checks::finite_at_least(0));
+  app.add_option("--train-subset", train_subset, "train on the first N training images only (quick checks); 0: all")
+      ->check(cli_checks::integer_in(0));
   // ---- data parallelism (only in a build with MPI, only under mpirun / srun) ----
 #if defined(CTNN_WITH_MPI)
   std::optional<ctnn::distributed::Environment> mpi;
@@ -114,12 +141,20 @@ int main(int argc, char** argv) {
   app.add_flag("--sync-batch-norm", parallel_options.sync_batch_norm,
                "with several processes: batch norm over the global batch (SyncBatchNorm)");
   app.add_option("--bucket-mb", bucket_megabytes, "with several processes: MiB of gradients per all-reduce")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(cli_checks::finite_above(0));
   const bool parallel_run = world && world->size() > 1;
   const bool root = !world || world->is_root();
 #else
   const bool root = true;
 #endif
+  // An error ends the run; in a data-parallel run it ends every process (they would wait for ever).
+  const auto fail = [&](const std::string& message) {
+#if defined(CTNN_WITH_MPI)
+    if (parallel_run) world->abort(1, "ctnn-train-fashion-mnist: " + message);
+#endif
+    std::fprintf(stderr, "ctnn-train-fashion-mnist: %s\n", message.c_str());
+    return 1;
+  };
   // ---- end data parallelism ----
   CLI11_PARSE(app, argc, argv);
 
@@ -132,6 +167,24 @@ int main(int argc, char** argv) {
   options.out = out;
 
   try {
+    // Before anything slow: never replace a run by accident, and learn now, not after an epoch,
+    // that --out cannot be written. With several processes rank 0 alone looks and writes there.
+    if (root) {
+      const std::string existing = run_files_in(out);
+      if (!resume && !existing.empty() && !overwrite)
+        return fail("--out " + out + " holds a run (" + existing +
+                    "); continue it with --resume, or start afresh with --overwrite, which replaces it");
+      try {
+        ctnn::io::check_writable_directory(out);
+      } catch (const ctnn::Error& error) {
+        return fail("--out " + out + ": " + error.reason());
+      }
+      if (!resume && !existing.empty()) {  // --overwrite: the old run's files go, so none is mistaken for this run's
+        for (const char* name : run_files) std::filesystem::remove(std::filesystem::path(out) / name);
+        std::printf("--overwrite: removed the run in %s (%s)\n", out.c_str(), existing.c_str());
+      }
+    }
+
     Model model;
 #if defined(CTNN_WITH_MPI)  // data parallelism: the processes train `model` together
     parallel_options.bucket_bytes = static_cast<std::size_t>(bucket_megabytes * (1 << 20));
@@ -146,6 +199,9 @@ int main(int argc, char** argv) {
     }
     ctnn::data::Dataset train_set = ctnn::data::load_fashion_mnist(data_directory, ctnn::data::Split::train);
     const ctnn::data::Dataset test_set = ctnn::data::load_fashion_mnist(data_directory, ctnn::data::Split::test);
+    if (train_subset > train_set.count)
+      throw ctnn::Error("--train-subset " + std::to_string(train_subset),
+                        "the training set holds only " + std::to_string(train_set.count) + " images");
     if (train_subset > 0 && train_subset < train_set.count) {
       train_set.count = train_subset;
       train_set.images.resize(train_subset * train_set.image_size());
@@ -215,11 +271,7 @@ int main(int argc, char** argv) {
         return 2;
     }
   } catch (const std::exception& error) {
-#if defined(CTNN_WITH_MPI)  // the other processes would wait for this one for ever
-    if (parallel_run) world->abort(1, std::string("ctnn-train-fashion-mnist: ") + error.what());
-#endif
-    std::fprintf(stderr, "ctnn-train-fashion-mnist: %s\n", error.what());
-    return 1;
+    return fail(error.what());
   }
   return 0;
 }

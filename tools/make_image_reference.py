@@ -8,10 +8,12 @@ Writes into tests/data/images/:
       gray_40x30.png          8-bit grayscale PNG (channel expansion, strong upscaling)
       rgba_64x48.png          RGBA PNG with varying alpha (alpha must be dropped, not blended)
       jpeg_*.jpg              tiny JPEGs covering the decoder's other paths: 4:2:2 progressive,
-                              4:4:4, greyscale, and a 3 x 5 image (too narrow for fancy upsampling)
+                              4:4:4, greyscale, CMYK, and a 3 x 5 image (too narrow for fancy
+                              upsampling)
   * the torchvision-preprocessed tensors, raw little-endian float32 in C order (CHW), one .bin per
     case, and reference.json describing every case (source image, transform, parameters, shape);
-  * for the jpeg_*.jpg files, PIL's decoded pixels as raw uint8 in HWC order (*.pixels.bin);
+  * for the jpeg_*.jpg files, PIL's decoded pixels as raw uint8 in HWC order (*.pixels.bin; CMYK
+    converted to RGB by PIL);
   * malformed inputs every loader must reject with ctnn::Error:
       not_an_image.jpg        a text file with an image extension
       truncated.jpg           the first half of synthetic_320x240.jpg (no EOI marker)
@@ -102,6 +104,7 @@ JPEG_VARIANTS = [
     ("jpeg_444_37x29.jpg", "RGB", 37, 29, {"quality": 90, "subsampling": 0}),
     ("jpeg_gray_45x23.jpg", "L", 45, 23, {"quality": 75}),
     ("jpeg_420_3x5.jpg", "RGB", 3, 5, {"quality": 95, "subsampling": 2}),
+    ("jpeg_cmyk_29x21.jpg", "CMYK", 29, 21, {"quality": 85}),  # decoded as PIL converts CMYK to RGB
 ]
 
 
@@ -110,7 +113,10 @@ def make_jpeg_variants():
     for name, mode, width, height, options in JPEG_VARIANTS:
         image = draw_shapes(Image.fromarray(gradient_background(width, height), "RGB"), width / 320.0)
         image.convert(mode).save(OUT_DIR / name, **options)
-        decoded = np.asarray(Image.open(OUT_DIR / name))  # PIL/libjpeg-turbo pixels, HWC (HW for "L")
+        decoded_image = Image.open(OUT_DIR / name)
+        if decoded_image.mode == "CMYK":
+            decoded_image = decoded_image.convert("RGB")  # what ctnn::image::decode gives for CMYK
+        decoded = np.asarray(decoded_image)  # PIL/libjpeg-turbo pixels, HWC (HW for "L")
         pixel_file = name.rsplit(".", 1)[0] + ".pixels.bin"
         (OUT_DIR / pixel_file).write_bytes(decoded.astype(np.uint8).tobytes(order="C"))
         channels = 1 if decoded.ndim == 2 else decoded.shape[2]

@@ -12,21 +12,19 @@
 // the file length, absurd sizes) is thrown as ctnn::Error(file path, reason); nothing is returned
 // partially.
 
-#include <zlib.h>   // gzopen, gzbuffer, gzread, gzdirect, gzerror, gzclose
+#include <zlib.h>   // gzdopen, gzbuffer, gzread, gzdirect, gzerror, gzclose
 
 #include <algorithm>      // std::min, std::max
 #include <array>          // std::array
-#include <cerrno>         // errno
 #include <cstddef>        // std::size_t
 #include <cstdint>        // std::uint8_t, std::uint32_t
-#include <cstring>        // std::strerror
-#include <filesystem>     // std::filesystem::path, status
+#include <filesystem>     // std::filesystem::path
 #include <memory>         // std::unique_ptr
 #include <string>         // std::string, std::to_string
-#include <system_error>   // std::error_code
 #include <vector>         // std::vector
 
-#include "ctnn/error.hpp"   // ctnn::Error
+#include "ctnn/error.hpp"     // ctnn::Error
+#include "ctnn/io/file.hpp"   // ctnn::io::InputFile
 
 namespace ctnn::data {
 
@@ -105,18 +103,11 @@ inline std::string idx_type_name(std::uint8_t type_code) {
 class GzipInput {
  public:
   explicit GzipInput(const std::filesystem::path& file) : path_(file.string()) {
-    // Check first so a missing file or a directory gets a plain reason instead of errno's.
-    std::error_code status_error;
-    const auto file_status = std::filesystem::status(file, status_error);
-    if (file_status.type() == std::filesystem::file_type::not_found) throw Error(path_, "file not found");
-    if (file_status.type() == std::filesystem::file_type::directory)
-      throw Error(path_, "is a directory, not a file");
-    errno = 0;
-    handle_.reset(gzopen(path_.c_str(), "rb"));
-    if (!handle_) {
-      throw Error(path_, std::string("cannot open: ") +
-                             (errno != 0 ? std::strerror(errno) : "zlib could not allocate its state"));
-    }
+    // Only a regular file: a FIFO would block, a device would never end (ctnn/io/file.hpp).
+    io::InputFile input = io::InputFile::open(file);
+    handle_.reset(gzdopen(input.descriptor(), "rb"));
+    if (!handle_) throw Error(path_, "cannot open: zlib could not allocate its state");
+    input.release();  // gzclose closes it now
     // A larger buffer than zlib's 8 KiB default cuts the number of read() system calls.
     gzbuffer(handle_.get(), 1u << 20);
   }
@@ -153,9 +144,9 @@ class GzipInput {
   [[noreturn]] void throw_zlib_error(const std::string& what) {
     int error_number = Z_OK;
     std::string message = gzerror(handle_.get(), &error_number);
-    // zlib prefixes its message with the path we gave it; the Error names the file already.
-    const std::string path_prefix = path_ + ": ";
-    if (message.starts_with(path_prefix)) message.erase(0, path_prefix.size());
+    // zlib prefixes its message with what it was given, "<fd:3>: " for gzdopen; the Error names the file.
+    if (const std::size_t colon = message.find(": "); message.starts_with("<fd:") && colon != std::string::npos)
+      message.erase(0, colon + 2);
     throw Error(path_, what + ": " + message + " (zlib)");
   }
 

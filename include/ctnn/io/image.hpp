@@ -9,191 +9,45 @@
 //
 // Every step reproduces PIL's integer arithmetic, so the tensors equal torchvision's (measured: 0.0
 // difference on the test images, tests/test_image.cpp):
-//   * decoding: stb_image parses PNG and JPEG; PNG is lossless, and for JPEG the inverse DCT, chroma
-//     upsampling and YCbCr -> RGB conversion are redone the way libjpeg-turbo (PIL's decoder) does
-//     them (stb's own differ by up to 3 levels at colour edges);
+//   * decoding: libjpeg-turbo, PIL's own JPEG decoder, with PIL's settings (integer IDCT, fancy
+//     upsampling), and libpng; PNG is lossless;
 //   * resizing: Pillow's bilinear ImagingResample (Resample.c), with its antialiasing (the filter
 //     widens with the downscale factor), 22-bit fixed-point weights and the uint8 rounding between
 //     the horizontal and the vertical pass;
 //   * colour conversions: Pillow's Image.convert formulas.
 //
-// Decoding failures are ctnn::Error with the file path as subject, e.g.
+// Files are untrusted, and decoding is strict where PIL is lenient: a JPEG whose data ends early or
+// contradicts its headers (libjpeg would fill the rest with grey and warn) and a PNG with a wrong
+// chunk CRC are errors. The dimensions are read from the header and checked against max_pixels
+// before the decoder allocates anything for the pixels, and the pixel buffer grows with the data
+// actually decoded, so a header that claims a huge image costs nothing. Decoding failures are
+// ctnn::Error with the file path as subject, e.g.
 //   ctnn: photos/cat.jpg: truncated JPEG: the data ends before the end-of-image marker (FF D9)
+//   ctnn: photos/dog.jpg: corrupt JPEG: premature end of data segment (libjpeg-turbo)
+//
+// Includes <jpeglib.h> (with its macros, e.g. TRUE, GLOBAL, METHODDEF) and <png.h>.
 
 #include <algorithm>    // std::max, std::min, std::clamp, std::fill
 #include <array>        // std::array: normalisation constants, per-channel accumulators
 #include <cmath>        // std::ceil: filter tap count
+#include <csetjmp>      // std::jmp_buf, setjmp, std::longjmp: libjpeg's and libpng's error exits
 #include <cstddef>      // std::size_t, std::ptrdiff_t
 #include <cstdint>      // std::uint8_t, std::int32_t, std::int64_t
-#include <filesystem>   // std::filesystem::path, std::filesystem::status
-#include <fstream>      // std::ifstream: reading the file into memory
-#include <limits>       // std::numeric_limits: stb takes the byte count as int
-#include <memory>       // std::unique_ptr: stb's pixel buffer, the JPEG decoder state
-#include <optional>     // std::optional: JPEG layouts left to stb
+#include <cstdio>       // std::snprintf; FILE, which <jpeglib.h> needs declared
+#include <cstring>      // std::memcpy
+#include <filesystem>   // std::filesystem::path
 #include <span>         // std::span: byte and constant views
 #include <string>       // std::string, std::to_string: error messages
-#include <system_error> // std::error_code: std::filesystem::status without throwing
+#include <string_view>  // std::string_view
 #include <utility>      // std::move
 #include <vector>       // std::vector: pixel and tensor storage
 
-#include "ctnn/error.hpp"  // ctnn::Error
+#include <jerror.h>    // JWRN_JFIF_MAJOR, JWRN_ADOBE_XFORM: libjpeg's message codes
+#include <jpeglib.h>   // jpeg_decompress_struct, jpeg_read_header, jpeg_read_scanlines (libjpeg-turbo)
+#include <png.h>       // png_create_read_struct, png_read_info, png_read_row (libpng 1.6)
 
-// ---------------------------------------------------------------------------------------------
-// stb_image, compiled into this header as a private copy.
-//
-// STB_IMAGE_STATIC gives every stb function internal linkage, so any number of translation units can
-// include this header without duplicate symbols, and the namespace keeps the names away from a copy
-// of stb_image the application may use itself (before or after this header). stb's configuration
-// macros are saved and restored around the include so such a copy sees exactly what it would have
-// seen without us. The C headers stb includes are included first, at global scope, so that their
-// include guards keep them out of the namespace.
-#include <limits.h>    // stb: INT_MAX
-#include <stdarg.h>    // stb: va_list (included by stb unconditionally)
-#include <stddef.h>    // stb: ptrdiff_t
-#include <stdint.h>    // stb: uint16_t, uint32_t
-#include <stdlib.h>    // stb: malloc, realloc, free, abs
-#include <string.h>    // stb: memcpy, memset
-#include <cassert>     // assert: stb's STBI_ASSERT
-#if defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
-#include <emmintrin.h>  // stb: SSE2 IDCT and colour conversion
-#endif
-#if defined(_MSC_VER)
-#include <intrin.h>  // stb: __cpuid
-#endif
-
-#if defined(__clang__)
-#pragma clang diagnostic push
-#pragma clang diagnostic ignored "-Weverything"
-#elif defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"  // static stb functions ctnn does not call
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#pragma GCC diagnostic ignored "-Wunused-but-set-variable"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wtype-limits"
-#pragma GCC diagnostic ignored "-Wshadow"
-#pragma GCC diagnostic ignored "-Wconversion"
-#pragma GCC diagnostic ignored "-Wsign-conversion"
-#pragma GCC diagnostic ignored "-Wdouble-promotion"
-#pragma GCC diagnostic ignored "-Wold-style-cast"
-#pragma GCC diagnostic ignored "-Wuseless-cast"
-#pragma GCC diagnostic ignored "-Wcast-qual"
-#pragma GCC diagnostic ignored "-Wcast-align"
-#pragma GCC diagnostic ignored "-Wzero-as-null-pointer-constant"
-#pragma GCC diagnostic ignored "-Wduplicated-branches"
-#pragma GCC diagnostic ignored "-Wpedantic"
-#elif defined(_MSC_VER)
-#pragma warning(push, 0)
-#endif
-
-#pragma push_macro("STBI_INCLUDE_STB_IMAGE_H")
-#pragma push_macro("STB_IMAGE_IMPLEMENTATION")
-#pragma push_macro("STB_IMAGE_STATIC")
-#pragma push_macro("STBIDEF")
-#pragma push_macro("STBI_ONLY_JPEG")
-#pragma push_macro("STBI_ONLY_PNG")
-#pragma push_macro("STBI_NO_JPEG")
-#pragma push_macro("STBI_NO_PNG")
-#pragma push_macro("STBI_NO_BMP")
-#pragma push_macro("STBI_NO_PSD")
-#pragma push_macro("STBI_NO_TGA")
-#pragma push_macro("STBI_NO_GIF")
-#pragma push_macro("STBI_NO_HDR")
-#pragma push_macro("STBI_NO_PIC")
-#pragma push_macro("STBI_NO_PNM")
-#pragma push_macro("STBI_NO_ZLIB")
-#pragma push_macro("STBI_NO_STDIO")
-#pragma push_macro("STBI_NO_LINEAR")
-#pragma push_macro("STBI_NEON")
-#pragma push_macro("STBI_ASSERT")
-#pragma push_macro("STBI_NO_FAILURE_STRINGS")
-#pragma push_macro("STBI_FAILURE_USERMSG")
-#pragma push_macro("STBI_MAX_DIMENSIONS")
-#pragma push_macro("STBI_MALLOC")  // an application allocator, if defined, serves this copy too
-#pragma push_macro("STBI_REALLOC")
-#pragma push_macro("STBI_REALLOC_SIZED")
-#pragma push_macro("STBI_FREE")
-// Function-like and renaming macros of stb's implementation: an application copy of the
-// implementation in the same translation unit, before or after this one, must not see ours.
-#pragma push_macro("stbi__err")
-#pragma push_macro("stbi__errpf")
-#pragma push_macro("stbi__errpuc")
-#pragma push_macro("stbi__vertically_flip_on_load")
-#pragma push_macro("stbi__unpremultiply_on_load")
-#pragma push_macro("stbi__de_iphone_flag")
-#undef STBI_INCLUDE_STB_IMAGE_H  // an application copy may already have been included
-#undef STBIDEF
-#undef STBI_NO_JPEG
-#undef STBI_NO_PNG
-#undef STBI_NO_ZLIB
-#undef STBI_NEON  // would include <arm_neon.h> inside the namespace
-#undef STBI_NO_FAILURE_STRINGS  // ctnn reports stb's reasons ("bad huffman code", "bad zlib header", ...)
-#undef STBI_FAILURE_USERMSG
-#undef STBI_MAX_DIMENSIONS  // stb's default, 1 << 24 per side; ctnn adds its own pixel-count limit
-#undef STBI_ASSERT
-#undef stbi__err
-#undef stbi__errpf
-#undef stbi__errpuc
-#undef stbi__vertically_flip_on_load
-#undef stbi__unpremultiply_on_load
-#undef stbi__de_iphone_flag
-#define STB_IMAGE_IMPLEMENTATION
-#define STB_IMAGE_STATIC
-#define STBI_ONLY_JPEG        // the two formats ctnn reads; the other decoders are not compiled
-#define STBI_ONLY_PNG
-#define STBI_NO_STDIO         // ctnn reads the file itself (std::filesystem paths, precise errors)
-#define STBI_NO_LINEAR        // no float (HDR-style) loading
-#define STBI_ASSERT(condition) assert(condition)
-
-namespace ctnn::image::detail::stb {
-#include <stb/stb_image.h>  // stbi_load_from_memory, stbi_failure_reason, the JPEG decoder (stbi__jpeg)
-}  // namespace ctnn::image::detail::stb
-
-#pragma pop_macro("stbi__de_iphone_flag")
-#pragma pop_macro("stbi__unpremultiply_on_load")
-#pragma pop_macro("stbi__vertically_flip_on_load")
-#pragma pop_macro("stbi__errpuc")
-#pragma pop_macro("stbi__errpf")
-#pragma pop_macro("stbi__err")
-#pragma pop_macro("STBI_FREE")
-#pragma pop_macro("STBI_REALLOC_SIZED")
-#pragma pop_macro("STBI_REALLOC")
-#pragma pop_macro("STBI_MALLOC")
-#pragma pop_macro("STBI_MAX_DIMENSIONS")
-#pragma pop_macro("STBI_FAILURE_USERMSG")
-#pragma pop_macro("STBI_NO_FAILURE_STRINGS")
-#pragma pop_macro("STBI_ASSERT")
-#pragma pop_macro("STBI_NEON")
-#pragma pop_macro("STBI_NO_LINEAR")
-#pragma pop_macro("STBI_NO_STDIO")
-#pragma pop_macro("STBI_NO_ZLIB")
-#pragma pop_macro("STBI_NO_PNM")
-#pragma pop_macro("STBI_NO_PIC")
-#pragma pop_macro("STBI_NO_HDR")
-#pragma pop_macro("STBI_NO_GIF")
-#pragma pop_macro("STBI_NO_TGA")
-#pragma pop_macro("STBI_NO_PSD")
-#pragma pop_macro("STBI_NO_BMP")
-#pragma pop_macro("STBI_NO_PNG")
-#pragma pop_macro("STBI_NO_JPEG")
-#pragma pop_macro("STBI_ONLY_PNG")
-#pragma pop_macro("STBI_ONLY_JPEG")
-#pragma pop_macro("STBIDEF")
-#pragma pop_macro("STB_IMAGE_STATIC")
-#pragma pop_macro("STB_IMAGE_IMPLEMENTATION")
-#pragma pop_macro("STBI_INCLUDE_STB_IMAGE_H")
-
-#if defined(__clang__)
-#pragma clang diagnostic pop
-#elif defined(__GNUC__)
-#pragma GCC diagnostic pop
-#elif defined(_MSC_VER)
-#pragma warning(pop)
-#endif
-// ---------------------------------------------------------------------------------------------
+#include "ctnn/error.hpp"    // ctnn::Error
+#include "ctnn/io/file.hpp"  // ctnn::io::read_regular_file
 
 namespace ctnn::image {
 
@@ -216,16 +70,14 @@ struct Size {
 // Anything bigger in a header is corrupt or hostile (a "decompression bomb"), not a photo to classify.
 inline constexpr std::int64_t max_pixels = std::int64_t{1} << 28;
 
+// Largest image file read: 2 GiB.
+inline constexpr std::uint64_t max_file_bytes = std::uint64_t{1} << 31;
+
 // torchvision's ImageNet statistics, per RGB channel.
 inline constexpr std::array<float, 3> imagenet_mean{0.485f, 0.456f, 0.406f};
 inline constexpr std::array<float, 3> imagenet_std{0.229f, 0.224f, 0.225f};
 
 namespace detail {
-
-inline std::string stb_reason() {
-  const char* reason = stb::stbi_failure_reason();
-  return reason != nullptr ? reason : "unknown decoder error";
-}
 
 inline std::string dimensions_text(std::int64_t width, std::int64_t height) {
   return std::to_string(width) + " x " + std::to_string(height);
@@ -240,14 +92,13 @@ inline constexpr std::array<std::uint8_t, 8> png_signature{0x89, 'P', 'N', 'G', 
 
 // What ctnn checks in a file's container before decoding: whether it is complete and the pixel
 // dimensions its header declares, so that truncated files, zero-size images and absurd dimensions
-// are reported precisely (stb_image decodes a JPEG cut short without complaint, the missing blocks
-// coming out grey, and reports most header problems as "unknown image type").
+// are reported precisely, before a decoder runs.
 struct ContainerInfo {
   bool complete = false;     // the end marker (JPEG EOI) or chunk (PNG IEND) is present in full
   bool has_header = false;   // a JPEG frame header (SOFn) or PNG IHDR chunk was found
-  bool valid_tables = true;  // JPEG: every Huffman table (DHT) is well-formed
   std::int64_t width = 0;
   std::int64_t height = 0;
+  std::uint64_t compressed_bytes = 0;  // PNG: the data of all IDAT chunks
 };
 
 // A 2- or 4-byte big-endian unsigned integer at bytes[pos]; the caller checks the bounds.
@@ -255,25 +106,6 @@ inline std::uint32_t read_big_endian(std::span<const std::uint8_t> bytes, std::s
   std::uint32_t value = 0;
   for (std::size_t i = 0; i < byte_count; ++i) value = (value << 8) | bytes[pos + i];
   return value;
-}
-
-// Checks the Huffman tables of a DHT segment, bytes [begin, end): each is a class/id byte (class 0
-// or 1, id 0 to 3), 16 code counts per length and then as many symbols, at most 256. stb_image 2.27
-// checks neither the symbol total nor the segment length and writes past its 256-entry tables on
-// such a file, so ctnn rejects it before stb parses it.
-inline bool huffman_tables_are_valid(std::span<const std::uint8_t> bytes, std::size_t begin, std::size_t end) {
-  std::size_t pos = begin;
-  while (pos < end) {
-    if (end - pos < 17) return false;
-    const std::uint8_t table_class = bytes[pos] >> 4;
-    const std::uint8_t table_id = bytes[pos] & 15;
-    if (table_class > 1 || table_id > 3) return false;
-    std::size_t symbol_count = 0;
-    for (std::size_t length = 1; length <= 16; ++length) symbol_count += bytes[pos + length];
-    if (symbol_count > 256 || end - pos - 17 < symbol_count) return false;
-    pos += 17 + symbol_count;
-  }
-  return true;
 }
 
 // Walks the marker segments from SOI to the EOI marker (FF D9). Segment lengths are followed rather
@@ -306,9 +138,6 @@ inline ContainerInfo inspect_jpeg(std::span<const std::uint8_t> bytes) {
       info.height = read_big_endian(bytes, pos + 3, 2);
       info.width = read_big_endian(bytes, pos + 5, 2);
     }
-    if (code == 0xC4 && !huffman_tables_are_valid(bytes, pos + 2, std::min(size, pos + segment_length))) {
-      info.valid_tables = false;
-    }
     pos += segment_length;
     if (code == 0xDA) {  // SOS: entropy-coded data runs to the next marker that is not FF 00 or RSTn
       while (pos + 1 < size &&
@@ -336,6 +165,7 @@ inline ContainerInfo inspect_png(std::span<const std::uint8_t> bytes) {
       info.width = read_big_endian(bytes, pos + 8, 4);
       info.height = read_big_endian(bytes, pos + 12, 4);
     }
+    if (type_is("IDAT")) info.compressed_bytes += data_length;
     if (type_is("IEND")) {
       info.complete = true;
       return info;
@@ -507,260 +337,213 @@ inline int center_crop_offset(int size, int crop) {
   return half % 2 == 0 ? half : half + 1;  // (difference / 2) ends in .5: ties go to the even integer
 }
 
-// ---- JPEG pixels as libjpeg-turbo computes them ----------------------------------------------------
+// ---- Strict decoding with libjpeg-turbo and libpng -----------------------------------------------
 //
-// PIL decodes JPEG with libjpeg(-turbo). stb_image's own IDCT (12-bit instead of 13-bit constants),
-// chroma upsampling (always rounding half up) and YCbCr conversion each differ from libjpeg by a
-// level here and there, which adds up to 3 levels at saturated colour edges and 2 levels after
-// preprocessing. So ctnn lets stb parse the file and entropy-decode the DCT coefficients (exact
-// integers either way) and redoes the arithmetic that follows the way libjpeg-turbo does it:
-//   * the inverse DCT: jidctint.c (JDCT_ISLOW, libjpeg's and PIL's default), hooked in through
-//     stb's idct_block_kernel, so it also serves progressive files;
-//   * chroma upsampling: jdsample.c "fancy" upsampling (triangle filter, libjpeg's alternating
-//     rounding biases, edge rows and columns replicated);
-//   * colour conversion: jdcolor.c ycc_rgb_convert (16-bit fixed-point tables).
-// For every layout with integer sampling ratios (4:4:4, 4:2:2, 4:2:0, 4:4:0, 4:1:1, greyscale, ...),
-// baseline or progressive, the pixels equal PIL's (checked on ~900 generated files and some photos).
+// Both libraries report an error through a callback that must not return: it saves the message
+// and jumps back to the setjmp of the decoding function, which throws it as a ctnn::Error. Such a
+// function creates every C++ object it needs before its setjmp, so the jump skips no destructor.
 
-// jidctint.c: CONST_BITS = 13 fractional bits in the constants FIX(x) = round(x * 2^13); the column
-// pass keeps PASS1_BITS = 2 extra bits, removed with the IDCT's factor 8 (3 bits) in the row pass.
-inline constexpr int idct_const_bits = 13;
-inline constexpr int idct_pass1_bits = 2;
-inline constexpr std::int64_t fix_0_298631336 = 2446;
-inline constexpr std::int64_t fix_0_390180644 = 3196;
-inline constexpr std::int64_t fix_0_541196100 = 4433;
-inline constexpr std::int64_t fix_0_765366865 = 6270;
-inline constexpr std::int64_t fix_0_899976223 = 7373;
-inline constexpr std::int64_t fix_1_175875602 = 9633;
-inline constexpr std::int64_t fix_1_501321110 = 12299;
-inline constexpr std::int64_t fix_1_847759065 = 15137;
-inline constexpr std::int64_t fix_1_961570560 = 16069;
-inline constexpr std::int64_t fix_2_053119869 = 16819;
-inline constexpr std::int64_t fix_2_562915447 = 20995;
-inline constexpr std::int64_t fix_3_072711026 = 25172;
-
-// libjpeg's DESCALE: divide by 2^bits, rounding half up (>> on a negative value floors, as in C).
-inline constexpr std::int64_t descale(std::int64_t value, int bits) {
-  return (value + (std::int64_t{1} << (bits - 1))) >> bits;
-}
-
-// libjpeg's post-IDCT range limit: the table lookup range_limit[x & 1023] maps x in [-128, 127] to
-// x + 128, saturates x in [128, 511] to 255 and [-512, -129] to 0, and wraps beyond (corrupt data).
-inline std::uint8_t idct_range_limit(std::int64_t centered) {
-  const int index = static_cast<int>(centered & 1023);
-  if (index < 128) return static_cast<std::uint8_t>(index + 128);
-  if (index < 512) return 255;
-  if (index < 896) return 0;
-  return static_cast<std::uint8_t>(index - 896);
-}
-
-// One 1-D 8-point IDCT (Loeffler-Ligtenberg-Moschytz, as in jidctint.c) of the 8 inputs in[0..7];
-// returns the 8 outputs before descaling.
-inline std::array<std::int64_t, 8> idct_1d(const std::array<std::int64_t, 8>& in) {
-  // Even part: the rotator is sqrt(2) * c(-6).
-  const std::int64_t z1 = (in[2] + in[6]) * fix_0_541196100;
-  const std::int64_t even2 = z1 + in[6] * -fix_1_847759065;
-  const std::int64_t even3 = z1 + in[2] * fix_0_765366865;
-  const std::int64_t even0 = (in[0] + in[4]) * (std::int64_t{1} << idct_const_bits);
-  const std::int64_t even1 = (in[0] - in[4]) * (std::int64_t{1} << idct_const_bits);
-  const std::int64_t tmp10 = even0 + even3;
-  const std::int64_t tmp13 = even0 - even3;
-  const std::int64_t tmp11 = even1 + even2;
-  const std::int64_t tmp12 = even1 - even2;
-  // Odd part.
-  const std::int64_t odd_z1 = in[7] + in[1];
-  const std::int64_t odd_z2 = in[5] + in[3];
-  const std::int64_t odd_z3 = in[7] + in[3];
-  const std::int64_t odd_z4 = in[5] + in[1];
-  const std::int64_t z5 = (odd_z3 + odd_z4) * fix_1_175875602;                // sqrt(2) * c3
-  const std::int64_t scaled_z1 = odd_z1 * -fix_0_899976223;                    // sqrt(2) * (c7 - c3)
-  const std::int64_t scaled_z2 = odd_z2 * -fix_2_562915447;                    // sqrt(2) * (-c1 - c3)
-  const std::int64_t scaled_z3 = odd_z3 * -fix_1_961570560 + z5;               // sqrt(2) * (-c3 - c5)
-  const std::int64_t scaled_z4 = odd_z4 * -fix_0_390180644 + z5;               // sqrt(2) * (c5 - c3)
-  const std::int64_t odd0 = in[7] * fix_0_298631336 + scaled_z1 + scaled_z3;  // sqrt(2) * (-c1 + c3 + c5 - c7)
-  const std::int64_t odd1 = in[5] * fix_2_053119869 + scaled_z2 + scaled_z4;  // sqrt(2) * (c1 + c3 - c5 + c7)
-  const std::int64_t odd2 = in[3] * fix_3_072711026 + scaled_z2 + scaled_z3;  // sqrt(2) * (c1 + c3 + c5 - c7)
-  const std::int64_t odd3 = in[1] * fix_1_501321110 + scaled_z1 + scaled_z4;  // sqrt(2) * (c1 + c3 - c5 - c7)
-  return {tmp10 + odd3, tmp11 + odd2, tmp12 + odd1, tmp13 + odd0,
-          tmp13 - odd0, tmp12 - odd1, tmp11 - odd2, tmp10 - odd3};
-}
-
-// jpeg_idct_islow for one 8x8 block of dequantized coefficients (natural order), writing 8 rows of
-// 8 samples `out_stride` bytes apart: stb's idct_block_kernel signature. (jidctint.c's shortcuts for
-// all-zero AC terms give the same numbers as the full computation, so they are not repeated here.)
-inline void libjpeg_islow_idct(stb::stbi_uc* out, int out_stride, short coefficients[64]) {
-  std::array<std::int64_t, 64> workspace{};
-  for (int column = 0; column < 8; ++column) {  // pass 1: columns, results scaled by 2^PASS1_BITS
-    std::array<std::int64_t, 8> in{};
-    for (int k = 0; k < 8; ++k) in[static_cast<std::size_t>(k)] = coefficients[k * 8 + column];
-    const std::array<std::int64_t, 8> result = idct_1d(in);
-    for (int k = 0; k < 8; ++k) {
-      // (int) cast of the descaled value, as libjpeg stores the workspace in int
-      workspace[static_cast<std::size_t>(k * 8 + column)] =
-          static_cast<int>(descale(result[static_cast<std::size_t>(k)], idct_const_bits - idct_pass1_bits));
-    }
-  }
-  for (int row = 0; row < 8; ++row) {  // pass 2: rows, removing PASS1_BITS and the factor 8
-    std::array<std::int64_t, 8> in{};
-    for (int k = 0; k < 8; ++k) in[static_cast<std::size_t>(k)] = workspace[static_cast<std::size_t>(row * 8 + k)];
-    const std::array<std::int64_t, 8> result = idct_1d(in);
-    stb::stbi_uc* out_row = out + static_cast<std::ptrdiff_t>(row) * out_stride;
-    for (int k = 0; k < 8; ++k) {
-      out_row[k] = idct_range_limit(descale(result[static_cast<std::size_t>(k)], idct_const_bits + idct_pass1_bits + 3));
-    }
-  }
-}
-
-// A decoded component plane as stb leaves it: `width` x `height` real samples (libjpeg's
-// downsampled_width/height = ceil(image size * sampling factor / max factor)), rows `stride` apart.
-struct JpegPlane {
-  const std::uint8_t* samples = nullptr;
-  int stride = 0;
-  int width = 0;
-  int height = 0;
-  int horizontal_expansion = 1;  // max_h_samp_factor / h_samp_factor
-  int vertical_expansion = 1;
+struct DecoderFailure {
+  std::jmp_buf jump;
+  char message[JMSG_LENGTH_MAX] = {};
 };
 
-// jdsample.c for one component, producing image_width x image_height samples. libjpeg's "fancy"
-// upsampling places output samples 1/4 and 3/4 of the way between input centres: 3/4 nearer + 1/4
-// further sample per upsampled axis, with rounding biases alternating between neighbouring outputs
-// (an ordered dither, so .5 does not always round up). Image edges replicate the edge sample.
-inline std::vector<std::uint8_t> upsample_like_libjpeg(const JpegPlane& plane, int image_width, int image_height) {
-  const std::size_t out_width = static_cast<std::size_t>(image_width);
-  std::vector<std::uint8_t> out(out_width * static_cast<std::size_t>(image_height));
-  auto sample = [&](int x, int y) -> int {
-    x = std::clamp(x, 0, plane.width - 1);
-    y = std::clamp(y, 0, plane.height - 1);
-    return plane.samples[static_cast<std::ptrdiff_t>(y) * plane.stride + x];
-  };
-  auto store = [&](int x, int y, int value) {
-    if (x < image_width) out[static_cast<std::size_t>(y) * out_width + static_cast<std::size_t>(x)] = static_cast<std::uint8_t>(value);
-  };
-  const int h = plane.horizontal_expansion;
-  const int v = plane.vertical_expansion;
-  // libjpeg uses the fancy filters for 2x horizontal only when there are more than 2 input columns.
-  const bool fancy_horizontal = h == 2 && plane.width > 2;
-  for (int y = 0; y < image_height; ++y) {
-    if (h == 2 && v == 1 && fancy_horizontal) {  // h2v1_fancy_upsample (4:2:2)
-      for (int x = 0; x < plane.width; ++x) {
-        const int nearer = 3 * sample(x, y);
-        store(2 * x, y, (nearer + sample(x - 1, y) + 1) >> 2);
-        store(2 * x + 1, y, (nearer + sample(x + 1, y) + 2) >> 2);
-      }
-    } else if (h == 2 && v == 2 && fancy_horizontal) {  // h2v2_fancy_upsample (4:2:0)
-      const int near_row = y / 2;
-      const int far_row = y % 2 == 0 ? near_row - 1 : near_row + 1;  // upper output row: row above
-      auto column_sum = [&](int x) { return 3 * sample(x, near_row) + sample(x, far_row); };
-      for (int x = 0; x < plane.width; ++x) {
-        const int nearer = 3 * column_sum(x);
-        store(2 * x, y, (nearer + column_sum(x - 1) + 8) >> 4);
-        store(2 * x + 1, y, (nearer + column_sum(x + 1) + 7) >> 4);
-      }
-    } else if (h == 1 && v == 2) {  // h1v2_fancy_upsample (4:4:0)
-      const int near_row = y / 2;
-      const bool upper = y % 2 == 0;
-      const int far_row = upper ? near_row - 1 : near_row + 1;
-      for (int x = 0; x < plane.width; ++x) {
-        store(x, y, (3 * sample(x, near_row) + sample(x, far_row) + (upper ? 1 : 2)) >> 2);
-      }
-    } else {  // full size, or int_upsample / h2v1_upsample / h2v2_upsample: replication
-      for (int x = 0; x < image_width; ++x) store(x, y, sample(x / h, y / v));
-    }
-  }
-  return out;
-}
+// The largest amount of memory libjpeg may take for its own buffers: a progressive file keeps all
+// its DCT coefficients (2 bytes per sample) until the last scan, 4 components at most.
+inline constexpr long jpeg_memory_limit = static_cast<long>(max_pixels * 4 * 2 + (std::int64_t{64} << 20));
 
-// jdcolor.c build_ycc_rgb_table: R = Y + 1.40200 Cr, G = Y - 0.34414 Cb - 0.71414 Cr,
-// B = Y + 1.77200 Cb (Cb, Cr centred on 128), with 16-bit fixed-point constants FIX(x) = round(x * 2^16).
-struct YccToRgbTables {
-  std::array<int, 256> cr_to_r{};
-  std::array<int, 256> cb_to_b{};
-  std::array<std::int64_t, 256> cr_to_g{};  // still scaled by 2^16
-  std::array<std::int64_t, 256> cb_to_g{};  // still scaled by 2^16, plus one half for rounding
+struct JpegErrors {
+  jpeg_error_mgr manager;  // first member: libjpeg hands its address to the callbacks
+  DecoderFailure failure;
 };
 
-inline const YccToRgbTables& ycc_to_rgb_tables() {
-  static const YccToRgbTables tables = [] {
-    constexpr int scale_bits = 16;
-    constexpr std::int64_t one_half = std::int64_t{1} << (scale_bits - 1);
-    auto fix = [](double x) { return static_cast<std::int64_t>(x * (1 << scale_bits) + 0.5); };
-    YccToRgbTables result;
-    for (int i = 0; i < 256; ++i) {
-      const std::int64_t centered = i - 128;
-      const std::size_t index = static_cast<std::size_t>(i);
-      result.cr_to_r[index] = static_cast<int>((fix(1.40200) * centered + one_half) >> scale_bits);
-      result.cb_to_b[index] = static_cast<int>((fix(1.77200) * centered + one_half) >> scale_bits);
-      result.cr_to_g[index] = -fix(0.71414) * centered;
-      result.cb_to_g[index] = -fix(0.34414) * centered + one_half;
-    }
-    return result;
-  }();
-  return tables;
+inline void jpeg_fail(j_common_ptr decoder) {
+  auto* errors = reinterpret_cast<JpegErrors*>(decoder->err);
+  decoder->err->format_message(decoder, errors->failure.message);
+  std::longjmp(errors->failure.jump, 1);
 }
 
-inline std::uint8_t clamp_to_uint8(std::int64_t value) {
-  return static_cast<std::uint8_t>(std::clamp<std::int64_t>(value, 0, 255));
+// libjpeg's warnings are corrupt data it papers over (missing data comes out grey, a wrong marker is
+// skipped): strict decoding makes them errors. Two concern metadata only and leave the pixels sound.
+inline void jpeg_message(j_common_ptr decoder, int level) {
+  if (level >= 0) return;  // trace output
+  const int code = decoder->err->msg_code;
+  if (code == JWRN_JFIF_MAJOR || code == JWRN_ADOBE_XFORM) return;
+  jpeg_fail(decoder);
 }
 
-// Frees stb's component buffers however decoding ends.
-struct JpegDecoderCleanup {
-  explicit JpegDecoderCleanup(stb::stbi__jpeg* jpeg_decoder) : decoder(jpeg_decoder) {}
-  ~JpegDecoderCleanup() { stb::stbi__cleanup_jpeg(decoder); }
-  JpegDecoderCleanup(const JpegDecoderCleanup&) = delete;
-  JpegDecoderCleanup& operator=(const JpegDecoderCleanup&) = delete;
-  stb::stbi__jpeg* decoder;
+// "Corrupt JPEG data: premature end of data segment" -> "premature end of data segment".
+inline std::string libjpeg_reason(const char* message) {
+  std::string reason = message;
+  constexpr std::string_view prefix = "Corrupt JPEG data: ";
+  if (reason.starts_with(prefix)) reason.erase(0, prefix.size());
+  if (!reason.empty() && reason[0] >= 'A' && reason[0] <= 'Z') reason[0] = static_cast<char>(reason[0] - 'A' + 'a');
+  return reason;
+}
+
+inline void check_pixel_count(std::int64_t width, std::int64_t height, const std::string& name) {
+  if (width <= 0 || height <= 0) throw Error(name, "image has zero size (" + dimensions_text(width, height) + ")");
+  if (width > max_pixels || height > max_pixels || width * height > max_pixels) {  // (no overflow: each side <= 2^28)
+    throw Error(name, "image dimensions " + dimensions_text(width, height) + " exceed the limit of " +
+                          std::to_string(max_pixels) + " pixels (corrupt or hostile header?)");
+  }
+}
+
+struct JpegDecoder {
+  jpeg_decompress_struct state{};
+  JpegErrors errors{};
+  bool created = false;
+  JpegDecoder() = default;
+  JpegDecoder(const JpegDecoder&) = delete;
+  JpegDecoder& operator=(const JpegDecoder&) = delete;
+  ~JpegDecoder() {
+    if (created) jpeg_destroy_decompress(&state);
+  }
 };
 
-// Decodes a (complete) JPEG into grey or RGB pixels exactly as libjpeg-turbo does. Returns nothing
-// for the rare files this does not cover, which then go through stb's own conversion: 4-component
-// (CMYK / YCCK) files and sampling factors that are not integer multiples of each other.
-inline std::optional<Image> decode_jpeg_like_libjpeg(std::span<const std::uint8_t> bytes, const std::string& name) {
-  stb::stbi__context context{};
-  stb::stbi__start_mem(&context, bytes.data(), static_cast<int>(bytes.size()));
-  const auto decoder = std::make_unique<stb::stbi__jpeg>();  // ~20 KB of tables: not on the stack
-  decoder->s = &context;
-  stb::stbi__setup_jpeg(decoder.get());
-  decoder->idct_block_kernel = &libjpeg_islow_idct;
-  context.img_n = 0;  // stbi__cleanup_jpeg frees img_n components
-  const JpegDecoderCleanup cleanup{decoder.get()};
-  if (stb::stbi__decode_jpeg_image(decoder.get()) == 0) throw Error(name, "cannot decode JPEG: " + stb_reason());
-
-  const int components = context.img_n;
-  if (components != 1 && components != 3) return std::nullopt;
-  const int width = static_cast<int>(context.img_x);
-  const int height = static_cast<int>(context.img_y);
-  std::array<std::vector<std::uint8_t>, 3> planes;
-  for (int k = 0; k < components; ++k) {
-    const auto& component = decoder->img_comp[k];
-    if (decoder->img_h_max % component.h != 0 || decoder->img_v_max % component.v != 0) return std::nullopt;
-    const JpegPlane plane{component.data, component.w2, component.x, component.y,
-                          decoder->img_h_max / component.h, decoder->img_v_max / component.v};
-    planes[static_cast<std::size_t>(k)] = upsample_like_libjpeg(plane, width, height);
-  }
-  if (components == 1) return Image{width, height, 1, std::move(planes[0])};
-
-  // stb's rule for components stored as RGB: component ids 'R', 'G', 'B', or an Adobe marker saying
-  // "no transform" without a JFIF marker.
-  const bool stored_as_rgb = decoder->rgb == 3 || (decoder->app14_color_transform == 0 && decoder->jfif == 0);
-  const std::size_t pixel_count = static_cast<std::size_t>(width) * static_cast<std::size_t>(height);
-  Image image{width, height, 3, std::vector<std::uint8_t>(pixel_count * 3)};
-  const YccToRgbTables& tables = ycc_to_rgb_tables();
+// PIL reads every CMYK JPEG as Adobe writes them, inverted ("CMYK;I"), and Image.convert("RGB")
+// then computes R = (255 - K) - C * (255 - K) / 255 per channel, rounded as Pillow's MULDIV255.
+inline void cmyk_to_rgb_like_pil(Image& image) {
+  const std::size_t pixel_count = static_cast<std::size_t>(image.width) * static_cast<std::size_t>(image.height);
   for (std::size_t i = 0; i < pixel_count; ++i) {
-    std::uint8_t* rgb = &image.pixels[i * 3];
-    if (stored_as_rgb) {
-      rgb[0] = planes[0][i];
-      rgb[1] = planes[1][i];
-      rgb[2] = planes[2][i];
-      continue;
+    const std::uint8_t* cmyk = &image.pixels[i * 4];
+    const int not_black = cmyk[3];  // 255 - K with K inverted
+    std::uint8_t* rgb = &image.pixels[i * 3];  // writes never overtake the reads: 3 * i <= 4 * i
+    for (int c = 0; c < 3; ++c) {
+      const int product = (255 - cmyk[c]) * not_black + 128;
+      rgb[c] = static_cast<std::uint8_t>(std::clamp(not_black - (((product >> 8) + product) >> 8), 0, 255));
     }
-    const std::int64_t luma = planes[0][i];
-    const std::size_t cb = planes[1][i];
-    const std::size_t cr = planes[2][i];
-    rgb[0] = clamp_to_uint8(luma + tables.cr_to_r[cr]);
-    rgb[1] = clamp_to_uint8(luma + ((tables.cb_to_g[cb] + tables.cr_to_g[cr]) >> 16));
-    rgb[2] = clamp_to_uint8(luma + tables.cb_to_b[cb]);
   }
+  image.pixels.resize(pixel_count * 3);
+  image.channels = 3;
+}
+
+// Decodes a complete JPEG into grey (1 channel) or RGB (3 channels) as PIL does.
+inline Image decode_jpeg(std::span<const std::uint8_t> bytes, const std::string& name) {
+  JpegDecoder decoder;
+  Image image;
+  decoder.state.err = jpeg_std_error(&decoder.errors.manager);
+  decoder.errors.manager.error_exit = &jpeg_fail;
+  decoder.errors.manager.emit_message = &jpeg_message;
+  if (setjmp(decoder.errors.failure.jump) != 0) {
+    throw Error(name, "corrupt JPEG: " + libjpeg_reason(decoder.errors.failure.message) + " (libjpeg-turbo)");
+  }
+  jpeg_create_decompress(&decoder.state);
+  decoder.created = true;
+  jpeg_mem_src(&decoder.state, bytes.data(), static_cast<unsigned long>(bytes.size()));
+  jpeg_read_header(&decoder.state, TRUE);
+  check_pixel_count(decoder.state.image_width, decoder.state.image_height, name);
+  switch (decoder.state.jpeg_color_space) {
+    case JCS_GRAYSCALE: decoder.state.out_color_space = JCS_GRAYSCALE; break;
+    case JCS_YCbCr:
+    case JCS_RGB: decoder.state.out_color_space = JCS_RGB; break;
+    case JCS_CMYK:
+    case JCS_YCCK: decoder.state.out_color_space = JCS_CMYK; break;
+    default:
+      throw Error(name, "unsupported JPEG colour space (" + std::to_string(decoder.state.num_components) + " components)");
+  }
+  decoder.state.mem->max_memory_to_use = jpeg_memory_limit;
+  jpeg_start_decompress(&decoder.state);
+  image.width = static_cast<int>(decoder.state.output_width);
+  image.height = static_cast<int>(decoder.state.output_height);
+  image.channels = decoder.state.output_components;
+  while (decoder.state.output_scanline < decoder.state.output_height) {
+    // One row more at a time: a file whose data ends early fails before its claimed size is allocated.
+    const std::size_t row_bytes = static_cast<std::size_t>(image.width) * static_cast<std::size_t>(image.channels);
+    image.pixels.resize(image.pixels.size() + row_bytes);
+    JSAMPROW row = image.pixels.data() + image.pixels.size() - row_bytes;
+    jpeg_read_scanlines(&decoder.state, &row, 1);
+  }
+  jpeg_finish_decompress(&decoder.state);  // reads on to the end-of-image marker: corrupt data there fails too
+  if (decoder.state.out_color_space == JCS_CMYK) cmyk_to_rgb_like_pil(image);
+  return image;
+}
+
+// The bytes libpng reads, from memory.
+struct PngSource {
+  std::span<const std::uint8_t> bytes;
+  std::size_t position = 0;
+};
+
+inline void png_fail(png_structp png, png_const_charp message) {
+  auto* failure = static_cast<DecoderFailure*>(png_get_error_ptr(png));
+  std::snprintf(failure->message, sizeof failure->message, "%s", message);
+  std::longjmp(failure->jump, 1);
+}
+
+// libpng's warnings concern ancillary chunks (colour profiles, text): the pixels are sound.
+inline void png_ignore_warning(png_structp, png_const_charp) {}
+
+inline void png_read_from_memory(png_structp png, png_bytep out, png_size_t count) {
+  auto* source = static_cast<PngSource*>(png_get_io_ptr(png));
+  if (source->bytes.size() - source->position < count) png_error(png, "the data ends inside a chunk (truncated file)");
+  std::memcpy(out, source->bytes.data() + source->position, count);
+  source->position += count;
+}
+
+struct PngDecoder {
+  png_structp png = nullptr;
+  png_infop info = nullptr;
+  PngDecoder() = default;
+  PngDecoder(const PngDecoder&) = delete;
+  PngDecoder& operator=(const PngDecoder&) = delete;
+  ~PngDecoder() {
+    if (png != nullptr) png_destroy_read_struct(&png, info != nullptr ? &info : nullptr, nullptr);
+  }
+};
+
+// Deflate encodes at most 258 bytes in 2 bits: no stream expands by more than 1032 to 1.
+inline constexpr std::uint64_t deflate_max_ratio = 1032;
+
+// Decodes a complete PNG into 1 to 4 channels (grey, grey + alpha, RGB, RGBA; palettes expanded,
+// transparency as alpha, 16 bits reduced to 8 by value >> 8). Every chunk's CRC is checked.
+inline Image decode_png(std::span<const std::uint8_t> bytes, const std::string& name, std::uint64_t compressed_bytes) {
+  DecoderFailure failure;
+  PngSource source{bytes};
+  PngDecoder decoder;
+  Image image;
+  decoder.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &failure, &png_fail, &png_ignore_warning);
+  if (decoder.png != nullptr) decoder.info = png_create_info_struct(decoder.png);
+  if (decoder.info == nullptr) throw Error(name, "libpng could not allocate its state");
+  if (setjmp(failure.jump) != 0) throw Error(name, "corrupt PNG: " + std::string(failure.message) + " (libpng)");
+  png_set_read_fn(decoder.png, &source, &png_read_from_memory);
+  png_set_crc_action(decoder.png, PNG_CRC_DEFAULT, PNG_CRC_ERROR_QUIT);  // critical chunks already fail by default
+  png_read_info(decoder.png, decoder.info);
+  const std::int64_t width = png_get_image_width(decoder.png, decoder.info);
+  const std::int64_t height = png_get_image_height(decoder.png, decoder.info);
+  check_pixel_count(width, height, name);
+  const std::uint64_t bits = static_cast<std::uint64_t>(width * height) * png_get_bit_depth(decoder.png, decoder.info) *
+                             png_get_channels(decoder.png, decoder.info);
+  if (compressed_bytes * deflate_max_ratio < bits / 8) {
+    throw Error(name, "corrupt PNG: " + std::to_string(compressed_bytes) + " bytes of compressed data cannot hold a " +
+                          dimensions_text(width, height) + " image");
+  }
+  const int color_type = png_get_color_type(decoder.png, decoder.info);
+  if (color_type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(decoder.png);
+  if (color_type == PNG_COLOR_TYPE_GRAY && png_get_bit_depth(decoder.png, decoder.info) < 8) png_set_expand_gray_1_2_4_to_8(decoder.png);
+  if (png_get_valid(decoder.png, decoder.info, PNG_INFO_tRNS) != 0) png_set_tRNS_to_alpha(decoder.png);
+  png_set_strip_16(decoder.png);
+  const int passes = png_set_interlace_handling(decoder.png);
+  png_read_update_info(decoder.png, decoder.info);
+  image.width = static_cast<int>(width);
+  image.height = static_cast<int>(height);
+  image.channels = png_get_channels(decoder.png, decoder.info);
+  if (passes == 1) {
+    while (image.pixels.size() < static_cast<std::size_t>(width * height) * static_cast<std::size_t>(image.channels)) {
+      // One row more at a time, as for JPEG.
+      const std::size_t row_bytes = static_cast<std::size_t>(width) * static_cast<std::size_t>(image.channels);
+      image.pixels.resize(image.pixels.size() + row_bytes);
+      png_read_row(decoder.png, image.pixels.data() + image.pixels.size() - row_bytes, nullptr);
+    }
+  } else {  // Adam7: every pass updates every row (the compressed size was checked above)
+    image.pixels.resize(static_cast<std::size_t>(width * height) * static_cast<std::size_t>(image.channels));
+    for (int pass = 0; pass < passes; ++pass) {
+      for (std::int64_t y = 0; y < height; ++y) {
+        png_read_row(decoder.png, image.pixels.data() + static_cast<std::size_t>(y * width) * static_cast<std::size_t>(image.channels), nullptr);
+      }
+    }
+  }
+  png_read_end(decoder.png, nullptr);  // the chunks after the image, to IEND, CRCs included
   return image;
 }
 
@@ -838,18 +621,13 @@ inline Image convert_channels(const Image& image, int channels) {
 
 // Decodes a JPEG or PNG held in memory; `name` is the subject of any error (a path, a URL, ...).
 // desired_channels: 1 grey, 2 grey + alpha, 3 RGB, 4 RGBA, converted like PIL's Image.convert (see
-// convert_channels), or 0 for the channels stored in the file. JPEG pixels are computed as libjpeg-turbo
-// (and so PIL) computes them; 16-bit PNGs are reduced to 8 bits (value >> 8).
+// convert_channels), or 0 for the channels stored in the file (a CMYK JPEG is RGB, as PIL converts
+// it). JPEG pixels are libjpeg-turbo's, as in PIL; 16-bit PNGs are reduced to 8 bits (value >> 8).
 inline Image decode(std::span<const std::uint8_t> bytes, const std::string& name, int desired_channels = 3) {
   if (desired_channels < 0 || desired_channels > 4) {
     throw Error(name, "desired_channels must be 0 (as stored) or 1 to 4, got " + std::to_string(desired_channels));
   }
   if (bytes.empty()) throw Error(name, "file is empty (0 bytes), not an image");
-  if (bytes.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
-    throw Error(name, "file of " + std::to_string(bytes.size()) + " bytes is too large to decode");
-  }
-  const int byte_count = static_cast<int>(bytes.size());
-
   const bool is_jpeg = detail::starts_with(bytes, detail::jpeg_signature);
   const bool is_png = detail::starts_with(bytes, detail::png_signature);
   if (!is_jpeg && !is_png) throw Error(name, "not a JPEG or PNG file (unrecognised signature)");
@@ -858,58 +636,21 @@ inline Image decode(std::span<const std::uint8_t> bytes, const std::string& name
     throw Error(name, is_jpeg ? "truncated JPEG: the data ends before the end-of-image marker (FF D9)"
                               : "truncated PNG: the data ends before the IEND chunk");
   }
-  if (!container.valid_tables) throw Error(name, "corrupt JPEG: invalid Huffman table (DHT segment)");
   if (!container.has_header) {
     throw Error(name, is_jpeg ? "corrupt JPEG: no frame header (SOF marker)" : "corrupt PNG: IHDR is not the first chunk");
   }
-  if (container.width <= 0 || container.height <= 0) {
-    throw Error(name, "image has zero size (" + detail::dimensions_text(container.width, container.height) + ")");
-  }
-  if (container.width * container.height > max_pixels) {
-    throw Error(name, "image dimensions " + detail::dimensions_text(container.width, container.height) +
-                          " exceed the limit of " + std::to_string(max_pixels) + " pixels (corrupt or hostile header?)");
-  }
+  detail::check_pixel_count(container.width, container.height, name);  // before any decoder allocates
 
-  std::optional<Image> image;
-  if (is_jpeg) image = detail::decode_jpeg_like_libjpeg(bytes, name);
-  if (!image) {  // PNG, or one of the rare JPEG layouts left to stb
-    int width = 0;
-    int height = 0;
-    int stored_channels = 0;
-    std::unique_ptr<detail::stb::stbi_uc, decltype(&detail::stb::stbi_image_free)> decoded(
-        detail::stb::stbi_load_from_memory(bytes.data(), byte_count, &width, &height, &stored_channels, 0),
-        &detail::stb::stbi_image_free);
-    if (decoded == nullptr) throw Error(name, "cannot decode image: " + detail::stb_reason());
-    // With 0 requested, stb returns the stored channel count (4 for a palette PNG with transparency).
-    const std::size_t byte_size = static_cast<std::size_t>(width) * static_cast<std::size_t>(height) *
-                                  static_cast<std::size_t>(stored_channels);
-    image = Image{width, height, stored_channels, std::vector<std::uint8_t>(decoded.get(), decoded.get() + byte_size)};
-  }
-  if (desired_channels == 0 || desired_channels == image->channels) return std::move(*image);
-  return convert_channels(*image, desired_channels);
+  Image image = is_jpeg ? detail::decode_jpeg(bytes, name) : detail::decode_png(bytes, name, container.compressed_bytes);
+  if (desired_channels == 0 || desired_channels == image.channels) return image;
+  return convert_channels(image, desired_channels);
 }
 
-// Reads and decodes a JPEG or PNG file (see decode for desired_channels). Every failure, from a
+// Reads and decodes a JPEG or PNG file (see decode for desired_channels). Only a regular file is
+// read (ctnn/io/file.hpp: a FIFO or a device is refused, not waited on). Every failure, from a
 // missing file to a truncated one, is a ctnn::Error whose subject is the path.
 inline Image load(const std::filesystem::path& path, int desired_channels = 3) {
-  const std::string name = path.string();
-  std::error_code status_error;
-  const std::filesystem::file_status status = std::filesystem::status(path, status_error);
-  if (status.type() == std::filesystem::file_type::not_found) throw Error(name, "file not found");
-  if (status_error) throw Error(name, "cannot access the file: " + status_error.message());
-  if (std::filesystem::is_directory(status)) throw Error(name, "is a directory, not an image file");
-
-  std::ifstream file(path, std::ios::binary | std::ios::ate);  // opened at the end to learn the size
-  if (!file) throw Error(name, "cannot open file for reading");
-  const std::streamoff file_size = file.tellg();
-  if (file_size < 0) throw Error(name, "cannot determine the file size");
-  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(file_size));
-  file.seekg(0);
-  if (!file.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()))) {
-    throw Error(name, "read error after " + std::to_string(file.gcount()) + " of " + std::to_string(bytes.size()) +
-                          " bytes");
-  }
-  return decode(bytes, name, desired_channels);
+  return decode(io::read_regular_file(path, max_file_bytes), path.string(), desired_channels);
 }
 
 // ---- Geometry -----------------------------------------------------------------------------------

@@ -21,30 +21,25 @@
 
 #include <algorithm>    // std::sort, std::copy, std::min
 #include <bit>          // std::endian
-#include <cerrno>       // errno
 #include <cstddef>      // std::size_t
 #include <cstdint>      // std::uint8_t, std::uint16_t, std::int64_t, std::uint64_t
-#include <cstdio>       // std::FILE, std::fopen, std::fwrite, std::fclose, std::snprintf
 #include <cstring>      // std::memcpy
-#include <filesystem>   // std::filesystem::path, file_size, rename, remove
-#include <fstream>      // std::ifstream
+#include <filesystem>   // std::filesystem::path
 #include <functional>   // std::less<> (lookup by string_view)
 #include <limits>       // std::numeric_limits
 #include <map>          // std::map
-#include <new>          // std::bad_alloc
 #include <optional>     // std::optional
-#include <random>       // std::random_device
 #include <set>          // std::set
 #include <span>         // std::span
 #include <string>       // std::string, std::to_string
 #include <string_view>  // std::string_view
-#include <system_error> // std::error_code, std::generic_category
 #include <utility>      // std::move
 #include <vector>       // std::vector
 
 #include <nlohmann/json.hpp>  // nlohmann::json::sax_parse (header parsing), dump (string quoting)
 
 #include "ctnn/error.hpp"    // ctnn::Error
+#include "ctnn/io/file.hpp"  // ctnn::io::read_regular_file, write_file_atomically
 #include "ctnn/io/half.hpp"  // float16_to_float, bfloat16_to_float
 
 namespace ctnn::safetensors {
@@ -182,17 +177,6 @@ inline std::optional<std::uint64_t> checked_byte_count(std::span<const std::int6
     if (__builtin_mul_overflow(bytes, static_cast<std::uint64_t>(dim), &bytes)) return std::nullopt;
   }
   return bytes;
-}
-
-inline std::string errno_message(int error_number) {
-  return std::generic_category().message(error_number);
-}
-
-inline std::string quoted_path(const std::filesystem::path& path) {
-  std::string quoted(1, '\'');
-  quoted += path.string();
-  quoted += '\'';
-  return quoted;
 }
 
 // double -> float rounding to nearest even, like static_cast, but defined for finite values beyond
@@ -453,30 +437,16 @@ void convert_elements(std::span<const std::uint8_t> bytes, std::span<Out> out, C
 
 class Reader {
  public:
-  // Reads the whole file into memory and validates it. The file path is the label in errors.
+  // Reads the whole file into memory and validates it. The file path is the label in errors. Only
+  // a regular file is read (a FIFO or a device is refused: see ctnn/io/file.hpp).
   static Reader open(const std::filesystem::path& file) {
-    const std::string label = file.string();
-    std::error_code error;
-    const std::uintmax_t size = std::filesystem::file_size(file, error);
-    if (error) throw Error(label, "cannot read the file: " + error.message());
-
-    std::ifstream stream(file, std::ios::binary);
-    if (!stream) {
-      const int open_error = errno;
-      throw Error(label, "cannot open the file: " + detail::errno_message(open_error));
-    }
     std::vector<std::uint8_t> bytes;
     try {
-      bytes.resize(static_cast<std::size_t>(size));
-    } catch (const std::bad_alloc&) {
-      throw Error(label, "the file's " + std::to_string(size) + " bytes do not fit in memory");
+      bytes = io::read_regular_file(file);
+    } catch (const Error& error) {
+      throw Error(file.string(), "cannot read the file: " + error.reason());
     }
-    stream.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    if (static_cast<std::uintmax_t>(stream.gcount()) != size) {
-      throw Error(label, "could read only " + std::to_string(stream.gcount()) + " of its " +
-                             std::to_string(size) + " bytes");
-    }
-    return from_bytes(std::move(bytes), label);
+    return from_bytes(std::move(bytes), file.string());
   }
 
   // Validates a file already in memory; `label` stands for the file in error messages.
@@ -849,24 +819,6 @@ inline WritePlan plan_write(std::span<const TensorView> tensors,
   return plan;
 }
 
-// Closes and deletes a temporary file unless the write was committed.
-struct TemporaryFile {
-  std::filesystem::path path;
-  std::FILE* stream = nullptr;
-  bool committed = false;
-
-  TemporaryFile() = default;
-  TemporaryFile(const TemporaryFile&) = delete;
-  TemporaryFile& operator=(const TemporaryFile&) = delete;
-  ~TemporaryFile() {
-    if (stream != nullptr) std::fclose(stream);
-    if (!committed && !path.empty()) {
-      std::error_code ignored;
-      std::filesystem::remove(path, ignored);
-    }
-  }
-};
-
 }  // namespace detail
 
 // The file's bytes in memory: what write() would put on disk.
@@ -882,59 +834,18 @@ inline std::vector<std::uint8_t> serialize(std::span<const TensorView> tensors,
   return bytes;
 }
 
-// Writes a safetensors file atomically: into "<file>.tmp-<random>" next to it, then renamed over
-// `file`, so readers never see a half-written file. On failure the temporary file is removed and
-// ctnn::Error names `file`; an existing `file` is left untouched.
+// Writes a safetensors file atomically and durably (io::write_file_atomically): into
+// "<file>.tmp-<random>" next to it, synced to disk, then renamed over `file`, so readers never see a
+// half-written file. On failure the temporary file is removed and ctnn::Error names `file`; an
+// existing `file` is left untouched.
 inline void write(const std::filesystem::path& file, std::span<const TensorView> tensors,
                   const std::map<std::string, std::string>& metadata = {}) {
-  const std::string label = file.string();
-  const detail::WritePlan plan = detail::plan_write(tensors, metadata, label);
-
-  detail::TemporaryFile temporary;
-  std::random_device entropy;
-  for (int attempt = 0; temporary.stream == nullptr; ++attempt) {
-    const std::uint64_t random = (static_cast<std::uint64_t>(entropy()) << 32) ^ entropy();
-    char suffix[17];
-    std::snprintf(suffix, sizeof suffix, "%016llx", static_cast<unsigned long long>(random));
-    std::filesystem::path candidate = file;
-    candidate += ".tmp-";
-    candidate += suffix;
-    // "x": create exclusively, never write through an existing file or symlink.
-    temporary.stream = std::fopen(candidate.string().c_str(), "wbx");
-    const int open_error = errno;  // saved before anything else can change it
-    if (temporary.stream != nullptr) {
-      temporary.path = std::move(candidate);
-    } else if (open_error != EEXIST || attempt == 8) {
-      throw Error(label, "cannot create the temporary file " + detail::quoted_path(candidate) + ": " +
-                             detail::errno_message(open_error));
-    }
-  }
-
-  const auto write_bytes = [&](const void* data, std::size_t size) {
-    if (size == 0) return;
-    if (std::fwrite(data, 1, size, temporary.stream) != size) {
-      const int write_error = errno;
-      throw Error(label, "cannot write the temporary file " + detail::quoted_path(temporary.path) + ": " +
-                             detail::errno_message(write_error));
-    }
-  };
-  write_bytes(plan.prefix_and_header.data(), plan.prefix_and_header.size());
-  for (const TensorView* tensor : plan.order) write_bytes(tensor->bytes.data(), tensor->bytes.size());
-
-  std::FILE* stream = temporary.stream;
-  temporary.stream = nullptr;
-  if (std::fclose(stream) != 0) {  // flushes: a full disk may only show here
-    const int close_error = errno;
-    throw Error(label, "cannot write the temporary file " + detail::quoted_path(temporary.path) + ": " +
-                           detail::errno_message(close_error));
-  }
-  std::error_code error;
-  std::filesystem::rename(temporary.path, file, error);
-  if (error) {
-    throw Error(label, "cannot rename the temporary file " + detail::quoted_path(temporary.path) +
-                           " to it: " + error.message());
-  }
-  temporary.committed = true;
+  const detail::WritePlan plan = detail::plan_write(tensors, metadata, file.string());
+  std::vector<std::span<const std::uint8_t>> parts;
+  parts.reserve(plan.order.size() + 1);
+  parts.emplace_back(reinterpret_cast<const std::uint8_t*>(plan.prefix_and_header.data()), plan.prefix_and_header.size());
+  for (const TensorView* tensor : plan.order) parts.push_back(tensor->bytes);
+  io::write_file_atomically(file, parts);
 }
 
 }  // namespace ctnn::safetensors

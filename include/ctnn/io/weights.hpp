@@ -15,8 +15,9 @@
 //                  must be in the file (LoadOptions::strict; otherwise both lists are reported);
 //                  shapes must be equal; dtypes F32, F16, BF16 and F64 convert to the model's scalar,
 //                  BatchNorm's num_batches_tracked is an integer tensor (I64 in PyTorch's files)
-//   3. staging:    all values are converted into a copy of the parameter and buffer arrays; the
-//                  copy replaces the model's arrays at the end
+//   3. staging:    all values are converted into a copy of the parameter and buffer arrays and
+//                  checked (LoadOptions::check_values: no NaN or infinity, no negative BatchNorm
+//                  running variance); the copy replaces the model's arrays at the end
 // Every problem found in stage 2 is reported at once, as one ctnn::Error naming the file, e.g.
 //   ctnn: w.safetensors: tensor 'fc.weight': shape [2, 1024] expected, file has [5, 1024]
 //
@@ -65,6 +66,10 @@ struct LoadOptions {
   // {"aux1", "aux2"} loads torchvision's pretrained GoogLeNet, which carries the auxiliary heads,
   // into TorchvisionGoogLeNet<1000, false, true>, and a file saved without them into one with them.
   std::vector<std::string> optional_modules{};
+  // true: values no network can compute with are refused, naming the tensor: NaN and infinities
+  // (a diverged training run, a damaged file) and negative BatchNorm running variances. false
+  // loads them as they are (to inspect a broken file, say).
+  bool check_values = true;
 };
 
 struct LoadReport {
@@ -112,6 +117,10 @@ inline bool is_step_counter(const NamedTensor& tensor) {
   return tensor.role == TensorRole::buffer && tensor.name.ends_with("num_batches_tracked");
 }
 
+inline bool is_running_variance(const NamedTensor& tensor) {
+  return tensor.role == TensorRole::buffer && (tensor.name == "running_var" || tensor.name.ends_with(".running_var"));
+}
+
 inline bool is_floating(DType dtype) {
   return dtype == DType::F32 || dtype == DType::F16 || dtype == DType::BF16 || dtype == DType::F64;
 }
@@ -155,24 +164,57 @@ struct Problem {
   std::string reason;
 };
 
+// "\n  tensor 'x': reason" for each problem, the first dozen of them.
+inline std::string problem_list(const std::vector<Problem>& problems) {
+  constexpr std::size_t kMaxListed = 12;
+  std::string list;
+  for (std::size_t i = 0; i < std::min(problems.size(), kMaxListed); ++i) {
+    list += "\n  tensor " + quote(problems[i].tensor) + ": " + problems[i].reason;
+  }
+  if (problems.size() > kMaxListed) {
+    list += "\n  ... and " + std::to_string(problems.size() - kMaxListed) + " more";
+  }
+  return list;
+}
+
 // Throws the problems as one ctnn::Error: "file: tensor 'x': reason" for one, a list for several.
 [[noreturn]] inline void refuse(const std::string& label, const std::vector<Problem>& problems,
                                 const std::string& hint) {
   if (problems.size() == 1 && hint.empty()) {
     throw Error(safetensors::detail::tensor_subject(label, problems.front().tensor), problems.front().reason);
   }
-  constexpr std::size_t kMaxListed = 12;
   std::string reason = "the weights do not fit the model (" + std::to_string(problems.size()) +
                        (problems.size() == 1 ? " problem" : " problems") + ")";
   if (!hint.empty()) reason += "; " + hint;
-  reason += ":";
-  for (std::size_t i = 0; i < std::min(problems.size(), kMaxListed); ++i) {
-    reason += "\n  tensor " + quote(problems[i].tensor) + ": " + problems[i].reason;
+  throw Error(label, reason + ":" + problem_list(problems));
+}
+
+// Why `values` cannot be computed with, or nothing: the first NaN or infinity, or for a variance
+// (BatchNorm's running_var) the first negative value.
+template <class T>
+std::optional<std::string> unusable_values(std::span<const T> values, bool is_variance) {
+  const auto where = [&](std::size_t i) { return " at element " + std::to_string(i) + " of " + std::to_string(values.size()); };
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const double value = static_cast<double>(values[i]);
+    if (std::isnan(value)) return "holds NaN" + where(i);
+    if (std::isinf(value)) return std::string("holds ") + (value > 0 ? "+" : "-") + "infinity" + where(i);
   }
-  if (problems.size() > kMaxListed) {
-    reason += "\n  ... and " + std::to_string(problems.size() - kMaxListed) + " more";
+  if (is_variance) {
+    for (std::size_t i = 0; i < values.size(); ++i)
+      if (values[i] < T(0)) return "holds the negative variance " + std::to_string(static_cast<double>(values[i])) + where(i);
   }
-  throw Error(label, reason);
+  return std::nullopt;
+}
+
+// Throws the value problems as one ctnn::Error, like refuse; the wording says values, not names.
+[[noreturn]] inline void refuse_values(const std::string& label, const std::vector<Problem>& problems) {
+  constexpr std::string_view remedy = "LoadOptions{.check_values = false} loads such values";
+  if (problems.size() == 1) {
+    throw Error(safetensors::detail::tensor_subject(label, problems.front().tensor),
+                problems.front().reason + ": not a usable weight (" + std::string(remedy) + ")");
+  }
+  throw Error(label, std::to_string(problems.size()) + " tensors hold values no network can compute with (" +
+                         std::string(remedy) + "):" + problem_list(problems));
 }
 
 // A sentence that may explain a wholesale mismatch of names, or "".
@@ -244,6 +286,7 @@ StagedWeights<T> stage_weights(const safetensors::Reader& file, std::span<const 
   staged.report.metadata = file.metadata();
 
   std::vector<Problem> problems;
+  std::vector<Problem> value_problems;  // reported only when the names and shapes fit
   std::vector<bool> found(tensors.size(), false);
   std::size_t matched = 0;
   for (const safetensors::TensorInfo& info : file.tensors()) {
@@ -277,6 +320,9 @@ StagedWeights<T> stage_weights(const safetensors::Reader& file, std::span<const 
         continue;
       }
       file.read_as(info, destination);
+      if (options.check_values) {
+        if (auto reason = unusable_values(std::span<const T>(destination), is_running_variance(tensor))) value_problems.push_back({info.name, *reason});
+      }
     }
     ++staged.report.loaded;
   }
@@ -312,6 +358,7 @@ StagedWeights<T> stage_weights(const safetensors::Reader& file, std::span<const 
            options.strict || matched == 0 ? mismatch_hint(staged.report.unexpected, model_index, file.tensors().size(), matched)
                                           : std::string());
   }
+  if (!value_problems.empty()) refuse_values(file.label(), value_problems);
   return staged;
 }
 

@@ -1,28 +1,33 @@
 #pragma once
 // Training checkpoints: everything a run needs to continue exactly where it stopped, in one
-// safetensors file written atomically (a temporary file, then a rename: a crash or a full disk
-// never leaves a half-written checkpoint, and an existing one survives a failed write).
+// safetensors file written atomically and durably (a temporary file, fsync, a rename, fsync of the
+// directory: a crash, a power cut or a full disk never leaves a half-written checkpoint, and an
+// existing one survives a failed write; see ctnn/io/file.hpp).
 //
 //   tensors    the model's parameters and buffers under their PyTorch names (the file also loads
 //              as plain weights: ctnn::load_weights(model, path, {.strict = false})), and the
 //              optimizer's state as "optimizer.<name>" [parameter_count] ("optimizer.momentum_buffer",
 //              "optimizer.exp_avg", ...)
-//   metadata   "ctnn.checkpoint" (format version) and "ctnn.train.*": the epoch, the position in it,
-//              the BatchLoader state, the dropout generator, the optimizer's step count, the
-//              learning-rate schedule, the elapsed time, the running sums of the epoch in progress,
-//              the metrics history, and the run's settings (checked on resume)
+//   metadata   "ctnn.checkpoint" (format version), "ctnn.checksum" (below) and "ctnn.train.*": the
+//              epoch, the position in it, the BatchLoader state, the dropout generator, the
+//              optimizer's step count, the learning-rate schedule, the elapsed time, the running sums
+//              of the epoch in progress, the metrics history, and the run's settings (checked on resume)
 //
 //   ctnn::train::save_checkpoint(path, model, optimizer.state_tensors(), state);
 //   ctnn::train::TrainingState state = ctnn::train::load_checkpoint(path, model, optimizer.state_tensors());
 //   optimizer.set_step_count(state.optimizer_steps);
 //
-// Loading is all or nothing: the file is checked completely (tensor names, shapes, dtypes, every
-// metadata entry) before the model or the optimizer changes.
+// Loading is all or nothing: the file is checked completely (the checksum, tensor names, shapes,
+// dtypes, values, every metadata entry) before the model or the optimizer changes. The checksum is
+// a CRC-32 of everything else the file holds (checkpoint_checksum), so a flipped bit anywhere in the
+// tensors or the metadata is refused instead of trained on. Values are checked as load_weights
+// checks them: no NaN or infinity, no negative BatchNorm running variance.
 
-#include <algorithm>      // std::copy
+#include <algorithm>      // std::copy, std::sort
 #include <charconv>       // std::to_chars, std::from_chars: exact text for doubles
 #include <cstddef>        // std::size_t
-#include <cstdint>        // std::uint8_t, std::uint64_t
+#include <cstdint>        // std::uint8_t, std::uint32_t, std::uint64_t
+#include <cstdio>         // std::snprintf
 #include <filesystem>     // std::filesystem::path
 #include <map>            // std::map
 #include <random>         // std::mt19937_64 and its text form
@@ -35,6 +40,8 @@
 #include <utility>        // std::move
 #include <vector>         // std::vector
 
+#include <zlib.h>   // crc32_z
+
 #include <ctnn/error.hpp>             // ctnn::Error
 #include <ctnn/io/safetensors.hpp>    // ctnn::safetensors::Reader, write, TensorView, DType
 #include <ctnn/io/weights.hpp>        // ctnn::weights_image, ctnn::stage_weights
@@ -42,8 +49,10 @@
 
 namespace ctnn::train {
 
-// Version of the layout below; a checkpoint of another version is refused.
-inline constexpr std::string_view checkpoint_format = "1";
+// Version of the layout below; a checkpoint of another version is refused. (Format 1 had no checksum.)
+inline constexpr std::string_view checkpoint_format = "2";
+// The metadata entry that holds the checksum: "crc32:" and 8 hexadecimal digits.
+inline constexpr std::string_view checksum_key = "ctnn.checksum";
 // Prefix of the optimizer's state tensors in the file.
 inline constexpr std::string_view optimizer_tensor_prefix = "optimizer.";
 
@@ -82,6 +91,26 @@ inline std::string generator_text(const std::mt19937_64& generator) {
   return text.str();
 }
 
+// CRC-32 over a sequence of fields, each preceded by its length, so that different contents never
+// feed the same bytes (the name "ab" with shape [1] differs from "a" with shape [b, ...]).
+class Crc32 {
+ public:
+  void add(std::span<const std::uint8_t> bytes) {
+    add_raw(bytes.size());
+    crc_ = crc32_z(crc_, bytes.data(), bytes.size());
+  }
+  void add(std::string_view text) { add(std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size())); }
+  void add_raw(std::uint64_t value) {
+    std::uint8_t bytes[8];
+    for (int i = 0; i < 8; ++i) bytes[i] = static_cast<std::uint8_t>(value >> (8 * i));
+    crc_ = crc32_z(crc_, bytes, sizeof bytes);
+  }
+  std::uint32_t value() const { return static_cast<std::uint32_t>(crc_); }
+
+ private:
+  unsigned long crc_ = crc32_z(0, nullptr, 0);
+};
+
 // Reads the metadata of a checkpoint; every problem names the file and the key.
 class MetadataReader {
  public:
@@ -116,6 +145,45 @@ class MetadataReader {
 };
 
 }  // namespace checkpoint_detail
+
+// The checksum of a checkpoint's contents: every metadata entry but the checksum itself, in key
+// order, and every tensor in name order with its dtype, shape and bytes. "crc32:0123abcd".
+inline std::string checkpoint_checksum(std::span<const safetensors::TensorView> tensors,
+                                       const std::map<std::string, std::string>& metadata) {
+  checkpoint_detail::Crc32 crc;
+  for (const auto& [key, value] : metadata) {
+    if (key == checksum_key) continue;
+    crc.add(key);
+    crc.add(value);
+  }
+  std::vector<const safetensors::TensorView*> order;
+  for (const safetensors::TensorView& tensor : tensors) order.push_back(&tensor);
+  std::sort(order.begin(), order.end(), [](const auto* a, const auto* b) { return a->name < b->name; });
+  for (const safetensors::TensorView* tensor : order) {
+    crc.add(tensor->name);
+    crc.add(safetensors::dtype_name(tensor->dtype));
+    crc.add_raw(tensor->shape.size());
+    for (const std::int64_t dim : tensor->shape) crc.add_raw(static_cast<std::uint64_t>(dim));
+    crc.add(tensor->bytes);
+  }
+  char text[16];
+  std::snprintf(text, sizeof text, "crc32:%08x", static_cast<unsigned>(crc.value()));
+  return text;
+}
+
+// Throws ctnn::Error naming the file unless its checksum entry matches its contents.
+inline void verify_checksum(const safetensors::Reader& file) {
+  const auto stored = file.metadata().find(std::string(checksum_key));
+  if (stored == file.metadata().end())
+    throw Error(file.label(), "the checkpoint has no checksum ('" + std::string(checksum_key) + "' metadata), so its contents cannot be trusted");
+  std::vector<safetensors::TensorView> views;
+  views.reserve(file.tensors().size());
+  for (const safetensors::TensorInfo& info : file.tensors()) views.push_back({info.name, info.dtype, info.shape, file.raw(info)});
+  const std::string computed = checkpoint_checksum(views, file.metadata());
+  if (computed != stored->second)
+    throw Error(file.label(), "checksum mismatch: the file says " + stored->second + ", its contents give " + computed +
+                                  "; it was damaged or altered after it was written, and is not resumed");
+}
 
 // The model's dropout generator as checkpoint text, and back.
 inline std::string generator_state(const std::mt19937_64& generator) { return checkpoint_detail::generator_text(generator); }
@@ -163,17 +231,18 @@ void save_checkpoint(const std::filesystem::path& path, const Model& model,
   meta["ctnn.train.epoch_seen"] = std::to_string(state.epoch_seen);
   meta["ctnn.train.history"] = state.history;
   for (const auto& [key, value] : state.settings) meta["ctnn.train.setting." + key] = value;
+  meta[std::string(checksum_key)] = checkpoint_checksum(image.tensors, meta);
   safetensors::write(path, image.tensors, image.metadata);
 }
 
 // Reads a checkpoint written by save_checkpoint into `model` and the optimizer's `state_tensors`
 // (which must have the same names as when it was saved) and returns the scalar state. Throws
-// ctnn::Error naming the file, changing nothing, if anything does not fit.
+// ctnn::Error naming the file, changing nothing, if anything does not fit. check_values = false
+// accepts non-finite values (see LoadOptions::check_values); the checksum is always verified.
 template <class Model, class T = typename Model::scalar>
-TrainingState load_checkpoint(const std::filesystem::path& path, Model& model,
-                              const std::vector<optim::StateTensor<T>>& state_tensors) {
-  const safetensors::Reader file = safetensors::Reader::open(path);
-  const std::string label = path.string();
+TrainingState load_checkpoint(const safetensors::Reader& file, Model& model,
+                              const std::vector<optim::StateTensor<T>>& state_tensors, bool check_values = true) {
+  const std::string label = file.label();
   const checkpoint_detail::MetadataReader meta(file.metadata(), label);
   if (!file.metadata().contains("ctnn.checkpoint"))
     throw Error(label, "not a ctnn training checkpoint (no 'ctnn.checkpoint' metadata; plain weights load with "
@@ -181,6 +250,7 @@ TrainingState load_checkpoint(const std::filesystem::path& path, Model& model,
   if (meta.text("ctnn.checkpoint") != checkpoint_format)
     throw Error(label, "checkpoint format " + meta.text("ctnn.checkpoint") + ", this build reads format " +
                            std::string(checkpoint_format));
+  verify_checksum(file);
 
   TrainingState state;
   state.epoch = meta.unsigned_integer("ctnn.train.epoch");
@@ -216,6 +286,9 @@ TrainingState load_checkpoint(const std::filesystem::path& path, Model& model,
                                                          std::to_string(tensor.values.size()));
     optimizer_values.emplace_back(tensor.values.size());
     file.read_as(*info, std::span<T>(optimizer_values.back()));
+    if (!check_values) continue;
+    if (auto reason = weights_detail::unusable_values(std::span<const T>(optimizer_values.back()), false))
+      throw Error(label + ": tensor '" + name + "'", *reason + ": the optimizer cannot continue from it");
   }
   for (const safetensors::TensorInfo& info : file.tensors()) {
     if (!info.name.starts_with(optimizer_tensor_prefix)) continue;
@@ -227,7 +300,8 @@ TrainingState load_checkpoint(const std::filesystem::path& path, Model& model,
 
   // The model's tensors: every one must be there; only the optimizer's may be extra.
   StagedWeights<T> staged = stage_weights<typename Model::network, typename Model::input_shape, T>(
-      file, std::span<const T>(model.parameters()), std::span<const T>(model.buffers()), LoadOptions{.strict = false});
+      file, std::span<const T>(model.parameters()), std::span<const T>(model.buffers()),
+      LoadOptions{.strict = false, .check_values = check_values});
   if (!staged.report.missing.empty())
     throw Error(label, "the checkpoint lacks the model's tensor '" + staged.report.missing.front() + "'" +
                            (staged.report.missing.size() > 1 ? " and " + std::to_string(staged.report.missing.size() - 1) + " more" : ""));
@@ -240,6 +314,12 @@ TrainingState load_checkpoint(const std::filesystem::path& path, Model& model,
   for (std::size_t i = 0; i < state_tensors.size(); ++i)
     std::copy(optimizer_values[i].begin(), optimizer_values[i].end(), state_tensors[i].values.begin());
   return state;
+}
+
+template <class Model, class T = typename Model::scalar>
+TrainingState load_checkpoint(const std::filesystem::path& path, Model& model,
+                              const std::vector<optim::StateTensor<T>>& state_tensors, bool check_values = true) {
+  return load_checkpoint(safetensors::Reader::open(path), model, state_tensors, check_values);
 }
 
 }  // namespace ctnn::train

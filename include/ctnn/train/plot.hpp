@@ -23,14 +23,14 @@
 #include <cmath>        // std::floor, std::ceil, std::log10, std::pow, std::abs, std::isfinite
 #include <cstddef>      // std::size_t
 #include <cstdint>      // std::uint8_t
-#include <cstdio>       // std::snprintf, std::FILE, std::fopen, std::fwrite, std::fclose
-#include <filesystem>   // std::filesystem::path, rename, remove
+#include <cstdio>       // std::snprintf
+#include <filesystem>   // std::filesystem::path
 #include <span>         // std::span
 #include <string>       // std::string
-#include <system_error> // std::error_code
 #include <vector>       // std::vector
 
-#include <ctnn/error.hpp>   // ctnn::Error
+#include <ctnn/error.hpp>     // ctnn::Error
+#include <ctnn/io/file.hpp>   // ctnn::io::write_file_atomically
 
 // ---- stb, private copies ----------------------------------------------------------------------
 #if defined(__GNUC__)
@@ -312,26 +312,9 @@ inline std::vector<std::uint8_t> encode_png(const Canvas& canvas) {
   return bytes;
 }
 
-// Writes `bytes` to `path` atomically: "<path>.tmp", then renamed over `path`.
-inline void write_file_atomically(const std::filesystem::path& path, std::span<const std::uint8_t> bytes) {
-  std::filesystem::path temporary = path;
-  temporary += ".tmp";
-  std::FILE* file = std::fopen(temporary.string().c_str(), "wb");
-  if (file == nullptr) throw Error(path.string(), "cannot create " + temporary.string());
-  const bool written = std::fwrite(bytes.data(), 1, bytes.size(), file) == bytes.size();
-  if (std::fclose(file) != 0 || !written) {
-    std::error_code ignored;
-    std::filesystem::remove(temporary, ignored);
-    throw Error(path.string(), "cannot write " + temporary.string());
-  }
-  std::error_code error;
-  std::filesystem::rename(temporary, path, error);
-  if (error) throw Error(path.string(), "cannot rename " + temporary.string() + " to it: " + error.message());
-}
-
 inline void write_png(const Canvas& canvas, const std::filesystem::path& path) {
   const std::vector<std::uint8_t> bytes = encode_png(canvas);
-  write_file_atomically(path, bytes);
+  io::write_file_atomically(path, bytes);
 }
 
 }  // namespace ctnn::train

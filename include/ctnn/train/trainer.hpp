@@ -11,7 +11,9 @@
 //   * stopping between two batches when `stop` becomes true (a SIGINT handler sets it) or a time
 //     limit passes: a checkpoint of the position inside the epoch is saved first
 //   * a loss that is NaN or infinite stops the run before the optimizer step, without a checkpoint,
-//     so the last good checkpoint stays; so do parameters that are not finite at the end of an epoch
+//     so the last good checkpoint stays; so do parameters, buffers or a test loss that are not
+//     finite at the end of an epoch. The message names the last good checkpoint, or says there is none
+//   * temporary files that a killed run left in options.out are removed when a run starts
 //   * metrics.csv and curves.png (ctnn/train/plot.hpp) rewritten after every epoch
 //
 //   ctnn::Model<ctnn::FashionInception, ctnn::FashionInput> model;
@@ -42,6 +44,7 @@
 #include <ctnn/data/fashion_mnist.hpp>   // ctnn::data::Dataset
 #include <ctnn/error.hpp>                // ctnn::Error
 #include <ctnn/init.hpp>                 // ctnn::init::googlenet_seed
+#include <ctnn/io/file.hpp>              // ctnn::io::write_file_atomically, remove_stale_temporaries
 #include <ctnn/loss.hpp>                 // ctnn::ClassificationObjective, ctnn::cross_entropy, ctnn::count_correct
 #include <ctnn/optim/adam.hpp>           // ctnn::optim::Adam, AdamW
 #include <ctnn/optim/lr_schedule.hpp>    // ctnn::optim::CosineAnnealingLR, StepLR
@@ -230,6 +233,7 @@ class Trainer {
     reset_schedule();
     loader_ = data::BatchLoader(train_set_, options_.batch, true, options_.seed, options_.augmentation, true);
     shard_loader();
+    good_checkpoint_.clear();
     if (options_.parallel) options_.parallel->broadcast_model();  // rank 0's weights on every process
   }
 
@@ -238,19 +242,17 @@ class Trainer {
   void resume() { resume_from(checkpoint_path()); }
   void resume_from(const std::filesystem::path& path) {
     std::vector<optim::StateTensor<T>> tensors = optimizer_state_tensors();
-    // Check the settings before the model changes: load into the model only if they agree.
-    {
-      const safetensors::Reader file = safetensors::Reader::open(path);
-      const auto& metadata = file.metadata();
-      for (const auto& [key, value] : settings()) {
-        const auto at = metadata.find("ctnn.train.setting." + key);
-        if (at == metadata.end()) continue;  // checked by load_checkpoint below when absent altogether
-        if (at->second != value)
-          throw Error(path.string(), "was saved by a run with " + key + " = " + at->second + ", this one has " + key +
-                                         " = " + value + " (a resumed run keeps its settings)");
-      }
+    // Check the contents and the settings before the model changes: load only if they agree.
+    const safetensors::Reader file = safetensors::Reader::open(path);
+    if (file.metadata().contains("ctnn.checkpoint")) verify_checksum(file);  // else load_checkpoint says what it is
+    for (const auto& [key, value] : settings()) {
+      const auto at = file.metadata().find("ctnn.train.setting." + key);
+      if (at == file.metadata().end()) continue;  // checked by load_checkpoint below when absent altogether
+      if (at->second != value)
+        throw Error(path.string(), "was saved by a run with " + key + " = " + at->second + ", this one has " + key +
+                                       " = " + value + " (a resumed run keeps its settings)");
     }
-    TrainingState state = load_checkpoint(path, model_, tensors);
+    TrainingState state = load_checkpoint(file, model_, tensors);
     set_generator_state(model_.generator(), state.dropout_generator, path.string());
     loader_.set_state(state.loader_state);
     std::visit([&](auto& optimizer) { optimizer.set_step_count(state.optimizer_steps); }, optimizer_);
@@ -259,13 +261,17 @@ class Trainer {
     if (cosine_) cosine_->restore(state.schedule_steps, state.learning_rate);
     if (step_) step_->restore(state.schedule_steps, state.learning_rate);
     state_ = std::move(state);
+    good_checkpoint_ = describe_checkpoint(path);
     if (options_.parallel) options_.parallel->broadcast_model();  // every process read the file; rank 0's rules
   }
 
   // Trains until the last epoch is done, `stop` becomes true, the time limit passes or the loss
   // diverges.
   RunResult run(const std::atomic<bool>* stop = nullptr) {
-    if (writes_files()) std::filesystem::create_directories(options_.out);
+    if (writes_files()) {
+      std::filesystem::create_directories(options_.out);
+      io::remove_stale_temporaries(options_.out);  // left by a run killed while it wrote
+    }
     const auto session_start = clock::now();
     const double elapsed_before = state_.elapsed_seconds;
     const auto elapsed = [&] { return elapsed_before + std::chrono::duration<double>(clock::now() - session_start).count(); };
@@ -307,13 +313,12 @@ class Trainer {
           result.epochs_completed = state_.epoch - 1;
           char text[256];
           std::snprintf(text, sizeof text,
-                        "the training loss became %s at epoch %zu, batch %zu (iteration %llu, learning rate %.4g); stopped "
-                        "without saving, the last good checkpoint (after epoch %zu) is kept",
-                        std::isnan(static_cast<double>(loss.total))      ? "NaN"
-                        : std::isinf(static_cast<double>(loss.total))    ? "infinite"
-                                                                         : "NaN or infinite in another process",
-                        state_.epoch, done + 1, static_cast<unsigned long long>(state_.iteration + 1), lr_, state_.epoch - 1);
-          result.message = text;
+                        "the training loss became %s at epoch %zu, batch %zu (iteration %llu, learning rate %.4g)",
+                        std::isnan(static_cast<double>(loss.total))   ? "NaN"
+                        : std::isinf(static_cast<double>(loss.total)) ? "infinite"
+                                                                      : "NaN or infinite in another process",
+                        state_.epoch, done + 1, static_cast<unsigned long long>(state_.iteration + 1), lr_);
+          result.message = text + stopped_without_saving();
           return result;
         }
         std::visit([&](auto& optimizer) { optimizer.set_learning_rate(lr_); optimizer.step(model_); }, optimizer_);
@@ -359,8 +364,7 @@ class Trainer {
         result.epochs_completed = state_.epoch - 1;
         result.message = std::string(what) + " " + std::to_string(bad) + " is " +
                          (std::isnan(static_cast<double>(values[bad])) ? "NaN" : "infinite") + " after epoch " +
-                         std::to_string(state_.epoch) + "; stopped without saving, the last good checkpoint (after epoch " +
-                         std::to_string(state_.epoch - 1) + ") is kept";
+                         std::to_string(state_.epoch) + stopped_without_saving();
         return result;
       }
 
@@ -370,6 +374,13 @@ class Trainer {
       metrics.train_loss = state_.epoch_loss_sum / static_cast<double>(std::max<std::size_t>(state_.epoch_seen, 1));
       metrics.train_accuracy = static_cast<double>(state_.epoch_correct) / static_cast<double>(std::max<std::size_t>(state_.epoch_seen, 1));
       const auto [test_loss, test_accuracy] = evaluate(model_, test_set_, options_.eval_batch, options_.parallel);
+      if (!std::isfinite(test_loss)) {  // finite weights whose outputs overflow
+        result.status = RunStatus::diverged;
+        result.epochs_completed = state_.epoch - 1;
+        result.message = std::string("the test loss became ") + (std::isnan(test_loss) ? "NaN" : "infinite") +
+                         " after epoch " + std::to_string(state_.epoch) + stopped_without_saving();
+        return result;
+      }
       metrics.test_loss = test_loss;
       metrics.test_accuracy = test_accuracy;
       metrics.lr = last_step_lr_;
@@ -424,6 +435,27 @@ class Trainer {
         break;
     }
     return optim::AdamW<T>(Model::parameter_count, {.lr = o.lr, .weight_decay = o.weight_decay});
+  }
+
+  // "; stopped without saving. " and the truth about the checkpoint a user may go back to.
+  std::string stopped_without_saving() const {
+    std::string text = "; stopped without saving. ";
+    if (!good_checkpoint_.empty())
+      return text + "The last good checkpoint is " + good_checkpoint_ +
+             "; resuming it repeats the same steps, so train again with other settings (a lower learning rate)";
+    text += "This run saved no checkpoint, so there is none to resume";
+    std::error_code ignored;
+    if (std::filesystem::exists(checkpoint_path(), ignored)) text += " (" + checkpoint_path().string() + " is from an earlier run)";
+    return text;
+  }
+
+  // "<path> (after epoch 3)" or "<path> (in epoch 3, after batch 40 of 468)", for the state just saved or loaded.
+  std::string describe_checkpoint(const std::filesystem::path& path) const {
+    const std::string position = state_.in_epoch ? "in epoch " + std::to_string(state_.epoch) + ", after batch " +
+                                                       std::to_string(state_.epoch_seen / options_.batch) + " of " +
+                                                       std::to_string(loader_.batches_per_epoch())
+                                                 : "after epoch " + std::to_string(state_.epoch);
+    return path.string() + " (" + position + ")";
   }
 
   // The index of the first NaN or infinity in `values`, or values.size().
@@ -498,6 +530,7 @@ class Trainer {
     state_.optimizer_steps = optimizer_step_count();
     state_.history = metrics_csv(history_);
     if (writes_files()) save_checkpoint(checkpoint_path(), model_, optimizer_state_tensors(), state_);
+    good_checkpoint_ = describe_checkpoint(checkpoint_path());  // rank 0's, with data parallelism
   }
 
   // Data parallelism: rank 0 alone writes the checkpoint, metrics and plot (every process holds
@@ -510,7 +543,7 @@ class Trainer {
   void write_reports() {
     if (!writes_files()) return;
     const std::string csv = metrics_csv(history_);
-    write_file_atomically(metrics_path(), std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(csv.data()), csv.size()));
+    io::write_file_atomically(metrics_path(), std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(csv.data()), csv.size()));
     write_png(training_curves(history_, std::string(Model::network::type_name)), plot_path());
   }
 
@@ -527,6 +560,7 @@ class Trainer {
   double lr_ = 0, last_step_lr_ = 0;
   TrainingState state_;
   std::vector<EpochMetrics> history_;
+  std::string good_checkpoint_;  // describe_checkpoint of the last checkpoint saved or resumed, or ""
 };
 
 }  // namespace ctnn::train
