@@ -5,7 +5,8 @@
 //     batches, augmented alike; the loader's state stays the single process's
 //   * BucketTracker: buckets from the end of the gradient buffer, ready when every element was
 //     reported (overlapping and nested reports), handed out strictly in order
-//   * the hooks: backward reports every parameter range of a network, in backward order
+//   * the model's hooks: backward reports every parameter range of a network, in backward
+//     order; BatchNorm sums its statistics through the batch-statistics hook
 // The MPI programs in tests/distributed/ check the communication itself under mpirun.
 
 #include <doctest/doctest.h>   // TEST_CASE, CHECK, REQUIRE, SUBCASE
@@ -14,6 +15,7 @@
 #include <cstddef>     // std::size_t
 #include <cstdint>     // std::uint8_t
 #include <numeric>     // std::iota
+#include <span>        // std::span
 #include <utility>     // std::pair
 #include <vector>      // std::vector
 
@@ -21,8 +23,11 @@
 #include <ctnn/data/batcher.hpp>             // ctnn::data::BatchLoader
 #include <ctnn/distributed/buckets.hpp>      // ctnn::distributed::BucketTracker
 #include <ctnn/distributed/sampler.hpp>      // ctnn::distributed::DistributedSampler
-#include <ctnn/models/fashion_inception.hpp> // ctnn::FashionInput
-#include <ctnn/training_hooks.hpp>           // ctnn::GradientReadyListener
+#include <ctnn/distributed/hooks.hpp>        // ctnn::distributed::AttachedHooks, gradient_ready_hook
+#include <ctnn/models/fashion_inception.hpp> // ctnn::FashionInception, ctnn::FashionInput
+#include <ctnn/parameters.hpp>               // ctnn::named_tensors
+
+#include "support/compare.hpp"   // ctnn::test::relative_error, all_finite
 
 using namespace ctnn;
 using distributed::BucketTracker;
@@ -225,22 +230,73 @@ TEST_CASE("BucketTracker: buckets from the end, ready when fully reported, start
 }
 
 // ---------------------------------------------------------------------------------------------
-// The hook: backward reports every parameter range, in backward order
+// The model's hooks (ctnn/distributed/hooks.hpp over ctnn/pass_state.hpp)
 // ---------------------------------------------------------------------------------------------
 
 namespace {
-struct Recorder final : GradientReadyListener {
+using FashionModel = Model<FashionInception, FashionInput>;
+
+struct Recorder {
   std::vector<std::pair<std::size_t, std::size_t>> reports;
-  void on_gradients_ready(std::size_t begin, std::size_t end) override { reports.emplace_back(begin, end); }
+  void on_gradients_ready(std::size_t begin, std::size_t end) { reports.emplace_back(begin, end); }
 };
+
+// SyncBatchNorm's sums as `copies` processes holding the same share would give them: each value
+// times `copies`. Counts its calls; owns its workspace as SyncBatchNorm does.
+struct CopiesOfOneProcess {
+  double copies = 1;
+  std::size_t sums = 0;
+  std::vector<double> buffer;
+  std::span<double> workspace(std::size_t count) {
+    if (buffer.size() < count) buffer.resize(count);
+    return {buffer.data(), count};
+  }
+  void sum(std::span<double> values) {
+    for (double& v : values) v *= copies;
+    ++sums;
+  }
+};
+
+std::vector<float> training_images(std::size_t count) {
+  std::vector<float> images(count * FashionInput::size);
+  for (std::size_t i = 0; i < images.size(); ++i) images[i] = static_cast<float>((i * 37) % 101) / 50.0f - 1.0f;
+  return images;
+}
+
+// One training forward and backward of `model` (seeded alike each time): outputs, gradients and
+// buffers after it.
+struct Pass {
+  std::vector<float> output, gradients, buffers;
+};
+Pass train_once(FashionModel& model) {
+  init::googlenet_seed(model, 3);
+  model.disable_dropout(true);
+  model.train();
+  const std::vector<float> images = training_images(4);
+  std::vector<float> output_gradient(4 * 10);
+  for (std::size_t i = 0; i < output_gradient.size(); ++i) output_gradient[i] = 0.1f * static_cast<float>(i % 7) - 0.3f;
+  Pass pass;
+  const std::span<const float> output = model.forward(images);
+  pass.output.assign(output.begin(), output.end());
+  model.backward(output_gradient);
+  pass.gradients.assign(model.gradients().begin(), model.gradients().end());
+  pass.buffers.assign(model.buffers().begin(), model.buffers().end());
+  return pass;
+}
+
+std::size_t batch_norm_layers() {
+  std::size_t layers = 0;
+  for (const NamedTensor& t : named_tensors<FashionInception, FashionInput>())
+    if (t.name.ends_with("running_mean")) ++layers;
+  return layers;
+}
 }  // namespace
 
-TEST_CASE("Training hooks: backward reports each layer's gradient range once it is final, last layer first") {
-  using Net = FashionInception;
-  Model<Net, FashionInput> model;
+TEST_CASE("The gradient hook: backward reports each leaf's gradient range once it is final, last layer first") {
+  FashionModel model;
   init::googlenet_seed(model, 3);
   Recorder recorder;
-  model.set_training_hooks({.gradients_ready = &recorder});
+  model.set_gradient_ready_hook(distributed::gradient_ready_hook(recorder));
   model.train();
   std::vector<float> images(4 * FashionInput::size, 0.5f);
   std::vector<float> gradient(4 * 10, 0.1f);
@@ -249,18 +305,64 @@ TEST_CASE("Training hooks: backward reports each layer's gradient range once it 
   model.backward(gradient);
   REQUIRE_FALSE(recorder.reports.empty());
   // The first report is the classifier's (the end of the buffer), the last conv1's (the start).
-  CHECK(recorder.reports.front() == std::pair<std::size_t, std::size_t>{Model<Net, FashionInput>::parameter_count - 3210,
-                                                                        Model<Net, FashionInput>::parameter_count});
+  CHECK(recorder.reports.front() ==
+        std::pair<std::size_t, std::size_t>{FashionModel::parameter_count - 3210, FashionModel::parameter_count});
   CHECK(recorder.reports.back().first == 0);
   // Together the reports cover every parameter, and a BucketTracker fed them starts every bucket.
-  BucketTracker tracker(Model<Net, FashionInput>::parameter_count, 10'000);
+  BucketTracker tracker(FashionModel::parameter_count, 10'000);
   std::size_t started = 0;
   for (const auto& [begin, end] : recorder.reports) tracker.mark_final(begin, end, [&](std::size_t) { ++started; });
   CHECK(started == tracker.buckets().size());
-  // Without hooks nothing is reported.
+  // Without the hook nothing is reported.
   recorder.reports.clear();
-  model.set_training_hooks({});
+  model.set_gradient_ready_hook({});
   model.forward(images);
   model.backward(gradient);
   CHECK(recorder.reports.empty());
+}
+
+TEST_CASE("AttachedHooks: sets both hooks, refuses a model that has hooks, removes them after") {
+  FashionModel model;
+  Recorder recorder;
+  CopiesOfOneProcess statistics;
+  {
+    distributed::AttachedHooks<FashionModel> hooks(model, distributed::gradient_ready_hook(recorder),
+                                                   distributed::batch_statistics_hook(statistics), "first");
+    CHECK(model.gradient_ready_hook().user == &recorder);
+    CHECK(model.batch_statistics_hook().user == &statistics);
+    CHECK_THROWS_WITH_AS(distributed::AttachedHooks<FashionModel>(model, distributed::gradient_ready_hook(recorder), {}, "second"),
+                         doctest::Contains("second: the model already has data-parallel hooks"), Error);
+    CHECK(model.gradient_ready_hook().user == &recorder);  // the refusal changed nothing
+  }
+  const bool removed = model.gradient_ready_hook().notify == nullptr && model.batch_statistics_hook().sum == nullptr;
+  CHECK(removed);
+}
+
+TEST_CASE("The batch-statistics hook: BatchNorm normalises with the summed statistics and count") {
+  FashionModel plain;
+  const Pass expected = train_once(plain);
+  REQUIRE(test::all_finite(expected.output));
+  REQUIRE(test::all_finite(expected.gradients));
+
+  // One process, or two holding the same share: the global batch's mean and variance are this
+  // share's, and doubling every sum and the count is exact, so outputs and gradients are the same
+  // bits. (A kernel that divided by its own count instead of the summed one would be off by a
+  // factor of two.) The running variance takes the unbiased factor of the global batch,
+  // M / (M - 1) with M twice as large, so with two copies it moves differently.
+  for (const double copies : {1.0, 2.0}) {
+    CAPTURE(copies);
+    FashionModel model;
+    CopiesOfOneProcess statistics;
+    statistics.copies = copies;
+    model.set_batch_statistics_hook(distributed::batch_statistics_hook(statistics));
+    const Pass pass = train_once(model);
+    CHECK(test::relative_error(pass.output, expected.output) == 0.0);
+    CHECK(test::relative_error(pass.gradients, expected.gradients) == 0.0);
+    if (copies == 1)
+      CHECK(test::relative_error(pass.buffers, expected.buffers) == 0.0);
+    else
+      CHECK((test::all_finite(pass.buffers) && test::relative_error(pass.buffers, expected.buffers) > 1e-4));
+    // Two sums in each forward, one in each backward (every BatchNorm here passes a gradient on).
+    CHECK(statistics.sums == 3 * batch_norm_layers());
+  }
 }

@@ -8,9 +8,16 @@ Writes
   layers.safetensors            per-layer cases: "<case>.input", "<case>.<state_dict name>",
                                 "<case>.output" (float32). Inputs and parameters come from the
                                 reference initialisation with seed 1 under exactly those names.
+  residual.safetensors          skip connections: "<case>.input", "<case>.<state_dict name>",
+                                "<case>.output" (evaluation) and "<case>.train_output" (training:
+                                batch statistics) of a sum of branches and torchvision's ResNet
+                                BasicBlock, with and without its downsampling shortcut
   googlenet.safetensors         whole-network outputs of tools/reference_model/googlenet_seed.py
                                 with every tensor set by the reference initialisation (no weights
-                                or inputs stored: C++ regenerates them).
+                                or inputs stored: C++ regenerates them): logits on 224x224 and on a
+                                non-square 163x187 input, each also computed in float64
+                                ("<name>.from_f64"), every top-level stage's [sum, sum of squares]
+                                ("stage.<name>"), and the train-mode (main, aux2, aux1) logits.
   reference_init_check.bin/json raw float32 values of a few reference_uniform cases, for the C++
                                 reference_init test.
 and prints the float32-vs-float64 noise floor of the whole network.
@@ -34,6 +41,8 @@ import ctnn_reference as ref  # noqa: E402
 from reference_model import googlenet_seed as gs  # noqa: E402
 
 LAYER_SEED = 1
+# The non-square input of the whole-network check (height, width).
+NON_SQUARE = (163, 187)
 # Tensors larger than this (elements) are not stored in layers.safetensors; they are listed in its
 # metadata under "not_stored" and must be regenerated with the reference initialisation.
 MAX_STORED_ELEMENTS = 1 << 18
@@ -52,6 +61,20 @@ def common_metadata(command):
 class Flatten1(nn.Module):
     def forward(self, x):
         return torch.flatten(x, 1)
+
+
+class TransformInput(nn.Module):
+    """torchvision's own transform_input step, taken from a GoogLeNet built with it."""
+
+    def __init__(self):
+        super().__init__()
+        import torchvision  # only this case needs torchvision
+        network = torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=False,
+                                               transform_input=True)
+        self.transform = network._transform_input
+
+    def forward(self, x):
+        return self.transform(x)
 
 
 def layer_cases():
@@ -90,6 +113,42 @@ def layer_cases():
         # Non-divisible: bin i covers [floor(i*H/4), ceil((i+1)*H/4)), bins overlap.
         ("adaptive_avgpool_4x4_uneven", "nn.AdaptiveAvgPool2d((4, 4))",
          nn.AdaptiveAvgPool2d((4, 4)), [2, 3, 10, 10]),
+        # Non-square inputs, each chosen so the two axes follow different rules: a height/width
+        # swap in a kernel's index arithmetic changes the output.
+        # 13x10 -> 6x5: ceil mode adds a window along W only (floor would give 6x4).
+        ("maxpool_k3_s2_ceil_13x10", "nn.MaxPool2d(3, 2, ceil_mode=True)",
+         nn.MaxPool2d(3, 2, ceil_mode=True), [2, 3, 13, 10]),
+        # 5x6 -> 3x4: along H the last ceil window would start in the padding and is dropped.
+        ("maxpool_k2_s2_p1_ceil_5x6", "nn.MaxPool2d(2, 2, padding=1, ceil_mode=True)",
+         nn.MaxPool2d(2, 2, padding=1, ceil_mode=True), [2, 2, 5, 6]),
+        ("maxpool_k3_s1_p1_5x8", "nn.MaxPool2d(3, 1, padding=1)",
+         nn.MaxPool2d(3, 1, padding=1), [2, 2, 5, 8]),
+        # 7x10 -> 4x6: the last window along W hangs past the padding (its divisor is smaller).
+        ("avgpool_k3_s2_p1_ceil_7x10", "nn.AvgPool2d(3, 2, padding=1, ceil_mode=True)",
+         nn.AvgPool2d(3, 2, padding=1, ceil_mode=True), [2, 2, 7, 10]),
+        ("avgpool_k2_s2_p1_ceil_5x6", "nn.AvgPool2d(2, 2, padding=1, ceil_mode=True)",
+         nn.AvgPool2d(2, 2, padding=1, ceil_mode=True), [2, 2, 5, 6]),
+        ("avgpool_k5_s3_14x11", "nn.AvgPool2d(5, 3)", nn.AvgPool2d(5, 3), [2, 4, 14, 11]),
+        ("adaptive_avgpool_4x4_10x13", "nn.AdaptiveAvgPool2d((4, 4))",
+         nn.AdaptiveAvgPool2d((4, 4)), [2, 3, 10, 13]),
+        # The configurations tests/cuda/test_layers.cpp runs that no case above has, with its
+        # shapes, so the CPU and the GPU are each compared with PyTorch on them.
+        ("adaptive_avgpool_3x2_7x5", "nn.AdaptiveAvgPool2d((3, 2))",
+         nn.AdaptiveAvgPool2d((3, 2)), [2, 2, 7, 5]),
+        ("maxpool_k3_s1_p1_ceil", "nn.MaxPool2d(3, 1, padding=1, ceil_mode=True) (torchvision's branch4)",
+         nn.MaxPool2d(3, 1, padding=1, ceil_mode=True), [2, 2, 7, 7]),
+        ("avgpool_k3_s2_p1_ceil_7x7", "nn.AvgPool2d(3, 2, padding=1, ceil_mode=True)",
+         nn.AvgPool2d(3, 2, padding=1, ceil_mode=True), [2, 2, 7, 7]),
+        ("conv_no_bias", "nn.Conv2d(6, 5, 3, 1, 1, bias=False)",
+         nn.Conv2d(6, 5, 3, 1, 1, bias=False), [2, 6, 7, 7]),
+        ("conv_dropout", "nn.Sequential(nn.Conv2d(2, 3, 3), nn.Dropout(0.4)) (eval: dropout is identity)",
+         nn.Sequential(nn.Conv2d(2, 3, 3), nn.Dropout(0.4)), [2, 2, 6, 6]),
+        ("conv_flatten_linear", "nn.Sequential(nn.Conv2d(2, 3, 3, 1, 1), nn.ReLU(), nn.Flatten(), nn.Linear(75, 4))",
+         nn.Sequential(nn.Conv2d(2, 3, 3, 1, 1), nn.ReLU(), nn.Flatten(), nn.Linear(75, 4)), [2, 2, 5, 5]),
+        ("transform_input", "torchvision GoogLeNet(transform_input=True)._transform_input",
+         TransformInput(), [2, 3, 8, 8]),
+        ("inception_16", "googlenet_seed.Inception(16, 4, 3, 5, 2, 3, 2)",
+         gs.Inception(16, 4, 3, 5, 2, 3, 2), [2, 16, 9, 9]),
         ("linear", "nn.Linear(12, 7)", nn.Linear(12, 7), [3, 12]),
         ("flatten", "torch.flatten(x, 1)", Flatten1(), [2, 3, 4, 4]),
         ("basic_conv", "googlenet_seed.BasicConv2d(4, 6, kernel_size=3, padding=1)",
@@ -130,6 +189,59 @@ def make_layers(out_dir, command):
     path = os.path.join(out_dir, "layers.safetensors")
     ref.write_safetensors(path, tensors, metadata)
     return path, tensors
+
+
+# --------------------------------------------------------------------------------------------------
+# Skip connections: ctnn::Sum and ctnn::Residual
+# --------------------------------------------------------------------------------------------------
+
+class SumOfBranches(nn.Module):
+    """sum(b(x) for b in branches), the branches named "0", "1", ... as ctnn::Sum names them."""
+
+    def __init__(self, *branches):
+        super().__init__()
+        for i, branch in enumerate(branches):
+            self.add_module(str(i), branch)
+
+    def forward(self, x):
+        return sum(branch(x) for branch in self.children())
+
+
+def residual_cases():
+    """(case name, description, module, input shape): ctnn's tests/test_residual.cpp mirrors them."""
+    from torchvision.models.resnet import BasicBlock
+    downsample = nn.Sequential(nn.Conv2d(4, 8, 1, stride=2, bias=False), nn.BatchNorm2d(8))
+    return [
+        ("sum", "Sum(Conv2d(4, 4, 1), Sequential(Conv2d(4, 4, 3, padding=1), ReLU), MaxPool2d(3, 1, 1), Identity)",
+         SumOfBranches(nn.Conv2d(4, 4, 1), nn.Sequential(nn.Conv2d(4, 4, 3, padding=1), nn.ReLU()),
+                       nn.MaxPool2d(3, 1, padding=1), nn.Identity()), [2, 4, 6, 6]),
+        ("basic_block", "torchvision BasicBlock(8, 8)", BasicBlock(8, 8), [2, 8, 6, 6]),
+        ("basic_block_downsample", "torchvision BasicBlock(4, 8, stride=2, downsample=conv1x1 + bn)",
+         BasicBlock(4, 8, stride=2, downsample=downsample), [2, 4, 8, 8]),
+    ]
+
+
+def make_residual(out_dir, command):
+    tensors, metadata = {}, common_metadata(command)
+    metadata["seed"] = str(LAYER_SEED)
+    for case, description, module, in_shape in residual_cases():
+        prefix = case + "."
+        ref.init_module(module, LAYER_SEED, prefix=prefix)
+        x = torch.from_numpy(ref.reference_uniform(prefix + "input", in_shape, LAYER_SEED).copy())
+        # Every tensor in float32, num_batches_tracked (0 here) included: the file is all-F32.
+        for key, value in module.state_dict().items():
+            tensors[prefix + key] = value.detach().numpy().astype(np.float32)
+        with torch.no_grad():
+            module.eval()
+            tensors[prefix + "output"] = module(x).numpy().astype(np.float32)
+            module.train()  # BatchNorm: the batch's statistics (the running ones move afterwards)
+            tensors[prefix + "train_output"] = module(x).numpy().astype(np.float32)
+        tensors[prefix + "input"] = x.numpy()
+        metadata["case." + case] = description
+        print(f"  {case:30s} {description:60s} {list(in_shape)}")
+    path = os.path.join(out_dir, "residual.safetensors")
+    ref.write_safetensors(path, tensors, metadata)
+    return path
 
 
 # --------------------------------------------------------------------------------------------------
@@ -200,15 +312,23 @@ def make_googlenet(out_dir, command):
     model, x = build_googlenet(1000, False, 7)
     model.eval()
     y32, stats32 = run_with_stage_stats(model, x)
-    model64 = model.double()  # exact copy of the float32 values
+    # The same model on one non-square image: along H max pools 1 and 3 (3, 2, ceil) add a window,
+    # along W pools 1 and 4, so an H/W swap anywhere changes the logits.
+    h, w = NON_SQUARE
+    x_ns = torch.from_numpy(ref.reference_uniform("input", [1, 3, h, w], 7).copy())
+    with torch.no_grad():
+        y_ns = model(x_ns)
+    model64 = model.double()  # converts in place: the float32 values exactly, as float64
     y64, stats64 = run_with_stage_stats(model64, x.double())
+    with torch.no_grad():
+        y_ns64 = model64(x_ns.double())
     tensors["logits_1000_noaux"] = y32.numpy().astype(np.float32)
     # The float64 run rounded to float32: the best available estimate of the exact logits.
     tensors["logits_1000_noaux.from_f64"] = y64.numpy().astype(np.float32)
     noise["logits_1000_noaux"] = rel_err(y32.numpy(), y64.numpy())
     stage_noise = {}
     for name, (s, ss) in stats32.items():
-        tensors[f"stage.{name}"] = np.array([s, ss], dtype=np.float32)
+        tensors[f"stage.{name}"] = np.array([s, ss], dtype=np.float64)
         s64, ss64 = stats64[name]
         stage_noise[name] = (abs(s - s64) / max(abs(s64), 1e-300), abs(ss - ss64) / ss64)
     metadata["stages"] = ", ".join(stats32.keys())
@@ -216,7 +336,15 @@ def make_googlenet(out_dir, command):
                                      "seed 7, eval, input = reference_uniform('input', "
                                      "[2,3,224,224], 7)")
     metadata["stage.<name>"] = ("[sum, sum of squares] of that top-level child's float32 output "
-                                "(both batch items), accumulated in float64, stored as float32")
+                                "(both batch items), accumulated and stored in float64")
+
+    key = f"logits_1000_noaux_{h}x{w}"
+    tensors[key] = y_ns.numpy().astype(np.float32)
+    tensors[key + ".from_f64"] = y_ns64.numpy().astype(np.float32)
+    noise[key] = rel_err(y_ns.numpy(), y_ns64.numpy())
+    metadata[key] = (f"the logits_1000_noaux model on input = reference_uniform('input', [1,3,{h},{w}], 7)")
+    metadata["<logits>.from_f64"] = ("the same computed by PyTorch in float64 from the same float32 "
+                                     "weights and input, rounded to float32")
     del model, model64
 
     # 2 classes, aux heads, seed 11: eval, then train mode with dropout disabled.
@@ -244,6 +372,7 @@ def make_googlenet(out_dir, command):
     noise["logits_2_aux_eval"] = rel_err(y_eval.numpy(), y_eval64.numpy())
     noise["train_logits_2_aux.aux2"] = rel_err(aux2.numpy(), aux2_64.numpy())
     noise["train_logits_2_aux.aux1"] = rel_err(aux1.numpy(), aux1_64.numpy())
+    noise["train_logits_2_aux.main"] = rel_err(main.numpy(), main64.numpy())
     metadata["logits_2_aux_eval"] = ("GoogLeNet(num_classes=2, aux_logits=True), init_module seed "
                                      "11, eval, input = reference_uniform('input', [2,3,224,224], "
                                      "11)")
@@ -314,6 +443,8 @@ def main():
     t0 = time.time()
     print("layers.safetensors:")
     layers_path, _ = make_layers(args.out, command)
+    print("residual.safetensors:")
+    residual_path = make_residual(args.out, command)
     t1 = time.time()
     googlenet_path, _, noise, stage_noise = make_googlenet(args.out, command)
     t2 = time.time()
@@ -327,7 +458,7 @@ def main():
     for k, (es, ess) in stage_noise.items():
         print(f"  {k:14s} {es:.3e}  {ess:.3e}")
     print("\nfiles:")
-    for p in [layers_path, googlenet_path] + check_paths:
+    for p in [layers_path, residual_path, googlenet_path] + check_paths:
         print(f"  {os.path.relpath(p)}  {os.path.getsize(p)} bytes")
     print(f"time: layers {t1 - t0:.1f} s, googlenet {t2 - t1:.1f} s, init check {t3 - t2:.1f} s,"
           f" total {t3 - t0:.1f} s")

@@ -15,7 +15,8 @@
 #include <ctnn/layers/concat.hpp>          // ctnn::Concat
 #include <ctnn/layers/conv.hpp>            // ctnn::Conv
 #include <ctnn/layers/dropout.hpp>         // ctnn::Dropout
-#include <ctnn/layers/flatten.hpp>         // ctnn::Flatten, ctnn::Identity
+#include <ctnn/layers/flatten.hpp>         // ctnn::Flatten
+#include <ctnn/layers/identity.hpp>        // ctnn::Identity
 #include <ctnn/layers/googlenet.hpp>       // ctnn::GoogLeNet
 #include <ctnn/layers/inception.hpp>       // ctnn::Inception
 #include <ctnn/layers/inception_aux.hpp>   // ctnn::InceptionAux
@@ -23,13 +24,15 @@
 #include <ctnn/layers/named.hpp>           // ctnn::Named
 #include <ctnn/layers/pooling.hpp>         // ctnn::MaxPool, ctnn::AvgPool, ctnn::AdaptiveAvgPool
 #include <ctnn/layers/relu.hpp>            // ctnn::ReLU
+#include <ctnn/layers/residual.hpp>        // ctnn::Residual
 #include <ctnn/layers/sequential.hpp>      // ctnn::Sequential
+#include <ctnn/layers/sum.hpp>             // ctnn::Sum
 #include <ctnn/layers/torchvision_googlenet.hpp>   // ctnn::TorchvisionGoogLeNet, ctnn::torchvision::*
 #include <ctnn/layers/transform_input.hpp>         // ctnn::TransformInput
 
 #include <ctnn/cpu/batch_norm.hpp>    // Evaluator<BatchNorm, Cpu>
 #include <ctnn/cpu/conv.hpp>          // Evaluator<Conv, Cpu>
-#include <ctnn/cpu/elementwise.hpp>   // Evaluator<ReLU | Dropout | Flatten | Identity, Cpu>
+#include <ctnn/cpu/elementwise.hpp>   // Evaluator<ReLU, Cpu>, DropoutKernel<Cpu>
 #include <ctnn/cpu/linear.hpp>        // Evaluator<Linear, Cpu>
 #include <ctnn/cpu/pooling.hpp>       // Evaluator<MaxPool | AvgPool | AdaptiveAvgPool, Cpu>
 #include <ctnn/cpu/transform_input.hpp>   // Evaluator<TransformInput, Cpu>

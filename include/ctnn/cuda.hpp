@@ -16,10 +16,11 @@
 //   device.hpp       device_status(): is there a device, and if not why
 //   kernels.hpp      ctnn's kernels: NVRTC compilation, launches
 //   cudnn.hpp        cuDNN descriptors; a Slot as a strided tensor
-//   context.hpp      cuda::Context: stream, handles, plan cache, workspace
-//   conv.hpp         Evaluator<Conv, Cuda>, fused Conv + bias + ReLU
+//   context.hpp      cuda::Context: pass state, stream, handles, plan cache, workspace
+//   backend.hpp      Backend<Cuda>: the model's device memory, planning, graph replay
+//   conv.hpp         Evaluator<Conv, Cuda>, Fusion<Conv, ReLU, Cuda> (convolution + bias + ReLU)
 //   pooling.hpp      Evaluator<MaxPool | AvgPool | AdaptiveAvgPool, Cuda>
-//   elementwise.hpp  Evaluator<ReLU | Dropout | Flatten | Identity | TransformInput, Cuda>
+//   elementwise.hpp  Evaluator<ReLU | TransformInput, Cuda>, DropoutKernel<Cuda>
 //   linear.hpp       Evaluator<Linear, Cuda>
 //   batch_norm.hpp   Evaluator<BatchNorm, Cuda>
 //   model.hpp        Model<Net, In, T, Cuda>
@@ -33,9 +34,10 @@
 #include <ctnn/cuda/device.hpp>        // ctnn::cuda::device_status
 #include <ctnn/cuda/kernels.hpp>       // ctnn::cuda::KernelLibrary
 #include <ctnn/cuda/context.hpp>       // ctnn::cuda::Context, AlgorithmSearch
-#include <ctnn/cuda/conv.hpp>          // Evaluator<Conv, Cuda>, Evaluator<Sequential<Conv, ReLU>, Cuda>
+#include <ctnn/cuda/backend.hpp>       // ctnn::Backend<Cuda, T>
+#include <ctnn/cuda/conv.hpp>          // Evaluator<Conv, Cuda>, Fusion<Conv, ReLU, Cuda>
 #include <ctnn/cuda/pooling.hpp>       // Evaluator<MaxPool | AvgPool | AdaptiveAvgPool, Cuda>
-#include <ctnn/cuda/elementwise.hpp>   // Evaluator<ReLU | Dropout | Flatten | Identity | TransformInput, Cuda>
+#include <ctnn/cuda/elementwise.hpp>   // Evaluator<ReLU | TransformInput, Cuda>, DropoutKernel<Cuda>
 #include <ctnn/cuda/linear.hpp>        // Evaluator<Linear, Cuda>
 #include <ctnn/cuda/batch_norm.hpp>    // Evaluator<BatchNorm, Cuda>
 #include <ctnn/cuda/model.hpp>         // ctnn::Model<Net, In, T, Cuda>

@@ -3,27 +3,35 @@
 //
 // A layer type only describes; `Evaluator<Layer, Device, T>` computes it on one device, the way
 // Eigen's TensorEvaluator<Op, Device> does. Leaf layers have one specialisation per device
-// (ctnn/cpu/*.hpp, ctnn/cuda/*.hpp); composites (Sequential, Concat, AuxOutput) have one generic
-// evaluator that plans memory and calls their children's.
+// (ctnn/cpu/*.hpp, ctnn/cuda/*.hpp); composites (Sequential, Concat, Sum, AuxOutput), views
+// (Flatten, Identity) and Dropout's pass-through have one device-generic evaluator that calls
+// their children's, or the device's copy_images, found by argument-dependent lookup.
 //
 // Every evaluator provides, for a per-image input shape In:
-//   forward<In>(ctx, params, x, y, saved, scratch)
-//   backward<In>(ctx, params, x, y, dy, dx, accumulate_dx, saved, scratch)
+//   template <ShapeType In> static void forward(Context& ctx, const ForwardArgs<T>& args);
+//   template <ShapeType In> static void backward(Context& ctx, const BackwardArgs<T>& args);
 // x, y, dy, dx are Slots: N images, image n at data + n * image_stride, each image contiguous
 // C*H*W. A slot may be a channel slice of a larger image (an Inception branch's output).
 // `saved` holds L::saved_elements<In> * N elements kept from the training forward for backward;
 // `scratch` holds L::scratch_elements<In> * N elements free for the duration of the call.
+// Composites call their children through forward_layer / backward_layer below, which hand a
+// child empty x and y slots where its description says backward does not read them.
 
-#include <cstddef>   // std::size_t
+#include <cstddef>       // std::size_t
+#include <type_traits>   // std::false_type
 
-#include <ctnn/layer.hpp>   // ctnn::HasBody
+#include <ctnn/layer.hpp>   // ctnn::HasBody, ctnn::LayerDescription, ctnn::Mode
 #include <ctnn/shape.hpp>   // ctnn::ShapeType
 
 namespace ctnn {
 
 // Device tags.
-struct Cpu {};
-struct Cuda {};
+struct Cpu {
+  static constexpr const char* name = "Cpu";
+};
+struct Cuda {
+  static constexpr const char* name = "Cuda";
+};
 
 // N images of one shape: image n starts at data + n * image_stride.
 template <class T>
@@ -32,8 +40,8 @@ struct Slot {
   std::size_t image_stride = 0;
 
   T* image(std::size_t n) const { return data + n * image_stride; }
-  // The channel slice starting at `offset` elements into every image.
-  Slot slice(std::size_t offset) const { return {data + offset, image_stride}; }
+  // The channel slice starting at `offset` elements into every image (empty stays empty).
+  Slot slice(std::size_t offset) const { return {data ? data + offset : nullptr, image_stride}; }
   operator Slot<const T>() const { return {data, image_stride}; }
   explicit operator bool() const { return data != nullptr; }
 };
@@ -55,8 +63,38 @@ struct ParamSpan {
   }
 };
 
+// What forward gets: y = layer(x) with the layer's parameters.
+template <class T>
+struct ForwardArgs {
+  ParamSpan<T> params{};
+  ConstSlot<T> x{};
+  Slot<T> y{};
+  T* saved = nullptr;    // training: kept for backward
+  T* scratch = nullptr;  // free during the call
+};
+
+// What backward gets: dx (+)= the input gradient of dy; the parameter gradients into
+// params.gradients unless it is nullptr (frozen). x and y are the forward's, empty where the
+// description's backward_reads_input / backward_reads_output is false; dx is empty when nobody
+// wants the input gradient.
+template <class T>
+struct BackwardArgs {
+  ParamSpan<T> params{};
+  ConstSlot<T> x{};
+  ConstSlot<T> y{};
+  ConstSlot<T> dy{};
+  Slot<T> dx{};
+  bool accumulate_dx = false;  // add to dx instead of overwriting it
+  T* saved = nullptr;
+  T* scratch = nullptr;
+};
+
+// Specialised per leaf layer and device. This primary template marks "no evaluator": using a
+// layer on a device without one is the single error of ctnn/model.hpp's check (EvaluatorFor).
 template <class L, class Device, class T>
-struct Evaluator;  // specialised per leaf layer and device; composites are generic
+struct Evaluator {
+  static constexpr bool missing = true;
+};
 
 // Named<"conv1", L> is L under a name; evaluation sees through the name.
 template <class L>
@@ -80,22 +118,68 @@ using unnamed_t = typename detail::unnamed<L>::type;
 template <class L, class Device, class T>
 using evaluator_t = Evaluator<unnamed_t<L>, Device, T>;
 
+// Whether layer L (named or not) is a description with an evaluator of its own for Device.
+// Composites have generic ones; ctnn/model.hpp checks every leaf of a network with it.
+template <class L, class Device, class T>
+concept EvaluatorFor = LayerDescription<unnamed_t<L>> && !requires { evaluator_t<L, Device, T>::missing; };
+
+// ---------------------------------------------------------------------------------------------
+// Calling a child: the one place composites and the model run a layer.
+// ---------------------------------------------------------------------------------------------
+template <class L, ShapeType In, class Context>
+void forward_layer(Context& ctx, const ForwardArgs<typename Context::scalar>& args) {
+  evaluator_t<L, typename Context::device, typename Context::scalar>::template forward<In>(ctx, args);
+}
+
+template <class L, ShapeType In, class Context>
+void backward_layer(Context& ctx, BackwardArgs<typename Context::scalar> args) {
+  using Layer = unnamed_t<L>;
+  if constexpr (!Layer::backward_reads_input) args.x = {};
+  if constexpr (!Layer::backward_reads_output) args.y = {};
+  evaluator_t<L, typename Context::device, typename Context::scalar>::template backward<In>(ctx, args);
+  // A leaf's parameter gradients are final once its backward has run (see PassState).
+  if constexpr (Layer::is_leaf && Layer::parameter_count > 0)
+    if (args.params.gradients != nullptr) ctx.gradients_final(args.params.gradients, Layer::parameter_count);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fusion: a device may compute two consecutive layers of a Sequential in one call where the
+// second runs in place on the first's output, in evaluation mode (cuDNN's convolution + bias +
+// ReLU). Sequential asks this trait; a specialisation provides
+//   static constexpr bool available = true;
+//   template <ShapeType In> static void forward(Context&, const ForwardArgs<T>&);  // both layers
+// ---------------------------------------------------------------------------------------------
+template <class First, class Second, class Device, class T>
+struct Fusion {
+  static constexpr bool available = false;
+};
+
+// A view (Flatten, Identity: is_view) on any device: nothing to compute unless the plan gave it
+// an output of its own, then a copy by the device's copy_images.
+template <class T>
+struct ViewEvaluator {
+  template <ShapeType In, class Context>
+  static void forward(Context& ctx, const ForwardArgs<T>& a) {
+    if (a.x.data != a.y.data) copy_images(ctx, a.x, a.y, In::size, false);
+  }
+  template <ShapeType In, class Context>
+  static void backward(Context& ctx, const BackwardArgs<T>& a) {
+    if (a.dx) copy_images(ctx, a.dy, a.dx, In::size, a.accumulate_dx);
+  }
+};
+
 // A named composition (BasicConv2d, Inception, GoogLeNet, ...) is computed by its body, fed the
 // input shape the composition accepts after its own checks.
 template <class L, class Device, class T>
   requires HasBody<L>
 struct Evaluator<L, Device, T> {
-  using Body = evaluator_t<typename L::body, Device, T>;
-
   template <ShapeType In, class Context>
-  static void forward(Context& ctx, ParamSpan<T> params, ConstSlot<T> x, Slot<T> y, T* saved, T* scratch) {
-    Body::template forward<typename L::template accepted_input<In>>(ctx, params, x, y, saved, scratch);
+  static void forward(Context& ctx, const ForwardArgs<T>& args) {
+    forward_layer<typename L::body, typename L::template accepted_input<In>>(ctx, args);
   }
   template <ShapeType In, class Context>
-  static void backward(Context& ctx, ParamSpan<T> params, ConstSlot<T> x, ConstSlot<T> y, ConstSlot<T> dy,
-                       Slot<T> dx, bool accumulate_dx, T* saved, T* scratch) {
-    Body::template backward<typename L::template accepted_input<In>>(ctx, params, x, y, dy, dx, accumulate_dx, saved,
-                                                                     scratch);
+  static void backward(Context& ctx, const BackwardArgs<T>& args) {
+    backward_layer<typename L::body, typename L::template accepted_input<In>>(ctx, args);
   }
 };
 

@@ -29,6 +29,7 @@ struct LayerInfo {
   std::array<std::size_t, 3> output_dims{};  // per image: channels, height, width
   std::size_t output_size = 0;               // elements per image
   bool in_aux_output = false;                // only runs in training mode
+  bool inlined = false;                      // shown under its parent's path: not found by it
 };
 
 // Every layer of Net fed In, in walk order (the index in the vector is the ordinal).
@@ -39,7 +40,7 @@ std::vector<LayerInfo> layer_infos() {
     using Out = output_shape_t<L, I>;
     layers.push_back(LayerInfo{std::string(node.path), L::type_name, layers.size(), node.parameter_offset,
                                L::parameter_count, {Out::channels, Out::height, Out::width}, Out::size,
-                               node.in_aux_output});
+                               node.in_aux_output, node.inlined});
   });
   return layers;
 }
@@ -47,7 +48,7 @@ std::vector<LayerInfo> layer_infos() {
 template <class Net, ShapeType In>
 std::optional<LayerInfo> find_layer(std::string_view path) {
   for (LayerInfo& layer : layer_infos<Net, In>())
-    if (layer.path == path) return std::move(layer);
+    if (layer.path == path && !layer.inlined) return std::move(layer);
   return std::nullopt;
 }
 
@@ -56,7 +57,7 @@ template <class Net, ShapeType In>
 std::string top_level_layer_names() {
   std::string names;
   for (const LayerInfo& layer : layer_infos<Net, In>()) {
-    if (layer.path.empty() || layer.path.find('.') != std::string::npos) continue;
+    if (layer.path.empty() || layer.inlined || layer.path.find('.') != std::string::npos) continue;
     names += (names.empty() ? "" : ", ") + layer.path;
   }
   return names;

@@ -17,6 +17,7 @@
 // multiplies them by the batch size.
 
 #include <array>         // std::array
+#include <concepts>      // std::convertible_to
 #include <cstddef>       // std::size_t
 #include <string_view>   // std::string_view
 #include <type_traits>   // std::bool_constant
@@ -81,6 +82,9 @@ struct Layer {
   // Records its output itself instead of leaving that to its parent (AuxOutput: the recorded
   // output is its head's, not the main path's).
   static constexpr bool records_own_output = false;
+  // Has kernels of its own (composites and compositions say false): backward of a leaf makes
+  // its parameter gradients final.
+  static constexpr bool is_leaf = true;
 };
 
 // What a composition's body is fed: by default the input as received.
@@ -108,6 +112,7 @@ struct Composed {
   // walk() shows the composition in place of its body, so the subtree has as many nodes.
   static constexpr std::size_t node_count = Body::node_count;
   static constexpr bool records_own_output = false;
+  static constexpr bool is_leaf = false;
   template <ShapeType In>
   using output_shape = output_shape_t<Body, accepted_input<In>>;
   template <ShapeType In>
@@ -122,6 +127,23 @@ struct Composed {
 
 template <class L>
 concept HasBody = requires { typename L::body; };
+
+// What every layer type states — Layer's defaults, a composition's forwarding or a container's
+// (ctnn/container.hpp) — for the memory plan, walk and the summary. output_shape<In> is not part
+// of it: it exists only for the inputs a layer accepts.
+template <class L>
+concept LayerDescription = requires {
+  { L::type_name } -> std::convertible_to<std::string_view>;
+  { L::parameter_count } -> std::convertible_to<std::size_t>;
+  { L::buffer_count } -> std::convertible_to<std::size_t>;
+  { L::node_count } -> std::convertible_to<std::size_t>;
+  { L::in_place } -> std::convertible_to<bool>;
+  { L::is_view } -> std::convertible_to<bool>;
+  { L::backward_reads_input } -> std::convertible_to<bool>;
+  { L::backward_reads_output } -> std::convertible_to<bool>;
+  { L::records_own_output } -> std::convertible_to<bool>;
+  { L::is_leaf } -> std::convertible_to<bool>;
+};
 
 // ---------------------------------------------------------------------------------------------
 // Compile-time queries

@@ -21,8 +21,9 @@
 #include <string>      // std::to_string
 #include <vector>      // std::vector
 
-#include <ctnn/cpu/context.hpp>   // ctnn::cpu::max_aux_outputs
-#include <ctnn/error.hpp>         // ctnn::Error
+#include <ctnn/pass_state.hpp>            // ctnn::max_aux_outputs
+#include <ctnn/error.hpp>                 // ctnn::Error
+#include <ctnn/rules/cross_entropy.hpp>   // ctnn::rules::cross_entropy_gradient, label_in_range
 
 namespace ctnn {
 
@@ -31,6 +32,13 @@ inline void check_classification(std::size_t logits, std::size_t labels, std::si
   if (classes == 0 || logits != labels * classes)
     throw Error(subject, std::to_string(logits) + " logits for " + std::to_string(labels) + " labels of " +
                              std::to_string(classes) + " classes");
+}
+// The first label outside [0, classes), named with its example, before anything is computed.
+inline void check_labels(std::span<const std::int32_t> labels, std::size_t classes) {
+  for (std::size_t n = 0; n < labels.size(); ++n)
+    if (!rules::label_in_range(labels[n], static_cast<long long>(classes)))
+      throw Error("cross_entropy", "label " + std::to_string(labels[n]) + " of example " + std::to_string(n) +
+                                       " is outside [0, " + std::to_string(classes) + ")");
 }
 }  // namespace detail
 
@@ -45,14 +53,12 @@ T cross_entropy(std::span<const T> logits, std::span<const std::int32_t> labels,
   if (!dlogits.empty() && dlogits.size() != logits.size())
     throw Error("cross_entropy", "dlogits has " + std::to_string(dlogits.size()) + " values for " +
                                      std::to_string(logits.size()) + " logits");
+  detail::check_labels(labels, classes);
   const std::size_t batch = labels.size();
   const double scale = static_cast<double>(gradient_scale) / static_cast<double>(batch);
   double total = 0;
   for (std::size_t n = 0; n < batch; ++n) {
     const std::int32_t label = labels[n];
-    if (label < 0 || static_cast<std::size_t>(label) >= classes)
-      throw Error("cross_entropy", "label " + std::to_string(label) + " of example " + std::to_string(n) +
-                                       " is outside [0, " + std::to_string(classes) + ")");
     const T* z = logits.data() + n * classes;
     double top = z[0];
     for (std::size_t c = 1; c < classes; ++c) top = std::max(top, static_cast<double>(z[c]));
@@ -62,10 +68,9 @@ T cross_entropy(std::span<const T> logits, std::span<const std::int32_t> labels,
     total += log_sum - static_cast<double>(z[label]);
     if (dlogits.empty()) continue;
     T* dz = dlogits.data() + n * classes;
-    for (std::size_t c = 0; c < classes; ++c) {
-      const double p = std::exp(static_cast<double>(z[c]) - log_sum);
-      dz[c] = static_cast<T>(scale * (p - (c == static_cast<std::size_t>(label) ? 1.0 : 0.0)));
-    }
+    for (std::size_t c = 0; c < classes; ++c)
+      dz[c] = static_cast<T>(rules::cross_entropy_gradient(static_cast<double>(z[c]) - log_sum,
+                                                           c == static_cast<std::size_t>(label), scale));
   }
   return static_cast<T>(total / static_cast<double>(batch));
 }
@@ -95,21 +100,44 @@ double top1_accuracy(std::span<const T> logits, std::span<const std::int32_t> la
 // The losses of one training step.
 template <class T>
 struct ClassificationLoss {
-  T total = 0;                                    // main + aux_weight * sum of aux
-  T main = 0;                                     // cross-entropy of the main output
-  std::array<T, cpu::max_aux_outputs> aux{};      // of each auxiliary output, in forward order
+  T total = 0;                            // main + aux_weight * sum of aux
+  T main = 0;                             // cross-entropy of the main output
+  std::array<T, max_aux_outputs> aux{};   // of each auxiliary output, in forward order
   std::size_t aux_count = 0;
+
+  // Counts in the loss of output k (0: the main output, k > 0: auxiliary output k - 1), in the
+  // order k = 0, 1, ...; both objectives (CPU and GPU) add them up here.
+  void add_output(std::size_t k, T loss, T aux_weight) {
+    if (k == 0) {
+      main = loss;
+      total = loss;
+      return;
+    }
+    aux[k - 1] = loss;
+    aux_count = k;
+    total += aux_weight * loss;
+  }
+};
+
+// What every device's objective is: the weight of the auxiliary losses, 0.3 as in GoogLeNet.
+template <class T>
+class AuxWeighted {
+ public:
+  explicit AuxWeighted(T aux_weight = T(0.3)) : aux_weight_(aux_weight) {}
+  T aux_weight() const { return aux_weight_; }
+
+ protected:
+  T aux_weight_;
 };
 
 // GoogLeNet's training objective (and any classifier's: without auxiliary outputs it is plain
 // cross-entropy): loss = CE(main) + aux_weight * sum_k CE(aux_k), as the reference training
 // script's loss0 + 0.3 * loss1 + 0.3 * loss2. It keeps the gradient buffers, so after the first
-// step it allocates nothing.
+// step it allocates nothing. (The GPU's: ctnn/cuda/loss.hpp.)
 template <class T>
-class ClassificationObjective {
+class ClassificationObjective : public AuxWeighted<T> {
  public:
-  explicit ClassificationObjective(T aux_weight = T(0.3)) : aux_weight_(aux_weight) {}
-  T aux_weight() const { return aux_weight_; }
+  using AuxWeighted<T>::AuxWeighted;
 
   // The losses of the model's last forward (training mode: outputs and auxiliary outputs).
   template <class Model>
@@ -122,7 +150,7 @@ class ClassificationObjective {
   template <class Model>
   ClassificationLoss<T> backward(Model& model, std::span<const std::int32_t> labels) {
     const ClassificationLoss<T> loss = compute<true>(model, labels);
-    std::array<std::span<const T>, cpu::max_aux_outputs> aux{};
+    std::array<std::span<const T>, max_aux_outputs> aux{};
     for (std::size_t k = 0; k < loss.aux_count; ++k) aux[k] = aux_gradients_[k];
     model.backward(main_gradient_, std::span<const std::span<const T>>(aux.data(), loss.aux_count));
     return loss;
@@ -139,10 +167,8 @@ class ClassificationObjective {
       main_gradient_.resize(logits.size());
       main_gradient = main_gradient_;
     }
-    loss.main = cross_entropy<T>(logits, labels, classes, main_gradient);
-    loss.total = loss.main;
-    loss.aux_count = model.aux_output_count();
-    for (std::size_t k = 0; k < loss.aux_count; ++k) {
+    loss.add_output(0, cross_entropy<T>(logits, labels, classes, main_gradient), this->aux_weight_);
+    for (std::size_t k = 0; k < model.aux_output_count(); ++k) {
       const std::span<const T> aux = model.aux_output(k);
       const std::size_t aux_classes = labels.empty() ? 0 : aux.size() / labels.size();
       std::span<T> aux_gradient;
@@ -150,15 +176,14 @@ class ClassificationObjective {
         aux_gradients_[k].resize(aux.size());
         aux_gradient = aux_gradients_[k];
       }
-      loss.aux[k] = cross_entropy<T>(aux, labels, aux_classes, aux_gradient, aux_weight_);
-      loss.total += aux_weight_ * loss.aux[k];
+      loss.add_output(k + 1, cross_entropy<T>(aux, labels, aux_classes, aux_gradient, this->aux_weight_),
+                      this->aux_weight_);
     }
     return loss;
   }
 
-  T aux_weight_;
   std::vector<T> main_gradient_;
-  std::array<std::vector<T>, cpu::max_aux_outputs> aux_gradients_;
+  std::array<std::vector<T>, max_aux_outputs> aux_gradients_;
 };
 
 }  // namespace ctnn

@@ -49,7 +49,7 @@ std::string summary() {
   std::size_t row = 0, output_elements = 0;
   bool flat = false;  // after Flatten, shapes print as [-1, F] until a spatial layer runs
   walk<Net, In>([&]<class L, ShapeType I>(const LayerNode& node) {
-    if (node.depth == 0) return;  // the network itself
+    if (node.depth == 0 || (node.inlined && !node.is_leaf)) return;  // the network; a body shown as its parent
     using O = output_shape_t<L, I>;
     if (node.is_leaf) {
       if constexpr (std::is_same_v<L, Flatten>) flat = true;

@@ -7,20 +7,19 @@
 //     visitor.template operator()<ReLU, Shape<64, 112, 112>>(node{"conv1.relu", ...})
 //     visitor.template operator()<BasicConv2d<3, 64, 7, 2, 3>, Shape<3, 224, 224>>(node{"conv1", ...})
 //     ...
-// Paths are PyTorch's module paths: Named children by name, other Sequential children by index.
+// Paths are PyTorch's module paths: Named children by name, other children by index. Every
+// container follows one protocol (ctnn/container.hpp), so a new composite needs no change here.
 
 #include <cstddef>       // std::size_t
 #include <string>        // std::string, std::to_string
 #include <string_view>   // std::string_view
-#include <tuple>         // std::tuple_element_t
 #include <utility>       // std::index_sequence
 
-#include <ctnn/layer.hpp>               // ctnn::HasBody
-#include <ctnn/layers/aux_output.hpp>   // ctnn::AuxOutput
-#include <ctnn/layers/concat.hpp>       // ctnn::Concat
-#include <ctnn/layers/named.hpp>        // ctnn::Named
-#include <ctnn/layers/sequential.hpp>   // ctnn::Sequential
-#include <ctnn/shape.hpp>               // ctnn::ShapeType
+#include <ctnn/container.hpp>      // ctnn::Container, ctnn::child_t
+#include <ctnn/evaluator.hpp>      // ctnn::unnamed_t
+#include <ctnn/layer.hpp>          // ctnn::HasBody
+#include <ctnn/layers/named.hpp>   // ctnn::Named, ctnn::is_named_v
+#include <ctnn/shape.hpp>          // ctnn::ShapeType
 
 namespace ctnn {
 
@@ -31,85 +30,74 @@ struct LayerNode {
   std::size_t buffer_offset = 0;    // likewise in the buffer of running statistics
   bool is_leaf = false;             // a layer with its own kernels (Conv, ReLU, ...)
   bool in_aux_output = false;       // inside an auxiliary head, which runs in training mode only
+  bool inlined = false;             // under its parent's path (Named<"", L>): a walk position, not a name
 };
 
 namespace detail {
-template <class L>
-struct is_sequential : std::false_type {};
-template <class... L>
-struct is_sequential<Sequential<L...>> : std::true_type {};
-template <class L>
-struct is_concat : std::false_type {};
-template <class... B>
-struct is_concat<Concat<B...>> : std::true_type {};
-template <class L>
-struct is_aux_output : std::false_type {};
-template <class H>
-struct is_aux_output<AuxOutput<H>> : std::true_type {};
-
-template <class Child>
-std::string child_path(std::string_view parent, std::size_t index) {
+// The path of a container's child I: its Named name, its parent's path for an empty name or
+// where the container shows its children in its own place, else its index (as nn.Sequential).
+template <class Container, std::size_t I>
+std::string child_path(std::string_view parent) {
+  using Child = child_t<Container, I>;
   std::string name;
   if constexpr (is_named_v<Child>)
     name = std::string(Child::name);
-  else
-    name = std::to_string(index);
+  else if constexpr (Container::has_own_node)
+    name = std::to_string(I);
+  if (name.empty()) return std::string(parent);
   return parent.empty() ? name : std::string(parent) + "." + name;
 }
 
-template <class L, ShapeType In, class Visitor>
-void walk_node(Visitor& visitor, std::string_view path, std::size_t depth, std::size_t parameter_offset,
-               std::size_t buffer_offset, bool in_aux);
-
-// The children of a Sequential or Concat, with the input shape each one receives.
-template <class Container, ShapeType In, class Visitor>
-void walk_children(Visitor& visitor, std::string_view path, std::size_t depth, std::size_t parameter_offset,
-                   std::size_t buffer_offset, bool in_aux) {
-  constexpr std::size_t count = std::tuple_size_v<typename Container::template layers_or_branches<>>;
-  [&]<std::size_t... I>(std::index_sequence<I...>) {
-    (
-        [&] {
-          using Child = std::tuple_element_t<I, typename Container::template layers_or_branches<>>;
-          using ChildIn = typename Container::template child_input_shape<In, I>;
-          walk_node<Child, ChildIn>(visitor, child_path<Child>(path, I), depth + 1,
-                                    parameter_offset + Container::parameter_offsets[I],
-                                    buffer_offset + Container::buffer_offsets[I], in_aux);
-        }(),
-        ...);
-  }(std::make_index_sequence<count>{});
+template <class Container, std::size_t I>
+constexpr bool child_is_inlined() {
+  using Child = child_t<Container, I>;
+  if constexpr (is_named_v<Child>)
+    return Child::name.empty();
+  else
+    return false;
 }
 
 template <class L, ShapeType In, class Visitor>
 void walk_node(Visitor& visitor, std::string_view path, std::size_t depth, std::size_t parameter_offset,
-               std::size_t buffer_offset, bool in_aux) {
+               std::size_t buffer_offset, bool in_aux, bool inlined);
+
+// The children of any container (container.hpp), with the input shape each one receives.
+template <Container C, ShapeType In, class Visitor>
+void walk_children(Visitor& visitor, std::string_view path, std::size_t depth, std::size_t parameter_offset,
+                   std::size_t buffer_offset, bool in_aux) {
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    (walk_node<child_t<C, I>, typename C::template child_input_shape<In, I>>(
+         visitor, child_path<C, I>(path), C::has_own_node ? depth + 1 : depth, parameter_offset + C::parameter_offsets[I],
+         buffer_offset + C::buffer_offsets[I], in_aux || C::children_run_in_training_only, child_is_inlined<C, I>()),
+     ...);
+  }(std::make_index_sequence<C::child_count>{});
+}
+
+template <class L, ShapeType In, class Visitor>
+void walk_node(Visitor& visitor, std::string_view path, std::size_t depth, std::size_t parameter_offset,
+               std::size_t buffer_offset, bool in_aux, bool inlined) {
   using Layer = unnamed_t<L>;
-  if constexpr (is_aux_output<Layer>::value) {
-    walk_node<typename Layer::head, In>(visitor, path, depth, parameter_offset, buffer_offset, true);
-    return;
-  } else {
-    bool leaf = false;
-    if constexpr (HasBody<Layer>) {
-      using Body = typename Layer::body;
-      using BodyIn = typename Layer::template accepted_input<In>;
-      if constexpr (is_sequential<Body>::value || is_concat<Body>::value)
-        walk_children<Body, BodyIn>(visitor, path, depth, parameter_offset, buffer_offset, in_aux);
-      else
-        walk_node<Body, BodyIn>(visitor, path, depth + 1, parameter_offset, buffer_offset, in_aux);
-    } else if constexpr (is_sequential<Layer>::value || is_concat<Layer>::value) {
-      walk_children<Layer, In>(visitor, path, depth, parameter_offset, buffer_offset, in_aux);
-    } else {
-      leaf = true;
-    }
-    const LayerNode node{path, depth, parameter_offset, buffer_offset, leaf, in_aux};
-    visitor.template operator()<Layer, In>(node);
+  if constexpr (HasBody<Layer>) {
+    // A named composition stands in its body's place: a container body's children are its own.
+    using Body = unnamed_t<typename Layer::body>;
+    using BodyIn = typename Layer::template accepted_input<In>;
+    if constexpr (Container<Body>)
+      walk_children<Body, BodyIn>(visitor, path, depth, parameter_offset, buffer_offset, in_aux);
+    else
+      walk_node<Body, BodyIn>(visitor, path, depth + 1, parameter_offset, buffer_offset, in_aux, false);
+  } else if constexpr (Container<Layer>) {
+    walk_children<Layer, In>(visitor, path, depth, parameter_offset, buffer_offset, in_aux);
+    if constexpr (!Layer::has_own_node) return;
   }
+  const LayerNode node{path, depth, parameter_offset, buffer_offset, Layer::is_leaf, in_aux, inlined};
+  visitor.template operator()<Layer, In>(node);
 }
 }  // namespace detail
 
 // Visits every layer of L (fed In), children before their parent, the root last.
 template <class L, ShapeType In, class Visitor>
 void walk(Visitor&& visitor) {
-  detail::walk_node<L, In>(visitor, "", 0, 0, 0, false);
+  detail::walk_node<L, In>(visitor, "", 0, 0, 0, false, false);
 }
 
 }  // namespace ctnn

@@ -1,8 +1,9 @@
 // What of the CUDA backend can be checked without a GPU, so it runs (and passes) everywhere the
 // backend builds: ctnn's kernels compile with NVRTC for the architectures ctnn targets, every
 // status is turned into ctnn::Error with the call, the status string and file:line, an
-// allocation failure names its bytes, device_status() explains a missing device, and the CPU
-// umbrella header brings in no CUDA header.
+// allocation failure names its bytes, device_status() explains a missing device, the CPU
+// umbrella header brings in no CUDA header, workspace parts are 256-byte aligned, and the loss
+// kernel's shared step reports the first bad label.
 //
 // Unlike the other GPU tests this one needs no device and does not skip.
 
@@ -15,10 +16,17 @@
 
 #include <doctest/doctest.h>   // TEST_CASE, CHECK, REQUIRE
 
+#include <array>    // std::array
+#include <cmath>    // std::exp, std::log
+#include <cstdint>  // std::int32_t
 #include <cstdio>   // std::printf
+#include <span>     // std::span
 #include <string>   // std::string
+#include <vector>   // std::vector
 
-#include <ctnn/cuda.hpp>   // ctnn::cuda::compile_kernels, CTNN_*_CHECK, device_status
+#include <ctnn/cuda.hpp>                  // ctnn::cuda::compile_kernels, CTNN_*_CHECK, device_status
+#include <ctnn/cuda/workspace.hpp>        // ctnn::cuda::workspace_layout, pointer_alignment
+#include <ctnn/rules/cross_entropy.hpp>   // ctnn::rules::cross_entropy_element
 
 using namespace ctnn;
 
@@ -157,4 +165,57 @@ TEST_CASE("the convolution descriptors give ctnn's output shapes, and the other 
   cuda::DropoutDescriptor dropout;
   CHECK(dropout.get() != nullptr);
   CHECK_THROWS_WITH_AS(x.set_images<float>(1, std::size_t{1} << 32, 1, 1, 1), doctest::Contains("32-bit"), Error);
+}
+
+TEST_CASE("every part of the workspace starts on a 256-byte boundary, and the total counts the padding") {
+  // A staged convolution: 1000 bytes of algorithm workspace, then packed copies of a 729-float
+  // input (a Concat slice's size) and a 100-float output.
+  constexpr auto layout = cuda::workspace_layout<3>({1000, 729 * sizeof(float), 100 * sizeof(float)});
+  static_assert(layout.offsets[0] == 0 && layout.offsets[1] == 1024 && layout.offsets[2] == 1024 + 3072);
+  static_assert(layout.total == 1024 + 3072 + 512);
+  for (std::size_t offset : layout.offsets) CHECK(offset % cuda::workspace_alignment == 0);
+  // An empty part takes no room; exact multiples take no padding.
+  static_assert(cuda::workspace_layout<3>({0, 256, 512}).offsets == std::array<std::size_t, 3>{0, 0, 256});
+  static_assert(cuda::workspace_layout<3>({0, 256, 512}).total == 768);
+  // A branch 729 floats into a Concat's output is 4-byte aligned: its convolution plans differ.
+  static_assert(cuda::pointer_alignment(729 * sizeof(float)) == 4);
+  static_assert(cuda::pointer_alignment(784 * sizeof(float)) == 64);
+  static_assert(cuda::pointer_alignment(4096) == 256);
+}
+
+TEST_CASE("the loss kernel's element step, as NVRTC compiles it, names the first bad example in any order") {
+  // rules::cross_entropy_element is the text the kernel runs; here it runs on the host, over the
+  // elements in reverse, as a grid may visit them. Examples 1 and 3 have labels outside [0, 3).
+  constexpr long long classes = 3;
+  const std::vector<int> labels{2, 7, 0, -1};
+  std::vector<double> logits{0.5, -1.0, 2.0, 0.1, 0.2, 0.3, 1.5, 1.0, -0.5, 0.0, 0.0, 0.0};
+  std::vector<double> log_probabilities(logits.size());
+  for (std::size_t n = 0; n < labels.size(); ++n) {
+    double sum = 0;
+    for (long long c = 0; c < classes; ++c) sum += std::exp(logits[n * classes + c]);
+    for (long long c = 0; c < classes; ++c) log_probabilities[n * classes + c] = logits[n * classes + c] - std::log(sum);
+  }
+  std::vector<double> dlogits(logits.size(), -9.0), losses(labels.size(), -9.0);
+  const double scale = 1.0 / static_cast<double>(labels.size());
+  const long long total = static_cast<long long>(logits.size());
+  unsigned forwards = rules::no_bad_example(), backwards = rules::no_bad_example();
+  for (long long i = 0; i < total; ++i)
+    rules::cross_entropy_element(i, classes, log_probabilities.data(), labels.data(), dlogits.data(), losses.data(),
+                                 scale, &forwards);
+  for (long long i = total - 1; i >= 0; --i)
+    rules::cross_entropy_element(i, classes, log_probabilities.data(), labels.data(), dlogits.data(), losses.data(),
+                                 scale, &backwards);
+  // The last one to report (an exchange) would be example 3 in one order and 1 in the other.
+  CHECK(forwards == 1u);
+  CHECK(backwards == 1u);
+  // Examples with good labels: the CPU loss's gradient and loss, term for term.
+  for (std::size_t n : {std::size_t{0}, std::size_t{2}}) {
+    std::vector<double> one_dlogits(classes);
+    const double loss = cross_entropy<double>(std::span<const double>(logits).subspan(n * classes, classes),
+                                              std::span<const std::int32_t>(labels).subspan(n, 1), classes, one_dlogits);
+    CHECK(losses[n] == doctest::Approx(loss).epsilon(1e-14));
+    for (long long c = 0; c < classes; ++c)
+      CHECK(dlogits[n * classes + c] == doctest::Approx(one_dlogits[c] * scale).epsilon(1e-14));
+  }
+  CHECK(dlogits[1 * classes] == 0.0);  // a bad example sends no gradient
 }

@@ -178,3 +178,16 @@ TEST_CASE("the device objective matches ctnn::ClassificationObjective, and repor
   gpu.backward(both.gpu, cuda::DeviceSpan<const std::int32_t>(device_bad.span()));
   CHECK_THROWS_WITH_AS(gpu.loss(), doctest::Contains("label 7 of example 1"), Error);
 }
+
+TEST_CASE("the GPU model moves, as the CPU model does, and keeps computing after the move") {
+  test::BothBackends<Net, In> both(10);
+  const auto x = test::uniform_values(2 * In::size, 1);
+  const auto expected = copy(both.cpu.forward(x));
+  both.gpu.forward(x);
+  Model<Net, In, float, Cuda> moved(std::move(both.gpu));
+  CHECK(test::relative_error(copy(moved.forward(x)), expected) <= 1e-5);
+  CHECK(test::relative_error(copy(moved.forward(x)), expected) <= 1e-5);  // a replayed graph
+  Model<Net, In, float, Cuda> assigned;
+  assigned = std::move(moved);
+  CHECK(test::relative_error(copy(assigned.forward(x)), expected) <= 1e-5);
+}

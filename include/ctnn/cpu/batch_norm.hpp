@@ -23,9 +23,9 @@
 
 #include <ctnn/cpu/context.hpp>         // ctnn::cpu::Context
 #include <ctnn/error.hpp>               // ctnn::Error
-#include <ctnn/evaluator.hpp>           // ctnn::Evaluator, ctnn::Slot, ctnn::ParamSpan
+#include <ctnn/evaluator.hpp>           // ctnn::Evaluator, ctnn::ForwardArgs, ctnn::BackwardArgs
 #include <ctnn/layers/batch_norm.hpp>   // ctnn::BatchNorm
-#include <ctnn/training_hooks.hpp>      // ctnn::BatchStatisticsReducer (SyncBatchNorm)
+#include <ctnn/pass_state.hpp>           // ctnn::BatchStatisticsHook (SyncBatchNorm)
 
 namespace ctnn::cpu {
 
@@ -84,8 +84,8 @@ void batch_norm_forward_eval(const Context<T>& ctx, const BatchNormGeometry& g, 
 
 // Normalises with the batch's statistics, writes them to mean[C] and invstd[C], and updates the
 // running statistics (buffers: running_mean [C], running_var [C], num_batches_tracked).
-// With ctx.hooks.batch_statistics (SyncBatchNorm, ctnn/training_hooks.hpp) the batch is the
-// global one: the per-channel sums and the count are summed over every process between passes.
+// With a batch-statistics hook (SyncBatchNorm, ctnn/pass_state.hpp) the batch is the global one:
+// the per-channel sums and the count are summed over every process between passes.
 template <class T>
 void batch_norm_forward_train(const Context<T>& ctx, const BatchNormGeometry& g, const T* gamma, const T* beta,
                               T* running_mean, T* running_var, T* num_batches_tracked, ConstSlot<T> x, Slot<T> y,
@@ -122,18 +122,18 @@ void batch_norm_forward_train(const Context<T>& ctx, const BatchNormGeometry& g,
                                     std::to_string(static_cast<std::size_t>(m)) + "), as in PyTorch");
   };
 
-  if (BatchStatisticsReducer* reducer = ctx.hooks.batch_statistics) {
+  if (const BatchStatisticsHook& hook = ctx.batch_statistics_sum; hook.sum != nullptr) {
     // Three passes with two sums over the processes in between: [sum x | M], then sum (x - mean)^2.
-    const std::span<double> workspace = reducer->workspace(2 * g.channels + 1);
+    const std::span<double> workspace = hook.workspace(hook.user, 2 * g.channels + 1);
     const std::span<double> sums = workspace.first(g.channels + 1), squares = workspace.subspan(g.channels + 1);
     parallel_over_channels(ctx, g.channels, count, [&](std::size_t c) { sums[c] = channel_sum(ctx.batch, g.plane, value(c)); });
     sums[g.channels] = static_cast<double>(count);
-    reducer->sum(sums);
+    hook.sum(hook.user, sums);
     const double m = sums[g.channels];
     if (m < 2) throw too_few(m);
     for (std::size_t c = 0; c < g.channels; ++c) sums[c] /= m;  // the global means
     parallel_over_channels(ctx, g.channels, count, [&](std::size_t c) { squares[c] = squares_about(c, sums[c]); });
-    reducer->sum(squares);
+    hook.sum(hook.user, squares);
     parallel_over_channels(ctx, g.channels, count, [&](std::size_t c) { finish_channel(c, sums[c], squares[c], m); });
   } else {
     // One pass per channel, its values still in cache; two sums: no cancellation when the mean is large.
@@ -149,9 +149,9 @@ void batch_norm_forward_train(const Context<T>& ctx, const BatchNormGeometry& g,
 
 // Backward with per-channel statistics (mean, invstd): the batch's in training, the running
 // ones in evaluation. gamma_grad/beta_grad may be nullptr (no parameter gradients wanted), and
-// dx.data too. With SyncBatchNorm (ctx.hooks.batch_statistics, batch statistics only) dx uses
-// sum dy, sum dy * x_hat and M over every process; gamma_grad and beta_grad stay this process's
-// share (data parallelism averages them with every other gradient).
+// dx.data too. With a batch-statistics hook (SyncBatchNorm, batch statistics only) dx uses sum dy,
+// sum dy * x_hat and M over every process; gamma_grad and beta_grad stay this process's share
+// (data parallelism averages them with every other gradient).
 template <class T>
 void batch_norm_backward(const Context<T>& ctx, const BatchNormGeometry& g, const T* gamma, const T* mean,
                          const T* invstd, bool batch_statistics, ConstSlot<T> x, ConstSlot<T> dy, Slot<T> dx,
@@ -189,15 +189,14 @@ void batch_norm_backward(const Context<T>& ctx, const BatchNormGeometry& g, cons
     }
   };
 
-  BatchStatisticsReducer* reducer = batch_statistics ? ctx.hooks.batch_statistics : nullptr;
-  if (reducer && dx) {
+  if (const BatchStatisticsHook& hook = ctx.batch_statistics_sum; hook.sum != nullptr && batch_statistics && dx) {
     // [sum dy (C) | sum dy * x_hat (C) | M], summed over the processes between two passes.
-    const std::span<double> sums = reducer->workspace(2 * g.channels + 1);
+    const std::span<double> sums = hook.workspace(hook.user, 2 * g.channels + 1);
     parallel_over_channels(ctx, g.channels, 2 * count, [&](std::size_t c) {
       std::tie(sums[c], sums[g.channels + c]) = channel_sums(c);
     });
     sums[2 * g.channels] = static_cast<double>(count);
-    reducer->sum(sums);
+    hook.sum(hook.user, sums);
     parallel_over_channels(ctx, g.channels, count, [&](std::size_t c) {
       input_gradient(c, sums[c], sums[g.channels + c], sums[2 * g.channels]);
     });
@@ -224,36 +223,29 @@ struct Evaluator<BatchNorm<C, Eps, Momentum>, Cpu, T> {
   }
 
   template <ShapeType I>
-  static void forward(cpu::Context<T>& ctx, ParamSpan<T> params, ConstSlot<T> x, Slot<T> y, T* saved, T*) {
-    const T* gamma = params.values + Layer::weight_offset;
-    const T* beta = params.values + Layer::bias_offset;
-    T* running_mean = params.buffers + Layer::running_mean_offset;
-    T* running_var = params.buffers + Layer::running_var_offset;
+  static void forward(cpu::Context<T>& ctx, const ForwardArgs<T>& a) {
+    const auto t = Layer::pointers(a.params);
     if (ctx.mode == Mode::train) {
-      cpu::batch_norm_forward_train(ctx, geometry<I>(), gamma, beta, running_mean, running_var,
-                                    params.buffers + Layer::num_batches_tracked_offset, x, y, saved, saved + C);
+      cpu::batch_norm_forward_train(ctx, geometry<I>(), t.weight, t.bias, t.running_mean, t.running_var,
+                                    t.num_batches_tracked, a.x, a.y, a.saved, a.saved + C);
     } else {
-      cpu::batch_norm_forward_eval(ctx, geometry<I>(), gamma, beta, running_mean, running_var, x, y);
+      cpu::batch_norm_forward_eval(ctx, geometry<I>(), t.weight, t.bias, t.running_mean, t.running_var, a.x, a.y);
     }
   }
 
   template <ShapeType I>
-  static void backward(cpu::Context<T>& ctx, ParamSpan<T> params, ConstSlot<T> x, ConstSlot<T>, ConstSlot<T> dy,
-                       Slot<T> dx, bool accumulate_dx, T* saved, T*) {
-    const T* gamma = params.values + Layer::weight_offset;
-    T* gamma_grad = params.gradients ? params.gradients + Layer::weight_offset : nullptr;
-    T* beta_grad = params.gradients ? params.gradients + Layer::bias_offset : nullptr;
+  static void backward(cpu::Context<T>& ctx, const BackwardArgs<T>& a) {
+    const auto t = Layer::pointers(a.params);
     if (ctx.mode == Mode::train) {
-      cpu::batch_norm_backward(ctx, geometry<I>(), gamma, saved, saved + C, true, x, dy, dx, accumulate_dx,
-                               gamma_grad, beta_grad);
+      cpu::batch_norm_backward(ctx, geometry<I>(), t.weight, a.saved, a.saved + C, true, a.x, a.dy, a.dx,
+                               a.accumulate_dx, t.weight_grad, t.bias_grad);
       return;
     }
     // Evaluation: the running statistics are constants; invstd as the forward computed it.
-    const T* running_var = params.buffers + Layer::running_var_offset;
     T invstd[C];
-    for (std::size_t c = 0; c < C; ++c) invstd[c] = cpu::running_inverse_std(geometry<I>(), running_var[c]);
-    cpu::batch_norm_backward(ctx, geometry<I>(), gamma, params.buffers + Layer::running_mean_offset, invstd, false, x,
-                             dy, dx, accumulate_dx, gamma_grad, beta_grad);
+    for (std::size_t c = 0; c < C; ++c) invstd[c] = cpu::running_inverse_std(geometry<I>(), t.running_var[c]);
+    cpu::batch_norm_backward(ctx, geometry<I>(), t.weight, t.running_mean, invstd, false, a.x, a.dy, a.dx,
+                             a.accumulate_dx, t.weight_grad, t.bias_grad);
   }
 };
 

@@ -12,38 +12,28 @@
 // The kernels take the geometry at run time so one instantiation serves every layer.
 
 #include <algorithm>   // std::fill, std::fill_n, std::copy, std::min, std::max
-#include <cstddef>     // std::size_t
+#include <cstddef>     // std::size_t, std::ptrdiff_t
 
 #include <ctnn/cpu/context.hpp>   // ctnn::cpu::Context
 #include <ctnn/cpu/gemm.hpp>      // ctnn::cpu::gemm_accumulate
 #include <ctnn/evaluator.hpp>     // ctnn::Evaluator
-#include <ctnn/layers/conv.hpp>   // ctnn::Conv
+#include <ctnn/layers/conv.hpp>   // ctnn::Conv, ctnn::ConvGeometry
 
 namespace ctnn::cpu {
 
-struct ConvGeometry {
-  std::size_t in_channels, out_channels, kernel, stride, padding;
-  std::size_t in_height, in_width, out_height, out_width;
-
-  std::size_t in_plane() const { return in_height * in_width; }
-  std::size_t out_plane() const { return out_height * out_width; }
-  std::size_t col_rows() const { return in_channels * kernel * kernel; }
-  bool is_pointwise() const { return kernel == 1 && stride == 1 && padding == 0; }
-
-  // For kernel column kw: shift = kw - P, and the output columns [begin, end) whose input column
-  // iw = ow*S + shift lies inside [0, W). im2col and col2im share it.
-  struct ColumnRange {
-    std::ptrdiff_t shift, begin, end;
-  };
-  ColumnRange columns_inside(std::size_t kw) const {
-    const std::ptrdiff_t W = static_cast<std::ptrdiff_t>(in_width), S = static_cast<std::ptrdiff_t>(stride),
-                         OW = static_cast<std::ptrdiff_t>(out_width);
-    const std::ptrdiff_t shift = static_cast<std::ptrdiff_t>(kw) - static_cast<std::ptrdiff_t>(padding);
-    const std::ptrdiff_t begin = std::min(OW, shift >= 0 ? 0 : (-shift + S - 1) / S);
-    const std::ptrdiff_t end = std::max(begin, std::min(OW, W - shift > 0 ? (W - shift + S - 1) / S : 0));
-    return {shift, begin, end};
-  }
+// For kernel column kw: shift = kw - P, and the output columns [begin, end) whose input column
+// iw = ow*S + shift lies inside [0, W). im2col and col2im share it.
+struct ColumnRange {
+  std::ptrdiff_t shift, begin, end;
 };
+inline ColumnRange columns_inside(const ConvGeometry& g, std::size_t kw) {
+  const std::ptrdiff_t W = static_cast<std::ptrdiff_t>(g.in_width), S = static_cast<std::ptrdiff_t>(g.stride),
+                       OW = static_cast<std::ptrdiff_t>(g.out_width);
+  const std::ptrdiff_t shift = static_cast<std::ptrdiff_t>(kw) - static_cast<std::ptrdiff_t>(g.padding);
+  const std::ptrdiff_t begin = std::min(OW, shift >= 0 ? 0 : (-shift + S - 1) / S);
+  const std::ptrdiff_t end = std::max(begin, std::min(OW, W - shift > 0 ? (W - shift + S - 1) / S : 0));
+  return {shift, begin, end};
+}
 
 // col[(c*K + kh)*K + kw][oh*OW + ow] = x[c][oh*S - P + kh][ow*S - P + kw], zero outside.
 template <class T>
@@ -55,7 +45,7 @@ void im2col(const ConvGeometry& g, const T* x, T* col) {
       for (std::size_t kw = 0; kw < g.kernel; ++kw) {
         T* row = col + ((c * g.kernel + kh) * g.kernel + kw) * g.out_plane();
         const T* plane = x + c * g.in_plane();
-        const auto [shift, ow_begin, ow_end] = g.columns_inside(kw);
+        const auto [shift, ow_begin, ow_end] = columns_inside(g, kw);
         for (std::size_t oh = 0; oh < g.out_height; ++oh) {
           const std::ptrdiff_t ih = static_cast<std::ptrdiff_t>(oh) * S - P + static_cast<std::ptrdiff_t>(kh);
           T* out = row + oh * g.out_width;
@@ -85,7 +75,7 @@ void col2im_add(const ConvGeometry& g, const T* col, T* dx) {
       for (std::size_t kw = 0; kw < g.kernel; ++kw) {
         const T* row = col + ((c * g.kernel + kh) * g.kernel + kw) * g.out_plane();
         T* plane = dx + c * g.in_plane();
-        const auto [shift, ow_begin, ow_end] = g.columns_inside(kw);
+        const auto [shift, ow_begin, ow_end] = columns_inside(g, kw);
         for (std::size_t oh = 0; oh < g.out_height; ++oh) {
           const std::ptrdiff_t ih = static_cast<std::ptrdiff_t>(oh) * S - P + static_cast<std::ptrdiff_t>(kh);
           if (ih < 0 || ih >= H) continue;
@@ -247,23 +237,19 @@ namespace ctnn {
 template <std::size_t In, std::size_t Out, std::size_t K, std::size_t S, std::size_t P, bool Bias, class T>
 struct Evaluator<Conv<In, Out, K, S, P, Bias>, Cpu, T> {
   using Layer = Conv<In, Out, K, S, P, Bias>;
+
   template <ShapeType I>
-  static cpu::ConvGeometry geometry() {
-    using O = output_shape_t<Layer, I>;
-    return {In, Out, K, S, P, I::height, I::width, O::height, O::width};
+  static void forward(cpu::Context<T>& ctx, const ForwardArgs<T>& a) {
+    const T* weight = a.params.values;
+    cpu::conv2d_forward(ctx, Layer::template geometry<I>, weight, Bias ? weight + Layer::bias_offset : nullptr, a.x, a.y);
   }
 
   template <ShapeType I>
-  static void forward(cpu::Context<T>& ctx, ParamSpan<T> params, ConstSlot<T> x, Slot<T> y, T*, T*) {
-    cpu::conv2d_forward(ctx, geometry<I>(), params.values, Bias ? params.values + Layer::weight_count : nullptr, x, y);
-  }
-
-  template <ShapeType I>
-  static void backward(cpu::Context<T>& ctx, ParamSpan<T> params, ConstSlot<T> x, ConstSlot<T>, ConstSlot<T> dy,
-                       Slot<T> dx, bool accumulate_dx, T*, T*) {
-    T* weight_grad = params.gradients;
-    cpu::conv2d_backward(ctx, geometry<I>(), params.values, weight_grad,
-                         weight_grad && Bias ? weight_grad + Layer::weight_count : nullptr, x, dy, dx, accumulate_dx);
+  static void backward(cpu::Context<T>& ctx, const BackwardArgs<T>& a) {
+    T* weight_grad = a.params.gradients;
+    cpu::conv2d_backward(ctx, Layer::template geometry<I>, a.params.values, weight_grad,
+                         weight_grad && Bias ? weight_grad + Layer::bias_offset : nullptr, a.x, a.dy, a.dx,
+                         a.accumulate_dx);
   }
 };
 

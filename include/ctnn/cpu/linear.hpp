@@ -18,9 +18,11 @@ struct Evaluator<Linear<In, Out>, Cpu, T> {
   using Layer = Linear<In, Out>;
 
   template <ShapeType I>
-  static void forward(cpu::Context<T>& ctx, ParamSpan<T> params, ConstSlot<T> x, Slot<T> y, T*, T*) {
-    const T* weight = params.values;
-    const T* bias = params.values + Layer::weight_count;
+  static void forward(cpu::Context<T>& ctx, const ForwardArgs<T>& a) {
+    const ConstSlot<T> x = a.x;
+    const Slot<T> y = a.y;
+    const T* weight = a.params.values;
+    const T* bias = weight + Layer::bias_offset;
     for (std::size_t n = 0; n < ctx.batch; ++n) std::copy_n(bias, Out, y.image(n));
     cpu::gemm_accumulate_parallel(ctx.blocking.data(), ctx.threads, false, true, static_cast<cpu::Index>(ctx.batch),
                                   cpu::Index{Out}, cpu::Index{In}, T(1), x.data,
@@ -29,11 +31,12 @@ struct Evaluator<Linear<In, Out>, Cpu, T> {
   }
 
   template <ShapeType I>
-  static void backward(cpu::Context<T>& ctx, ParamSpan<T> params, ConstSlot<T> x, ConstSlot<T>, ConstSlot<T> dy,
-                       Slot<T> dx, bool accumulate_dx, T*, T*) {
+  static void backward(cpu::Context<T>& ctx, const BackwardArgs<T>& a) {
+    const ConstSlot<T> x = a.x, dy = a.dy;
+    const Slot<T> dx = a.dx;
     const auto batch = static_cast<cpu::Index>(ctx.batch);
-    if (T* weight_grad = params.gradients) {
-      T* bias_grad = weight_grad + Layer::weight_count;
+    if (T* weight_grad = a.params.gradients) {
+      T* bias_grad = weight_grad + Layer::bias_offset;
       if (!ctx.accumulate_parameter_gradients) {
         std::fill_n(weight_grad, Layer::weight_count, T(0));
         std::fill_n(bias_grad, Out, T(0));
@@ -45,11 +48,11 @@ struct Evaluator<Linear<In, Out>, Cpu, T> {
         for (std::size_t o = 0; o < Out; ++o) bias_grad[o] += dy.image(n)[o];
     }
     if (!dx) return;
-    if (!accumulate_dx)
+    if (!a.accumulate_dx)
       for (std::size_t n = 0; n < ctx.batch; ++n) std::fill_n(dx.image(n), In, T(0));
     cpu::gemm_accumulate_parallel(ctx.blocking.data(), ctx.threads, false, false, batch, cpu::Index{In},
                                   cpu::Index{Out}, T(1), dy.data, static_cast<cpu::Index>(dy.image_stride),
-                                  params.values, cpu::Index{In}, dx.data, static_cast<cpu::Index>(dx.image_stride));
+                                  a.params.values, cpu::Index{In}, dx.data, static_cast<cpu::Index>(dx.image_stride));
   }
 };
 

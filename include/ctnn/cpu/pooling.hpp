@@ -12,28 +12,9 @@
 
 #include <ctnn/cpu/context.hpp>      // ctnn::cpu::Context
 #include <ctnn/evaluator.hpp>        // ctnn::Evaluator
-#include <ctnn/layers/pooling.hpp>   // ctnn::MaxPool, ctnn::AvgPool, ctnn::AdaptiveAvgPool
+#include <ctnn/layers/pooling.hpp>   // ctnn::MaxPool, ctnn::AvgPool, ctnn::AdaptiveAvgPool, ctnn::PoolGeometry
 
 namespace ctnn::cpu {
-
-struct PoolGeometry {
-  std::size_t channels, kernel, stride, padding;
-  std::size_t in_height, in_width, out_height, out_width;
-
-  std::size_t in_plane() const { return in_height * in_width; }
-  std::size_t out_plane() const { return out_height * out_width; }
-  // [begin, end) of the window of output index o along an axis of `extent` input elements.
-  struct Range {
-    std::ptrdiff_t begin, end, padded_size;
-  };
-  Range window(std::size_t o, std::size_t extent) const {
-    const std::ptrdiff_t start = static_cast<std::ptrdiff_t>(o * stride) - static_cast<std::ptrdiff_t>(padding);
-    const std::ptrdiff_t padded_end = std::min<std::ptrdiff_t>(start + static_cast<std::ptrdiff_t>(kernel),
-                                                               static_cast<std::ptrdiff_t>(extent + padding));
-    return {std::max<std::ptrdiff_t>(start, 0), std::min<std::ptrdiff_t>(padded_end, static_cast<std::ptrdiff_t>(extent)),
-            padded_end - start};
-  }
-};
 
 // Runs fn(image, channel) over all planes in parallel.
 template <class T, class Fn>
@@ -257,15 +238,6 @@ void adaptive_avg_pool_backward(const Context<T>& ctx, const PoolGeometry& g, Co
   });
 }
 
-template <class Layer, ShapeType In>
-PoolGeometry pool_geometry() {
-  using Out = output_shape_t<Layer, In>;
-  if constexpr (requires { Layer::kernel; })
-    return {In::channels, Layer::kernel, Layer::stride, Layer::padding, In::height, In::width, Out::height, Out::width};
-  else
-    return {In::channels, 0, 0, 0, In::height, In::width, Out::height, Out::width};
-}
-
 }  // namespace ctnn::cpu
 
 namespace ctnn {
@@ -274,16 +246,15 @@ template <std::size_t K, std::size_t S, std::size_t P, Rounding R, class T>
 struct Evaluator<MaxPool<K, S, P, R>, Cpu, T> {
   using Layer = MaxPool<K, S, P, R>;
   template <ShapeType In>
-  static void forward(cpu::Context<T>& ctx, ParamSpan<T>, ConstSlot<T> x, Slot<T> y, T* saved, T*) {
-    cpu::max_pool_forward<K, S>(ctx, cpu::pool_geometry<Layer, In>(), x, y, ctx.mode == Mode::train ? saved : nullptr,
+  static void forward(cpu::Context<T>& ctx, const ForwardArgs<T>& a) {
+    cpu::max_pool_forward<K, S>(ctx, Layer::template geometry<In>, a.x, a.y, ctx.mode == Mode::train ? a.saved : nullptr,
                                 Layer::template saved_elements<In>);
   }
   template <ShapeType In>
-  static void backward(cpu::Context<T>& ctx, ParamSpan<T>, ConstSlot<T>, ConstSlot<T>, ConstSlot<T> dy, Slot<T> dx,
-                       bool accumulate_dx, T* saved, T*) {
-    if (dx)
-      cpu::max_pool_backward(ctx, cpu::pool_geometry<Layer, In>(), saved, Layer::template saved_elements<In>, dy, dx,
-                             accumulate_dx);
+  static void backward(cpu::Context<T>& ctx, const BackwardArgs<T>& a) {
+    if (a.dx)
+      cpu::max_pool_backward(ctx, Layer::template geometry<In>, a.saved, Layer::template saved_elements<In>, a.dy, a.dx,
+                             a.accumulate_dx);
   }
 };
 
@@ -291,13 +262,12 @@ template <std::size_t K, std::size_t S, std::size_t P, Rounding R, class T>
 struct Evaluator<AvgPool<K, S, P, R>, Cpu, T> {
   using Layer = AvgPool<K, S, P, R>;
   template <ShapeType In>
-  static void forward(cpu::Context<T>& ctx, ParamSpan<T>, ConstSlot<T> x, Slot<T> y, T*, T*) {
-    cpu::avg_pool_forward(ctx, cpu::pool_geometry<Layer, In>(), x, y);
+  static void forward(cpu::Context<T>& ctx, const ForwardArgs<T>& a) {
+    cpu::avg_pool_forward(ctx, Layer::template geometry<In>, a.x, a.y);
   }
   template <ShapeType In>
-  static void backward(cpu::Context<T>& ctx, ParamSpan<T>, ConstSlot<T>, ConstSlot<T>, ConstSlot<T> dy, Slot<T> dx,
-                       bool accumulate_dx, T*, T*) {
-    if (dx) cpu::avg_pool_backward(ctx, cpu::pool_geometry<Layer, In>(), dy, dx, accumulate_dx);
+  static void backward(cpu::Context<T>& ctx, const BackwardArgs<T>& a) {
+    if (a.dx) cpu::avg_pool_backward(ctx, Layer::template geometry<In>, a.dy, a.dx, a.accumulate_dx);
   }
 };
 
@@ -305,13 +275,12 @@ template <std::size_t OH, std::size_t OW, class T>
 struct Evaluator<AdaptiveAvgPool<OH, OW>, Cpu, T> {
   using Layer = AdaptiveAvgPool<OH, OW>;
   template <ShapeType In>
-  static void forward(cpu::Context<T>& ctx, ParamSpan<T>, ConstSlot<T> x, Slot<T> y, T*, T*) {
-    cpu::adaptive_avg_pool_forward(ctx, cpu::pool_geometry<Layer, In>(), x, y);
+  static void forward(cpu::Context<T>& ctx, const ForwardArgs<T>& a) {
+    cpu::adaptive_avg_pool_forward(ctx, Layer::template geometry<In>, a.x, a.y);
   }
   template <ShapeType In>
-  static void backward(cpu::Context<T>& ctx, ParamSpan<T>, ConstSlot<T>, ConstSlot<T>, ConstSlot<T> dy, Slot<T> dx,
-                       bool accumulate_dx, T*, T*) {
-    if (dx) cpu::adaptive_avg_pool_backward(ctx, cpu::pool_geometry<Layer, In>(), dy, dx, accumulate_dx);
+  static void backward(cpu::Context<T>& ctx, const BackwardArgs<T>& a) {
+    if (a.dx) cpu::adaptive_avg_pool_backward(ctx, Layer::template geometry<In>, a.dy, a.dx, a.accumulate_dx);
   }
 };
 

@@ -14,10 +14,10 @@ namespace ctnn {
 template <class T>
 struct Evaluator<TransformInput, Cpu, T> {
   template <ShapeType In>
-  static void forward(cpu::Context<T>& ctx, ParamSpan<T>, ConstSlot<T> x, Slot<T> y, T*, T*) {
+  static void forward(cpu::Context<T>& ctx, const ForwardArgs<T>& a) {
     cpu::parallel_over_images(ctx, In::size, [&](std::size_t n, std::size_t begin, std::size_t end) {
-      const T* in = x.image(n);
-      T* out = y.image(n);
+      const T* in = a.x.image(n);
+      T* out = a.y.image(n);
       for (std::size_t i = begin; i < end; ++i) {
         const std::size_t c = i / In::plane;
         const T product = in[i] * static_cast<T>(TransformInput::scale[c]);
@@ -27,15 +27,14 @@ struct Evaluator<TransformInput, Cpu, T> {
   }
 
   template <ShapeType In>
-  static void backward(cpu::Context<T>& ctx, ParamSpan<T>, ConstSlot<T>, ConstSlot<T>, ConstSlot<T> dy, Slot<T> dx,
-                       bool accumulate_dx, T*, T*) {
-    if (!dx) return;
+  static void backward(cpu::Context<T>& ctx, const BackwardArgs<T>& a) {
+    if (!a.dx) return;
     cpu::parallel_over_images(ctx, In::size, [&](std::size_t n, std::size_t begin, std::size_t end) {
-      const T* gradient = dy.image(n);
-      T* input_grad = dx.image(n);
+      const T* gradient = a.dy.image(n);
+      T* input_grad = a.dx.image(n);
       for (std::size_t i = begin; i < end; ++i) {
         const T value = gradient[i] * static_cast<T>(TransformInput::scale[i / In::plane]);
-        input_grad[i] = accumulate_dx ? input_grad[i] + value : value;
+        input_grad[i] = a.accumulate_dx ? input_grad[i] + value : value;
       }
     });
   }

@@ -6,7 +6,8 @@
 //   training    cudnnBatchNormalizationForwardTraining: normalises with the batch's statistics,
 //               keeps mean and 1/sqrt(var + eps) in the layer's `saved` area for backward, and
 //               moves the running statistics by the momentum with the unbiased variance, as
-//               PyTorch; num_batches_tracked counts the step (a kernel)
+//               PyTorch; num_batches_tracked counts the step (a kernel). A batch-statistics hook
+//               (SyncBatchNorm, ctnn/pass_state.hpp) is refused: the CPU backend only, so far
 //   backward    cudnnBatchNormalizationBackward from the saved statistics; beta = 1 where dx or
 //               the parameter gradients are added to
 // Tensors are the Slots' strided views, so a batch norm works in place on its branch's slice.
@@ -21,6 +22,7 @@
 #include <ctnn/cuda/cudnn.hpp>          // ctnn::cuda::TensorDescriptor, one, zero, blend
 #include <ctnn/cuda/error.hpp>          // CTNN_CUDNN_CHECK
 #include <ctnn/cuda/kernels.hpp>        // ctnn::cuda::launch, Kernel
+#include <ctnn/cuda/workspace.hpp>      // ctnn::cuda::workspace_layout
 #include <ctnn/error.hpp>               // ctnn::Error
 #include <ctnn/evaluator.hpp>           // ctnn::Evaluator
 #include <ctnn/layers/batch_norm.hpp>   // ctnn::BatchNorm
@@ -60,54 +62,57 @@ struct Evaluator<BatchNorm<C, Eps, Momentum>, Cuda, T> {
   using Layer = BatchNorm<C, Eps, Momentum>;
 
   template <ShapeType I>
-  static void forward(cuda::Context<T>& ctx, ParamSpan<T> params, ConstSlot<T> x, Slot<T> y, T* saved, T*) {
-    auto& plan = cuda::batch_norm_plan(ctx, C, I::height, I::width, x.image_stride, y.image_stride, y.image_stride);
-    const T* gamma = params.values + Layer::weight_offset;
-    const T* beta = params.values + Layer::bias_offset;
-    T* running_mean = params.buffers + Layer::running_mean_offset;
-    T* running_var = params.buffers + Layer::running_var_offset;
+  static void forward(cuda::Context<T>& ctx, const ForwardArgs<T>& a) {
+    auto& plan = cuda::batch_norm_plan(ctx, C, I::height, I::width, a.x.image_stride, a.y.image_stride, a.y.image_stride);
+    const auto t = Layer::pointers(a.params);
     if (ctx.mode == Mode::train) {
       if (ctx.batch * I::plane < 2)
         throw Error("BatchNorm2d", "needs more than one value per channel in training (N*H*W is " +
                                        std::to_string(ctx.batch * I::plane) + "), as in PyTorch");
-      if (ctx.planning) return;
-      CTNN_CUDNN_CHECK(cudnnBatchNormalizationForwardTraining(
-          ctx.cudnn(), CUDNN_BATCHNORM_SPATIAL, cuda::one<T>.get(), cuda::zero<T>.get(), plan.x, x.data, plan.y,
-          y.data, plan.parameters, gamma, beta, Layer::momentum, running_mean, running_var, Layer::epsilon, saved,
-          saved + C));
-      cuda::launch<T>(*ctx.kernels, cuda::Kernel::add_scalar, 1, ctx.stream(),
-                      params.buffers + Layer::num_batches_tracked_offset, T(1));
+      if (ctx.batch_statistics_sum.sum != nullptr)
+        throw Error("BatchNorm2d", "statistics summed over processes (SyncBatchNorm) are not available on the GPU");
+      ctx.run([&](const cuda::Handles& h) {
+        CTNN_CUDNN_CHECK(cudnnBatchNormalizationForwardTraining(
+            h.cudnn(), CUDNN_BATCHNORM_SPATIAL, cuda::one<T>.get(), cuda::zero<T>.get(), plan.x, a.x.data, plan.y,
+            a.y.data, plan.parameters, t.weight, t.bias, Layer::momentum, t.running_mean, t.running_var,
+            Layer::epsilon, a.saved, a.saved + C));
+      });
+      ctx.launch(cuda::Kernel::add_scalar, 1, t.num_batches_tracked, T(1));
     } else {
-      if (ctx.planning) return;
-      CTNN_CUDNN_CHECK(cudnnBatchNormalizationForwardInference(
-          ctx.cudnn(), CUDNN_BATCHNORM_SPATIAL, cuda::one<T>.get(), cuda::zero<T>.get(), plan.x, x.data, plan.y,
-          y.data, plan.parameters, gamma, beta, running_mean, running_var, Layer::epsilon));
+      ctx.run([&](const cuda::Handles& h) {
+        CTNN_CUDNN_CHECK(cudnnBatchNormalizationForwardInference(
+            h.cudnn(), CUDNN_BATCHNORM_SPATIAL, cuda::one<T>.get(), cuda::zero<T>.get(), plan.x, a.x.data, plan.y,
+            a.y.data, plan.parameters, t.weight, t.bias, t.running_mean, t.running_var, Layer::epsilon));
+      });
     }
   }
 
   // Training backward. cuDNN always produces dx and the parameter gradients: what nobody wants
   // (no input gradient, or frozen parameters) goes to the workspace.
   template <ShapeType I>
-  static void backward(cuda::Context<T>& ctx, ParamSpan<T> params, ConstSlot<T> x, ConstSlot<T>, ConstSlot<T> dy,
-                       Slot<T> dx, bool accumulate_dx, T* saved, T*) {
+  static void backward(cuda::Context<T>& ctx, const BackwardArgs<T>& a) {
     if (ctx.mode != Mode::train)
       throw Error("BatchNorm2d", "backward on the GPU needs a training-mode forward (batch statistics)");
-    const std::size_t dx_stride = dx ? dx.image_stride : I::size;
-    auto& plan = cuda::batch_norm_plan(ctx, C, I::height, I::width, x.image_stride, dx_stride, dy.image_stride);
-    const std::size_t discard_dx = dx ? 0 : ctx.batch * I::size;
-    const std::size_t discard_parameters = params.gradients ? 0 : 2 * C;
-    std::byte* workspace = ctx.workspace_for((discard_dx + discard_parameters) * sizeof(T));
-    if (ctx.planning) return;
-    T* discard = reinterpret_cast<T*>(workspace);
-    T* input_grad = dx ? dx.data : discard;
-    T* gamma_grad = params.gradients ? params.gradients + Layer::weight_offset : discard + discard_dx;
-    T* beta_grad = params.gradients ? params.gradients + Layer::bias_offset : discard + discard_dx + C;
-    const bool accumulate_parameters = params.gradients && ctx.accumulate_parameter_gradients;
-    CTNN_CUDNN_CHECK(cudnnBatchNormalizationBackward(
-        ctx.cudnn(), CUDNN_BATCHNORM_SPATIAL, cuda::one<T>.get(), cuda::blend<T>(dx && accumulate_dx),
-        cuda::one<T>.get(), cuda::blend<T>(accumulate_parameters), plan.x, x.data, plan.dy, dy.data, plan.y,
-        input_grad, plan.parameters, params.values + Layer::weight_offset, gamma_grad, beta_grad, Layer::epsilon,
-        saved, saved + C));
+    const std::size_t dx_stride = a.dx ? a.dx.image_stride : I::size;
+    auto& plan = cuda::batch_norm_plan(ctx, C, I::height, I::width, a.x.image_stride, dx_stride, a.dy.image_stride);
+    // Workspace parts, each 256-byte aligned: [discarded dx][discarded gamma grad][discarded beta grad]
+    const std::size_t discard_dx = a.dx ? 0 : ctx.batch * I::size;
+    const std::size_t discard_parameter = a.params.gradients ? 0 : C;
+    const auto layout = cuda::workspace_layout<3>(
+        {discard_dx * sizeof(T), discard_parameter * sizeof(T), discard_parameter * sizeof(T)});
+    std::byte* workspace = ctx.workspace_for(layout.total);
+    auto part = [&](std::size_t k) { return reinterpret_cast<T*>(workspace + layout.offsets[k]); };
+    const auto t = Layer::pointers(a.params);
+    T* input_grad = a.dx ? a.dx.data : part(0);
+    T* gamma_grad = t.weight_grad ? t.weight_grad : part(1);
+    T* beta_grad = t.bias_grad ? t.bias_grad : part(2);
+    const bool accumulate_parameters = a.params.gradients && ctx.accumulate_parameter_gradients;
+    ctx.run([&](const cuda::Handles& h) {
+      CTNN_CUDNN_CHECK(cudnnBatchNormalizationBackward(
+          h.cudnn(), CUDNN_BATCHNORM_SPATIAL, cuda::one<T>.get(), cuda::blend<T>(a.dx && a.accumulate_dx),
+          cuda::one<T>.get(), cuda::blend<T>(accumulate_parameters), plan.x, a.x.data, plan.dy, a.dy.data, plan.y,
+          input_grad, plan.parameters, t.weight, gamma_grad, beta_grad, Layer::epsilon, a.saved, a.saved + C));
+    });
   }
 };
 

@@ -1,9 +1,8 @@
 #pragma once
 // ctnn::cuda::Context<T>: what the CUDA evaluators share during a forward or backward pass.
 //
-//   - what the composite evaluators (Sequential, Concat, AuxOutput) use on every device, with the
-//     CPU context's meaning: batch, mode, auxiliary outputs, the recorded layer, frozen prefix,
-//     dropout switch, gradient accumulation (see ctnn/cpu/context.hpp);
+//   - the pass state of every device (ctnn/pass_state.hpp): batch, mode, auxiliary outputs,
+//     the recorded layer, frozen prefix, dropout switch, gradient accumulation;
 //   - the stream all work is queued on, the cuDNN and cuBLAS handles bound to it, and the
 //     kernels compiled for the device (ctnn/cuda/kernels.hpp);
 //   - the plan cache: per layer geometry, tensor strides and batch size, the cuDNN descriptors
@@ -14,9 +13,12 @@
 // Planning. Model::prepare runs the network once with `planning` set: every leaf creates its
 // plans (running cuDNN's algorithm search) and states the workspace it needs, and nothing is
 // launched. The workspace is then allocated once, so the passes that follow allocate nothing and
-// can be captured in a CUDA graph.
+// can be captured in a CUDA graph. Evaluators launch only through the context — run(call) for
+// cuDNN and cuBLAS calls, launch(kernel, ...) for ctnn's kernels, copy_images — which do nothing
+// while planning, so an evaluator states its plans and workspace and cannot launch by mistake.
 
 #include <algorithm>          // std::max
+#include <utility>            // std::swap
 #include <array>              // std::array
 #include <cstddef>            // std::size_t, std::byte, std::ptrdiff_t
 #include <cstdint>            // std::int64_t, std::uint64_t
@@ -30,19 +32,15 @@
 
 #include <ctnn/cuda/cudnn.hpp>     // ctnn::cuda::DropoutDescriptor
 #include <ctnn/cuda/error.hpp>     // CTNN_CUDA_CHECK, CTNN_CUDNN_CHECK, CTNN_CUBLAS_CHECK
-#include <ctnn/cuda/kernels.hpp>   // ctnn::cuda::KernelLibrary, launch
+#include <ctnn/cuda/kernels.hpp>   // ctnn::cuda::KernelLibrary, Kernel, launch
 #include <ctnn/cuda/memory.hpp>    // ctnn::cuda::DeviceBuffer
 #include <ctnn/error.hpp>          // ctnn::Error
 #include <ctnn/evaluator.hpp>      // ctnn::Slot, ctnn::Cuda
-#include <ctnn/layer.hpp>          // ctnn::Mode
-#include <ctnn/training_hooks.hpp>  // ctnn::TrainingHooks
+#include <ctnn/pass_state.hpp>     // ctnn::PassState, ctnn::max_aux_outputs
 
 namespace ctnn::cuda {
 
-// At most this many auxiliary outputs per network (GoogLeNet has two); as on the CPU.
-inline constexpr std::size_t max_aux_outputs = 8;
-// No layer's output is being recorded (Context::recorded_node).
-inline constexpr std::size_t no_node = static_cast<std::size_t>(-1);
+using ctnn::max_aux_outputs;
 
 // How convolution algorithms are chosen, once per layer geometry and batch size.
 enum class AlgorithmSearch {
@@ -139,13 +137,9 @@ class Handles {
   cublasHandle_t cublas_ = nullptr;
 };
 
+// The pass state every device shares (ctnn/pass_state.hpp) and the GPU's executor.
 template <class T>
-struct Context;
-template <class T>
-void copy_images(const Context<T>& ctx, ConstSlot<T> src, Slot<T> dst, std::size_t elements, bool accumulate);
-
-template <class T>
-struct Context {
+struct Context : PassState<T> {
   using device = Cuda;
   using scalar = T;
 
@@ -153,31 +147,24 @@ struct Context {
   Context(const Context&) = delete;
   Context& operator=(const Context&) = delete;
 
-  // ---- as on the CPU (ctnn/cpu/context.hpp) ---------------------------------------------------
-  std::size_t batch = 0;
-  Mode mode = Mode::eval;
-  bool accumulate_parameter_gradients = false;
-  std::array<Slot<T>, max_aux_outputs> aux_outputs{};
-  std::array<std::size_t, max_aux_outputs> aux_output_sizes{};
-  std::size_t aux_output_count = 0;
-  std::array<ConstSlot<T>, max_aux_outputs> aux_gradients{};
-  std::size_t aux_gradients_pending = 0;
-  bool dropout_disabled = false;
-  const T* parameter_base = nullptr;
-  std::size_t trainable_from = 0;
-  std::size_t node = 0;
-  std::size_t recorded_node = no_node;
-  Slot<T> recorded_output{};
-  std::size_t recorded_elements = 0;
-  bool recorded = false;
-  TrainingHooks hooks{};  // data parallelism (ctnn/training_hooks.hpp)
-
   // ---- the device ----------------------------------------------------------------------------
   Handles handles;
   const KernelLibrary* kernels;
   cudaStream_t stream() const { return handles.stream(); }
   cudnnHandle_t cudnn() const { return handles.cudnn(); }
   cublasHandle_t cublas() const { return handles.cublas(); }
+
+  // ---- launching: nothing happens while planning -----------------------------------------------
+  // call(handles): cuDNN or cuBLAS calls on the stream.
+  template <class Call>
+  void run(Call&& call) {
+    if (!planning) call(handles);
+  }
+  // One of ctnn's kernels over `total` work items (see cuda::launch for the argument types).
+  template <class... Args>
+  void launch(Kernel kernel, long long total, Args... args) {
+    if (!planning) cuda::launch<T>(*kernels, kernel, total, stream(), args...);
+  }
 
   // ---- planning ------------------------------------------------------------------------------
   // true while Model::prepare walks the network: leaves make their plans and launch nothing.
@@ -188,6 +175,9 @@ struct Context {
   // (default true there too). Linear layers use cuBLAS's default full float32 arithmetic, as
   // PyTorch's torch.backends.cuda.matmul.allow_tf32 = False.
   bool allow_tf32 = true;
+  // Leave out cuDNN's FFT and Winograd convolution algorithms, whose float results differ from
+  // a direct convolution's by more than rounding (tests that compare with the CPU set it).
+  bool exclude_transform_algorithms = false;
   // Largest workspace a convolution algorithm may ask for.
   std::size_t workspace_limit = std::size_t{1} << 30;
 
@@ -204,12 +194,15 @@ struct Context {
     if (!planning && bytes > workspace.size_bytes()) ensure_workspace();  // a pass that skipped planning
     return workspace.data();
   }
-  // Allocates the workspace for what the plans asked for (nothing when it is big enough).
+  // Allocates the workspace for what the plans asked for (nothing when it is big enough). The
+  // new buffer is allocated and handed to cuBLAS before the old one is freed: should the
+  // allocation fail, cuBLAS keeps a buffer that still exists.
   void ensure_workspace() {
     if (workspace.size_bytes() >= workspace_needed) return;
     CTNN_CUDA_CHECK(cudaStreamSynchronize(stream()));  // queued work may still use the old buffer
-    workspace.allocate(workspace_needed, "the cuDNN/cuBLAS workspace");
-    CTNN_CUBLAS_CHECK(cublasSetWorkspace(cublas(), workspace.data(), workspace.size_bytes()));
+    DeviceBuffer<std::byte> grown(workspace_needed, "the cuDNN/cuBLAS workspace");
+    CTNN_CUBLAS_CHECK(cublasSetWorkspace(cublas(), grown.data(), grown.size_bytes()));
+    std::swap(workspace, grown);
   }
 
   // ---- dropout's random states (cuDNN), shared by every Dropout layer --------------------------
@@ -225,32 +218,6 @@ struct Context {
     CTNN_CUDNN_CHECK(cudnnSetDropoutDescriptor(dropout_base, cudnn(), 0.0f, dropout_states.data(),
                                                dropout_states.size_bytes(), dropout_seed));
     dropout_states_ready = true;
-  }
-
-  // ---- as on the CPU: auxiliary outputs, frozen parameters, recording ------------------------
-  void publish_aux_output(Slot<T> output, std::size_t elements_per_image) {
-    if (aux_output_count == max_aux_outputs)
-      throw Error("AuxOutput", "a network may publish at most 8 auxiliary outputs");
-    aux_outputs[aux_output_count] = output;
-    aux_output_sizes[aux_output_count] = elements_per_image;
-    ++aux_output_count;
-  }
-  ConstSlot<T> take_aux_gradient() {
-    if (aux_gradients_pending == 0)
-      throw Error("AuxOutput", "backward reached an auxiliary head with no gradient for its output");
-    return aux_gradients[--aux_gradients_pending];
-  }
-  std::size_t frozen_parameter_count(const T* values) const {
-    if (parameter_base == nullptr) return 0;
-    const std::ptrdiff_t frozen = (parameter_base + trainable_from) - values;
-    return frozen > 0 ? static_cast<std::size_t>(frozen) : 0;
-  }
-  void record_if(std::size_t ordinal, ConstSlot<T> output, std::size_t elements) {
-    if (ordinal != recorded_node) return;
-    if (elements != recorded_elements)
-      throw Error("record_output_of", "the recorded layer's output size does not match the plan");
-    copy_images(*this, output, recorded_output, elements, false);
-    recorded = true;
   }
 };
 

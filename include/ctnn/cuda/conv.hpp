@@ -1,6 +1,6 @@
 #pragma once
 // CUDA evaluator of ctnn::Conv through cuDNN, and the fused convolution + bias + ReLU that
-// BasicConv2d (Sequential<Conv, ReLU>) runs in evaluation mode.
+// Sequential runs for a Conv followed by a ReLU (BasicConv2d) in evaluation mode (Fusion).
 //
 //   forward          cudnnConvolutionForward, then cudnnAddTensor for the bias
 //   eval Conv+ReLU   cudnnConvolutionBiasActivationForward: one call, y = relu(conv(x) + b)
@@ -8,37 +8,49 @@
 //                    cudnnConvolutionBackwardData into dx (beta = 1 when adding to it)
 //
 // Tensors are the Slots' strided views (ctnn/cuda/cudnn.hpp), so a branch writes its channel
-// slice of the Inception output directly. Each direction has a plan per geometry, strides and
-// batch size (ctnn/cuda/context.hpp): descriptors, and the algorithm cuDNN's find (or heuristic)
-// chose, made once while planning. Should cuDNN offer no algorithm for a strided layout, the plan
-// goes through packed copies in the workspace instead.
+// slice of the Inception output directly. Each direction has a plan per geometry, strides,
+// operand alignment (16 bytes or less) and batch size (ctnn/cuda/context.hpp), made once while
+// planning:
+// descriptors, and the algorithms cuDNN offers for them, best first —
+//   benchmark   cudnnFind*Ex, timed on the plan's real operands (a channel slice may be only
+//               4-byte aligned, which cuDNN's own test buffers never are)
+//   heuristic   cudnnGet*_v7, cuDNN's ranking
+// — kept while they fit the workspace limit. The first is used; should cuDNN refuse it when it
+// runs (NOT_SUPPORTED), the next one that fits the workspace already planned takes its place, as
+// PyTorch does. Should cuDNN offer no algorithm for a strided layout, the plan goes through
+// packed copies in the workspace instead. Every part of the workspace starts on a 256-byte
+// boundary (ctnn/cuda/workspace.hpp).
 
-#include <algorithm>     // std::max
-#include <cstddef>       // std::size_t
+#include <algorithm>     // std::max, std::min
+#include <array>         // std::array
+#include <cstddef>       // std::size_t, std::byte
+#include <cstdint>       // std::int64_t, std::uintptr_t
+#include <iterator>      // std::size
 #include <string>        // std::string, std::to_string
-#include <type_traits>   // std::is_same_v
+#include <type_traits>   // std::is_same_v, std::type_identity_t
+#include <vector>        // std::vector
 
-#include <cudnn.h>   // cudnnConvolution*, cudnnFind*, cudnnGet*_v7
+#include <cudnn.h>   // cudnnConvolution*, cudnnFind*Ex, cudnnGet*_v7
 
-#include <ctnn/cuda/context.hpp>        // ctnn::cuda::Context, PlanKey, copy_images
-#include <ctnn/cuda/cudnn.hpp>          // ctnn::cuda::TensorDescriptor, FilterDescriptor, ...
-#include <ctnn/cuda/elementwise.hpp>    // Evaluator<ReLU, Cuda>
-#include <ctnn/cuda/error.hpp>          // CTNN_CUDNN_CHECK
-#include <ctnn/evaluator.hpp>           // ctnn::Evaluator, ctnn::unnamed_t
-#include <ctnn/layers/conv.hpp>         // ctnn::Conv
-#include <ctnn/layers/relu.hpp>         // ctnn::ReLU
-#include <ctnn/layers/sequential.hpp>   // ctnn::Sequential
+#include <ctnn/cuda/context.hpp>     // ctnn::cuda::Context, PlanKey, copy_images
+#include <ctnn/cuda/cudnn.hpp>       // ctnn::cuda::TensorDescriptor, FilterDescriptor, ...
+#include <ctnn/cuda/error.hpp>       // CTNN_CUDNN_CHECK
+#include <ctnn/cuda/memory.hpp>      // ctnn::cuda::DeviceBuffer
+#include <ctnn/cuda/workspace.hpp>   // ctnn::cuda::workspace_layout, pointer_alignment
+#include <ctnn/evaluator.hpp>        // ctnn::Evaluator, ctnn::Fusion
+#include <ctnn/layers/conv.hpp>      // ctnn::Conv, ctnn::ConvGeometry
+#include <ctnn/layers/relu.hpp>      // ctnn::ReLU
 
 namespace ctnn::cuda {
 
-struct ConvGeometry {
-  std::size_t in_channels, out_channels, kernel, stride, padding;
-  std::size_t in_height, in_width, out_height, out_width;
-  std::size_t in_size() const { return in_channels * in_height * in_width; }
-  std::size_t out_size() const { return out_channels * out_height * out_width; }
-};
-
 enum class ConvDirection { forward, backward_data, backward_filter };
+
+// One algorithm cuDNN offers for a plan, and the workspace it needs.
+struct ConvAlgorithm {
+  int algorithm = 0;  // cudnnConvolution{Fwd,BwdData,BwdFilter}Algo_t
+  cudnnMathType_t math = CUDNN_DEFAULT_MATH;
+  std::size_t workspace = 0;
+};
 
 // One direction of one convolution at one batch size and layout. Its two image operands are
 // `input` and `output` as cuDNN sees them:
@@ -51,21 +63,26 @@ struct ConvPlan : Plan {
   FilterDescriptor filter;
   ConvolutionDescriptor convolution;
   ActivationDescriptor relu;
-  int algorithm = 0;  // cudnnConvolution{Fwd,BwdData,BwdFilter}Algo_t
-  std::size_t algorithm_workspace = 0;
+  std::size_t filter_elements = 0;
+  std::vector<ConvAlgorithm> candidates;  // best first
+  std::size_t chosen = 0;                 // the candidate in use
   // cuDNN declined the fused convolution + bias + ReLU for this algorithm and layout.
   bool fusion_refused = false;
-  // Staged: cuDNN runs on packed copies at workspace + staging_offset (input, then output).
+  // Staged: cuDNN runs on packed copies of the input and output in the workspace.
   bool staged = false;
-  std::size_t staging_offset = 0, input_elements = 0, output_elements = 0;
-  std::size_t workspace_bytes() const {
-    return staged ? staging_offset + (input_elements + output_elements) * sizeof(T) : algorithm_workspace;
+  std::size_t input_elements = 0, output_elements = 0;
+  // Workspace parts: [algorithm][packed input][packed output] (the last two when staged).
+  WorkspaceLayout<3> layout{};
+
+  const ConvAlgorithm& algorithm() const { return candidates[chosen]; }
+  std::size_t workspace_bytes() const { return layout.total; }
+  void lay_out_workspace() {
+    layout = workspace_layout<3>({algorithm().workspace, staged ? input_elements * sizeof(T) : 0,
+                                  staged ? output_elements * sizeof(T) : 0});
   }
 };
 
 namespace detail {
-
-inline std::size_t round_up(std::size_t bytes) { return (bytes + 255) / 256 * 256; }
 
 // cuDNN turned the request down (a layout or parameter it does not handle), rather than failed.
 inline bool refused(cudnnStatus_t status) {
@@ -73,78 +90,141 @@ inline bool refused(cudnnStatus_t status) {
   return category == CUDNN_STATUS_NOT_SUPPORTED || category == CUDNN_STATUS_BAD_PARAM;
 }
 
-// The first algorithm (fastest, or best by heuristics) that ran and fits the workspace limit.
-template <class Perf>
-bool pick_algorithm(const Perf* results, int count, std::size_t limit, Perf& chosen) {
-  for (int i = 0; i < count; ++i)
-    if (results[i].status == CUDNN_STATUS_SUCCESS && results[i].memory <= limit) {
-      chosen = results[i];
-      return true;
-    }
+// FFT and Winograd: exact in exact arithmetic, but their float rounding differs from a direct
+// convolution's by more than the order of additions (Context::exclude_transform_algorithms).
+inline bool is_transform_algorithm(ConvDirection direction, int algorithm) {
+  switch (direction) {
+    case ConvDirection::forward:
+      return algorithm == CUDNN_CONVOLUTION_FWD_ALGO_FFT || algorithm == CUDNN_CONVOLUTION_FWD_ALGO_FFT_TILING ||
+             algorithm == CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD || algorithm == CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD_NONFUSED;
+    case ConvDirection::backward_data:
+      return algorithm == CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT ||
+             algorithm == CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT_TILING ||
+             algorithm == CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD ||
+             algorithm == CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD_NONFUSED;
+    case ConvDirection::backward_filter:
+      return algorithm == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT ||
+             algorithm == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT_TILING ||
+             algorithm == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_WINOGRAD_NONFUSED;
+  }
   return false;
 }
 
-// Searches cuDNN's algorithms for the plan's descriptors; false when none supports them.
+// The candidates of one search, best first: those that ran (or are supported) and whose
+// workspace, asked of cuDNN for the plan's descriptors, fits the limit.
+template <class T, class Perf, class WorkspaceSize>
+void keep_candidates(Context<T>& ctx, ConvPlan<T>& plan, ConvDirection direction, const Perf* results, int count,
+                     WorkspaceSize&& workspace_size) {
+  plan.candidates.clear();
+  for (int i = 0; i < count; ++i) {
+    if (results[i].status != CUDNN_STATUS_SUCCESS) continue;
+    const int algorithm = static_cast<int>(results[i].algo);
+    if (ctx.exclude_transform_algorithms && is_transform_algorithm(direction, algorithm)) continue;
+    CTNN_CUDNN_CHECK(cudnnSetConvolutionMathType(plan.convolution, results[i].mathType));
+    std::size_t bytes = 0;
+    if (workspace_size(results[i].algo, &bytes) != CUDNN_STATUS_SUCCESS || bytes > ctx.workspace_limit) continue;
+    plan.candidates.push_back({algorithm, results[i].mathType, bytes});
+  }
+}
+
+// A buffer for what a timed search writes where it must not: the real weight gradients (which
+// may be accumulating) and the search's own workspace. Planning alone allocates it.
+struct SearchBuffers {
+  DeviceBuffer<std::byte> scratch, workspace;
+  template <class T>
+  SearchBuffers(const Context<T>& ctx, std::size_t scratch_bytes) {
+    scratch.allocate(std::max<std::size_t>(scratch_bytes, 1), "a convolution algorithm search");
+    std::size_t free = 0, total = 0;
+    CTNN_CUDA_CHECK(cudaMemGetInfo(&free, &total));
+    workspace.allocate(std::max<std::size_t>(std::min(ctx.workspace_limit, free / 2), 1),
+                       "a convolution algorithm search's workspace");
+  }
+};
+
+// The plan's operands as found: input, output (the weights' gradient for backward_filter) and
+// the filter (the weights for forward and backward_data).
 template <class T>
-bool choose_algorithm(Context<T>& ctx, ConvPlan<T>& plan, ConvDirection direction) {
+struct SearchOperands {
+  const T* input = nullptr;
+  T* output = nullptr;
+  const T* filter = nullptr;
+};
+
+// Searches cuDNN's algorithms for the plan's descriptors; false when none supports them.
+// `operands` (benchmark search only): where to time them; null pointers time on cuDNN's own.
+template <class T>
+bool choose_algorithm(Context<T>& ctx, ConvPlan<T>& plan, ConvDirection direction, SearchOperands<T> operands) {
   const bool benchmark = ctx.algorithm_search == AlgorithmSearch::benchmark;
+  const bool timed_on_operands = benchmark && operands.input != nullptr;
   const cudnnHandle_t h = ctx.cudnn();
   int count = 0;
-  cudnnMathType_t math = CUDNN_DEFAULT_MATH;
-  bool found = false;
+  cudnnStatus_t status = CUDNN_STATUS_SUCCESS;
+  auto search = [&](auto& results, auto find, auto find_ex, auto heuristic, auto workspace_size, std::size_t scratch) {
+    const int capacity = static_cast<int>(std::size(results));
+    if (timed_on_operands) {
+      SearchBuffers buffers(ctx, scratch);
+      status = find_ex(capacity, buffers);
+    } else {
+      status = benchmark ? find(capacity) : heuristic(capacity);
+    }
+    if (status != CUDNN_STATUS_SUCCESS && !refused(status)) CTNN_CUDNN_CHECK(status);
+    if (status == CUDNN_STATUS_SUCCESS) keep_candidates(ctx, plan, direction, results, count, workspace_size);
+  };
   if (direction == ConvDirection::forward) {
-    cudnnConvolutionFwdAlgoPerf_t results[CUDNN_CONVOLUTION_FWD_ALGO_COUNT], chosen{};
-    const cudnnStatus_t status =
-        benchmark ? cudnnFindConvolutionForwardAlgorithm(h, plan.input, plan.filter, plan.convolution, plan.output,
-                                                         CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &count, results)
-                  : cudnnGetConvolutionForwardAlgorithm_v7(h, plan.input, plan.filter, plan.convolution, plan.output,
-                                                           CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &count, results);
-    if (status != CUDNN_STATUS_SUCCESS && !refused(status)) CTNN_CUDNN_CHECK(status);
-    found = status == CUDNN_STATUS_SUCCESS && pick_algorithm(results, count, ctx.workspace_limit, chosen);
-    if (found) {
-      plan.algorithm = chosen.algo;
-      math = chosen.mathType;
-      CTNN_CUDNN_CHECK(cudnnSetConvolutionMathType(plan.convolution, math));
-      CTNN_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(h, plan.input, plan.filter, plan.convolution,
-                                                               plan.output, chosen.algo, &plan.algorithm_workspace));
-    }
+    cudnnConvolutionFwdAlgoPerf_t results[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+    search(
+        results,
+        [&](int n) { return cudnnFindConvolutionForwardAlgorithm(h, plan.input, plan.filter, plan.convolution, plan.output, n, &count, results); },
+        [&](int n, SearchBuffers& b) {
+          return cudnnFindConvolutionForwardAlgorithmEx(h, plan.input, operands.input, plan.filter, operands.filter,
+                                                        plan.convolution, plan.output, operands.output, n, &count,
+                                                        results, b.workspace.data(), b.workspace.size_bytes());
+        },
+        [&](int n) { return cudnnGetConvolutionForwardAlgorithm_v7(h, plan.input, plan.filter, plan.convolution, plan.output, n, &count, results); },
+        [&](cudnnConvolutionFwdAlgo_t algo, std::size_t* bytes) {
+          return cudnnGetConvolutionForwardWorkspaceSize(h, plan.input, plan.filter, plan.convolution, plan.output,
+                                                         algo, bytes);
+        },
+        0);
   } else if (direction == ConvDirection::backward_data) {
-    cudnnConvolutionBwdDataAlgoPerf_t results[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT], chosen{};
-    const cudnnStatus_t status =
-        benchmark ? cudnnFindConvolutionBackwardDataAlgorithm(h, plan.filter, plan.input, plan.convolution, plan.output,
-                                                              CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &count, results)
-                  : cudnnGetConvolutionBackwardDataAlgorithm_v7(h, plan.filter, plan.input, plan.convolution,
-                                                                plan.output, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
-                                                                &count, results);
-    if (status != CUDNN_STATUS_SUCCESS && !refused(status)) CTNN_CUDNN_CHECK(status);
-    found = status == CUDNN_STATUS_SUCCESS && pick_algorithm(results, count, ctx.workspace_limit, chosen);
-    if (found) {
-      plan.algorithm = chosen.algo;
-      math = chosen.mathType;
-      CTNN_CUDNN_CHECK(cudnnSetConvolutionMathType(plan.convolution, math));
-      CTNN_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(
-          h, plan.filter, plan.input, plan.convolution, plan.output, chosen.algo, &plan.algorithm_workspace));
-    }
+    cudnnConvolutionBwdDataAlgoPerf_t results[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+    search(
+        results,
+        [&](int n) { return cudnnFindConvolutionBackwardDataAlgorithm(h, plan.filter, plan.input, plan.convolution, plan.output, n, &count, results); },
+        [&](int n, SearchBuffers& b) {
+          return cudnnFindConvolutionBackwardDataAlgorithmEx(h, plan.filter, operands.filter, plan.input,
+                                                             operands.input, plan.convolution, plan.output,
+                                                             operands.output, n, &count, results, b.workspace.data(),
+                                                             b.workspace.size_bytes());
+        },
+        [&](int n) { return cudnnGetConvolutionBackwardDataAlgorithm_v7(h, plan.filter, plan.input, plan.convolution, plan.output, n, &count, results); },
+        [&](cudnnConvolutionBwdDataAlgo_t algo, std::size_t* bytes) {
+          return cudnnGetConvolutionBackwardDataWorkspaceSize(h, plan.filter, plan.input, plan.convolution,
+                                                              plan.output, algo, bytes);
+        },
+        0);
   } else {
-    cudnnConvolutionBwdFilterAlgoPerf_t results[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT], chosen{};
-    const cudnnStatus_t status =
-        benchmark ? cudnnFindConvolutionBackwardFilterAlgorithm(h, plan.input, plan.output, plan.convolution,
-                                                                plan.filter, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
-                                                                &count, results)
-                  : cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, plan.input, plan.output, plan.convolution,
-                                                                  plan.filter, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
-                                                                  &count, results);
-    if (status != CUDNN_STATUS_SUCCESS && !refused(status)) CTNN_CUDNN_CHECK(status);
-    found = status == CUDNN_STATUS_SUCCESS && pick_algorithm(results, count, ctx.workspace_limit, chosen);
-    if (found) {
-      plan.algorithm = chosen.algo;
-      math = chosen.mathType;
-      CTNN_CUDNN_CHECK(cudnnSetConvolutionMathType(plan.convolution, math));
-      CTNN_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(
-          h, plan.input, plan.output, plan.convolution, plan.filter, chosen.algo, &plan.algorithm_workspace));
-    }
+    cudnnConvolutionBwdFilterAlgoPerf_t results[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
+    // The weight gradient is written to a scratch buffer, never to the model's.
+    search(
+        results,
+        [&](int n) { return cudnnFindConvolutionBackwardFilterAlgorithm(h, plan.input, plan.output, plan.convolution, plan.filter, n, &count, results); },
+        [&](int n, SearchBuffers& b) {
+          return cudnnFindConvolutionBackwardFilterAlgorithmEx(
+              h, plan.input, operands.input, plan.output, operands.output, plan.convolution, plan.filter,
+              reinterpret_cast<T*>(b.scratch.data()), n, &count, results, b.workspace.data(), b.workspace.size_bytes());
+        },
+        [&](int n) { return cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, plan.input, plan.output, plan.convolution, plan.filter, n, &count, results); },
+        [&](cudnnConvolutionBwdFilterAlgo_t algo, std::size_t* bytes) {
+          return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, plan.input, plan.output, plan.convolution,
+                                                                plan.filter, algo, bytes);
+        },
+        plan.filter_elements * sizeof(T));
   }
-  return found;
+  if (plan.candidates.empty()) return false;
+  plan.chosen = 0;
+  CTNN_CUDNN_CHECK(cudnnSetConvolutionMathType(plan.convolution, plan.algorithm().math));
+  return true;
 }
 
 inline const char* direction_name(ConvDirection direction) {
@@ -156,27 +236,39 @@ inline const char* direction_name(ConvDirection direction) {
   return "";
 }
 
+// What a plan may assume of its operands' addresses: 16-byte alignment (the widest vector
+// access of cuDNN's kernels), or less. Arena slots and cudaMalloc'd buffers all have 16; a
+// channel slice at an odd offset (a Concat branch of 729 floats) may not.
+inline std::int64_t alignment_class(const void* pointer) {
+  return static_cast<std::int64_t>(std::min<std::size_t>(pointer_alignment(reinterpret_cast<std::uintptr_t>(pointer)), 16));
+}
+
 }  // namespace detail
 
-// The plan of one direction, made once per geometry, image strides and batch size.
-//   forward:          input_stride = x's, output_stride = y's
-//   backward_data:    input_stride = dy's, output_stride = dx's
-//   backward_filter:  input_stride = x's, output_stride = dy's
+// The plan of one direction, made once per geometry, image strides, pointer alignment and batch
+// size. The operands are the pass's own (found: their strides, alignment, and for a timed
+// search, where to time):
+//   forward:          input = x, output = y, filter = the weights
+//   backward_data:    input = dy, output = dx, filter = the weights
+//   backward_filter:  input = x, output = dy
 template <class T>
-ConvPlan<T>& conv_plan(Context<T>& ctx, const ConvGeometry& g, ConvDirection direction, std::size_t input_stride,
-                       std::size_t output_stride, bool has_bias) {
+ConvPlan<T>& conv_plan(Context<T>& ctx, const ConvGeometry& g, ConvDirection direction, ConstSlot<T> input,
+                       ConstSlot<T> output, const std::type_identity_t<T>* filter, bool has_bias) {
   const PlanKey key(static_cast<int>(PlanKind::conv_forward) + static_cast<int>(direction),
                     {static_cast<std::int64_t>(g.in_channels), static_cast<std::int64_t>(g.out_channels),
                      static_cast<std::int64_t>(g.kernel), static_cast<std::int64_t>(g.stride),
                      static_cast<std::int64_t>(g.padding), static_cast<std::int64_t>(g.in_height),
                      static_cast<std::int64_t>(g.in_width), static_cast<std::int64_t>(ctx.batch),
-                     static_cast<std::int64_t>(input_stride), static_cast<std::int64_t>(output_stride),
-                     has_bias ? 1 : 0, ctx.allow_tf32 ? 1 : 0, static_cast<std::int64_t>(ctx.algorithm_search),
-                     std::is_same_v<T, double> ? 1 : 0, static_cast<std::int64_t>(ctx.workspace_limit >> 20)});
+                     static_cast<std::int64_t>(input.image_stride), static_cast<std::int64_t>(output.image_stride),
+                     (has_bias ? 1 : 0) + (ctx.allow_tf32 ? 2 : 0) + (ctx.exclude_transform_algorithms ? 4 : 0),
+                     static_cast<std::int64_t>(ctx.algorithm_search), std::is_same_v<T, double> ? 1 : 0,
+                     static_cast<std::int64_t>(ctx.workspace_limit >> 20), detail::alignment_class(input.data),
+                     detail::alignment_class(output.data)});
   ConvPlan<T>& plan = ctx.plans.template get<ConvPlan<T>>(key, [&] {
     auto* made = new ConvPlan<T>;
     ConvPlan<T>& p = *made;
     p.filter.template set<T>(g.out_channels, g.in_channels, g.kernel, g.kernel);
+    p.filter_elements = g.out_channels * g.in_channels * g.kernel * g.kernel;
     p.convolution.template set<T>(g.padding, g.stride, ctx.allow_tf32);
     if (has_bias) p.bias.template set_packed<T>(1, g.out_channels, 1, 1);
     p.relu.set_relu();
@@ -184,8 +276,8 @@ ConvPlan<T>& conv_plan(Context<T>& ctx, const ConvGeometry& g, ConvDirection dir
     const bool input_is_x = direction != ConvDirection::backward_data;
     const bool output_is_y = direction != ConvDirection::backward_data;
     auto describe = [&](bool packed) {
-      const std::size_t in_stride = packed ? (input_is_x ? g.in_size() : g.out_size()) : input_stride;
-      const std::size_t out_stride = packed ? (output_is_y ? g.out_size() : g.in_size()) : output_stride;
+      const std::size_t in_stride = packed ? (input_is_x ? g.in_size() : g.out_size()) : input.image_stride;
+      const std::size_t out_stride = packed ? (output_is_y ? g.out_size() : g.in_size()) : output.image_stride;
       if (input_is_x)
         p.input.template set_images<T>(ctx.batch, g.in_channels, g.in_height, g.in_width, in_stride);
       else
@@ -196,9 +288,13 @@ ConvPlan<T>& conv_plan(Context<T>& ctx, const ConvGeometry& g, ConvDirection dir
         p.output.template set_images<T>(ctx.batch, g.in_channels, g.in_height, g.in_width, out_stride);
     };
     describe(false);
-    if (!detail::choose_algorithm(ctx, p, direction)) {
+    // backward_filter's second image operand is read too: it is dy, not written.
+    const detail::SearchOperands<T> operands{input.data, const_cast<T*>(output.data),
+                                             direction == ConvDirection::backward_filter ? nullptr : filter};
+    if (!detail::choose_algorithm(ctx, p, direction, operands)) {
+      // Packed copies live in the workspace, 256-byte aligned: cuDNN's own buffers are as aligned.
       describe(true);
-      if (!detail::choose_algorithm(ctx, p, direction))
+      if (!detail::choose_algorithm(ctx, p, direction, detail::SearchOperands<T>{}))
         throw Error("cuDNN", std::string("no convolution ") + detail::direction_name(direction) +
                                  " algorithm for Conv2d(" + std::to_string(g.in_channels) + ", " +
                                  std::to_string(g.out_channels) + ", " + std::to_string(g.kernel) + ") on " +
@@ -206,10 +302,10 @@ ConvPlan<T>& conv_plan(Context<T>& ctx, const ConvGeometry& g, ConvDirection dir
                                  std::to_string(ctx.batch) + " within a workspace of " +
                                  std::to_string(ctx.workspace_limit) + " bytes");
       p.staged = true;
-      p.staging_offset = detail::round_up(p.algorithm_workspace);
       p.input_elements = ctx.batch * (input_is_x ? g.in_size() : g.out_size());
       p.output_elements = ctx.batch * (output_is_y ? g.out_size() : g.in_size());
     }
+    p.lay_out_workspace();
     return made;
   });
   ctx.workspace_for(plan.workspace_bytes());
@@ -217,6 +313,31 @@ ConvPlan<T>& conv_plan(Context<T>& ctx, const ConvGeometry& g, ConvDirection dir
 }
 
 namespace detail {
+// Runs call(algorithm, workspace, workspace bytes) with the plan's algorithm; should cuDNN refuse
+// it (NOT_SUPPORTED), moves the plan to the next candidate that fits the workspace planned for
+// the algorithm and tries again. Refused by all: the first refusal is the error.
+template <class T, class Call>
+void run_with_fallback(Context<T>& ctx, ConvPlan<T>& plan, std::byte* workspace, Call&& call) {
+  ctx.run([&](const Handles&) {
+    const std::size_t room = plan.layout.offsets[1];  // the algorithm's part, padding included
+    cudnnStatus_t first_refusal = CUDNN_STATUS_SUCCESS;
+    for (;;) {
+      const cudnnStatus_t status = call(plan.algorithm().algorithm, workspace, plan.algorithm().workspace);
+      if (!refused(status)) {
+        CTNN_CUDNN_CHECK(status);
+        return;
+      }
+      if (first_refusal == CUDNN_STATUS_SUCCESS) first_refusal = status;
+      std::size_t next = plan.chosen + 1;
+      while (next < plan.candidates.size() && plan.candidates[next].workspace > room) ++next;
+      if (next >= plan.candidates.size()) CTNN_CUDNN_CHECK(first_refusal);
+      plan.chosen = next;
+      plan.fusion_refused = false;
+      CTNN_CUDNN_CHECK(cudnnSetConvolutionMathType(plan.convolution, plan.algorithm().math));
+    }
+  });
+}
+
 // Where cuDNN reads and writes a plan's image operands: the slots themselves, or packed copies.
 template <class T>
 struct ConvOperands {
@@ -227,11 +348,11 @@ struct ConvOperands {
 
 template <class T>
 ConvOperands<T> stage_in(Context<T>& ctx, const ConvPlan<T>& plan, ConstSlot<T> input, std::size_t input_size,
-                         T* output) {
+                         std::type_identity_t<T>* output) {
   std::byte* workspace = ctx.workspace_for(plan.workspace_bytes());
   if (!plan.staged) return {input.data, output, workspace};
-  T* packed_input = reinterpret_cast<T*>(workspace + plan.staging_offset);
-  T* packed_output = packed_input + plan.input_elements;
+  T* packed_input = reinterpret_cast<T*>(workspace + plan.layout.offsets[1]);
+  T* packed_output = reinterpret_cast<T*>(workspace + plan.layout.offsets[2]);
   copy_images(ctx, input, Slot<T>{packed_input, input_size}, input_size, false);
   return {packed_input, packed_output, workspace};
 }
@@ -245,35 +366,31 @@ ConvOperands<T> stage_in(Context<T>& ctx, const ConvPlan<T>& plan, ConstSlot<T> 
 template <class T>
 void conv_forward(Context<T>& ctx, const ConvGeometry& g, const T* weight, const T* bias, ConstSlot<T> x, Slot<T> y,
                   bool fuse_relu) {
-  ConvPlan<T>& plan = conv_plan(ctx, g, ConvDirection::forward, x.image_stride, y.image_stride, bias != nullptr);
-  if (ctx.planning) return;
+  ConvPlan<T>& plan = conv_plan(ctx, g, ConvDirection::forward, x, ConstSlot<T>(y), weight, bias != nullptr);
   const auto operands = detail::stage_in(ctx, plan, x, g.in_size(), y.data);
-  const auto algorithm = static_cast<cudnnConvolutionFwdAlgo_t>(plan.algorithm);
-  bool done = false;
-  if (fuse_relu && !plan.fusion_refused) {
-    // y = relu(1 * conv(x) + 0 * z + b), z = y (ignored at alpha2 = 0, but must be a tensor).
-    const cudnnStatus_t status = cudnnConvolutionBiasActivationForward(
-        ctx.cudnn(), one<T>.get(), plan.input, operands.input, plan.filter, weight, plan.convolution, algorithm,
-        operands.workspace, plan.algorithm_workspace, zero<T>.get(), plan.output, operands.output, plan.bias, bias,
-        plan.relu, plan.output, operands.output);
-    // Should cuDNN not fuse this algorithm and layout, the three steps below do the same.
-    if (detail::refused(status))
+  const cudnnHandle_t h = ctx.cudnn();
+  detail::run_with_fallback(ctx, plan, operands.workspace, [&](int algorithm, std::byte* workspace, std::size_t bytes) {
+    const auto algo = static_cast<cudnnConvolutionFwdAlgo_t>(algorithm);
+    if (fuse_relu && !plan.fusion_refused) {
+      // y = relu(1 * conv(x) + 0 * z + b), z = y (ignored at alpha2 = 0, but must be a tensor).
+      const cudnnStatus_t status = cudnnConvolutionBiasActivationForward(
+          h, one<T>.get(), plan.input, operands.input, plan.filter, weight, plan.convolution, algo, workspace, bytes,
+          zero<T>.get(), plan.output, operands.output, plan.bias, bias, plan.relu, plan.output, operands.output);
+      // Should cuDNN not fuse this algorithm and layout, the three steps below do the same.
+      if (!detail::refused(status)) return status;
       plan.fusion_refused = true;
-    else
-      CTNN_CUDNN_CHECK(status);
-    done = !plan.fusion_refused;
-  }
-  if (!done) {
-    CTNN_CUDNN_CHECK(cudnnConvolutionForward(ctx.cudnn(), one<T>.get(), plan.input, operands.input, plan.filter,
-                                             weight, plan.convolution, algorithm, operands.workspace,
-                                             plan.algorithm_workspace, zero<T>.get(), plan.output, operands.output));
+    }
+    const cudnnStatus_t status =
+        cudnnConvolutionForward(h, one<T>.get(), plan.input, operands.input, plan.filter, weight, plan.convolution,
+                                algo, workspace, bytes, zero<T>.get(), plan.output, operands.output);
+    if (status != CUDNN_STATUS_SUCCESS) return status;
     if (bias != nullptr)
-      CTNN_CUDNN_CHECK(cudnnAddTensor(ctx.cudnn(), one<T>.get(), plan.bias, bias, one<T>.get(), plan.output,
-                                      operands.output));
+      CTNN_CUDNN_CHECK(cudnnAddTensor(h, one<T>.get(), plan.bias, bias, one<T>.get(), plan.output, operands.output));
     if (fuse_relu)
-      CTNN_CUDNN_CHECK(cudnnActivationForward(ctx.cudnn(), plan.relu, one<T>.get(), plan.output, operands.output,
-                                              zero<T>.get(), plan.output, operands.output));
-  }
+      CTNN_CUDNN_CHECK(cudnnActivationForward(h, plan.relu, one<T>.get(), plan.output, operands.output, zero<T>.get(),
+                                              plan.output, operands.output));
+    return CUDNN_STATUS_SUCCESS;
+  });
   if (plan.staged) copy_images(ctx, ConstSlot<T>{operands.output, g.out_size()}, y, g.out_size(), false);
 }
 
@@ -282,43 +399,42 @@ void conv_forward(Context<T>& ctx, const ConvGeometry& g, const T* weight, const
 template <class T>
 void conv_backward_filter(Context<T>& ctx, const ConvGeometry& g, T* weight_grad, T* bias_grad, ConstSlot<T> x,
                           ConstSlot<T> dy) {
-  ConvPlan<T>& plan =
-      conv_plan(ctx, g, ConvDirection::backward_filter, x.image_stride, dy.image_stride, bias_grad != nullptr);
-  if (ctx.planning) return;
+  ConvPlan<T>& plan = conv_plan(ctx, g, ConvDirection::backward_filter, x, dy, nullptr, bias_grad != nullptr);
   const void* beta = blend<T>(ctx.accumulate_parameter_gradients);
-  const T* x_data = x.data;
+  const auto operands = detail::stage_in(ctx, plan, x, g.in_size(), nullptr);
   const T* dy_data = dy.data;
-  std::byte* workspace = ctx.workspace_for(plan.workspace_bytes());
   if (plan.staged) {
-    T* packed_x = reinterpret_cast<T*>(workspace + plan.staging_offset);
-    T* packed_dy = packed_x + plan.input_elements;
-    copy_images(ctx, x, Slot<T>{packed_x, g.in_size()}, g.in_size(), false);
+    T* packed_dy = operands.output;
     copy_images(ctx, dy, Slot<T>{packed_dy, g.out_size()}, g.out_size(), false);
-    x_data = packed_x;
     dy_data = packed_dy;
   }
-  CTNN_CUDNN_CHECK(cudnnConvolutionBackwardFilter(
-      ctx.cudnn(), one<T>.get(), plan.input, x_data, plan.output, dy_data, plan.convolution,
-      static_cast<cudnnConvolutionBwdFilterAlgo_t>(plan.algorithm), workspace, plan.algorithm_workspace, beta,
-      plan.filter, weight_grad));
+  const cudnnHandle_t h = ctx.cudnn();
+  detail::run_with_fallback(ctx, plan, operands.workspace, [&](int algorithm, std::byte* workspace, std::size_t bytes) {
+    return cudnnConvolutionBackwardFilter(h, one<T>.get(), plan.input, operands.input, plan.output, dy_data,
+                                          plan.convolution, static_cast<cudnnConvolutionBwdFilterAlgo_t>(algorithm),
+                                          workspace, bytes, beta, plan.filter, weight_grad);
+  });
   if (bias_grad != nullptr)
-    CTNN_CUDNN_CHECK(
-        cudnnConvolutionBackwardBias(ctx.cudnn(), one<T>.get(), plan.output, dy_data, beta, plan.bias, bias_grad));
+    ctx.run([&](const Handles& handles) {
+      CTNN_CUDNN_CHECK(cudnnConvolutionBackwardBias(handles.cudnn(), one<T>.get(), plan.output, dy_data, beta, plan.bias,
+                                                    bias_grad));
+    });
 }
 
 // dx (+)= the input gradient of dy.
 template <class T>
 void conv_backward_data(Context<T>& ctx, const ConvGeometry& g, const T* weight, ConstSlot<T> dy, Slot<T> dx,
                         bool accumulate_dx) {
-  ConvPlan<T>& plan = conv_plan(ctx, g, ConvDirection::backward_data, dy.image_stride, dx.image_stride, false);
-  if (ctx.planning) return;
+  ConvPlan<T>& plan = conv_plan(ctx, g, ConvDirection::backward_data, dy, ConstSlot<T>(dx), weight, false);
   const auto operands = detail::stage_in(ctx, plan, dy, g.out_size(), dx.data);
   // Staged, cuDNN writes a packed gradient that is then copied or added into dx.
   const bool add_in_cudnn = accumulate_dx && !plan.staged;
-  CTNN_CUDNN_CHECK(cudnnConvolutionBackwardData(
-      ctx.cudnn(), one<T>.get(), plan.filter, weight, plan.input, operands.input, plan.convolution,
-      static_cast<cudnnConvolutionBwdDataAlgo_t>(plan.algorithm), operands.workspace, plan.algorithm_workspace,
-      blend<T>(add_in_cudnn), plan.output, operands.output));
+  const cudnnHandle_t h = ctx.cudnn();
+  detail::run_with_fallback(ctx, plan, operands.workspace, [&](int algorithm, std::byte* workspace, std::size_t bytes) {
+    return cudnnConvolutionBackwardData(h, one<T>.get(), plan.filter, weight, plan.input, operands.input,
+                                        plan.convolution, static_cast<cudnnConvolutionBwdDataAlgo_t>(algorithm),
+                                        workspace, bytes, blend<T>(add_in_cudnn), plan.output, operands.output);
+  });
   if (plan.staged) copy_images(ctx, ConstSlot<T>{operands.output, g.in_size()}, dx, g.in_size(), accumulate_dx);
 }
 
@@ -329,101 +445,34 @@ namespace ctnn {
 template <std::size_t In, std::size_t Out, std::size_t K, std::size_t S, std::size_t P, bool Bias, class T>
 struct Evaluator<Conv<In, Out, K, S, P, Bias>, Cuda, T> {
   using Layer = Conv<In, Out, K, S, P, Bias>;
-  template <ShapeType I>
-  static cuda::ConvGeometry geometry() {
-    using O = output_shape_t<Layer, I>;
-    return {In, Out, K, S, P, I::height, I::width, O::height, O::width};
-  }
-  static const T* bias(ParamSpan<T> params) { return Bias ? params.values + Layer::weight_count : nullptr; }
+  static const T* bias(const ParamSpan<T>& params) { return Bias ? params.values + Layer::bias_offset : nullptr; }
 
   template <ShapeType I>
-  static void forward(cuda::Context<T>& ctx, ParamSpan<T> params, ConstSlot<T> x, Slot<T> y, T*, T*) {
-    cuda::conv_forward(ctx, geometry<I>(), params.values, bias(params), x, y, false);
-  }
-  // y = relu(conv(x) + b) in one cuDNN call (BasicConv2d in evaluation mode).
-  template <ShapeType I>
-  static void forward_bias_relu(cuda::Context<T>& ctx, ParamSpan<T> params, ConstSlot<T> x, Slot<T> y) {
-    static_assert(Bias, "the fused convolution + bias + ReLU needs a bias");
-    cuda::conv_forward(ctx, geometry<I>(), params.values, bias(params), x, y, true);
+  static void forward(cuda::Context<T>& ctx, const ForwardArgs<T>& a) {
+    cuda::conv_forward(ctx, Layer::template geometry<I>, a.params.values, bias(a.params), a.x, a.y, false);
   }
 
   template <ShapeType I>
-  static void backward(cuda::Context<T>& ctx, ParamSpan<T> params, ConstSlot<T> x, ConstSlot<T>, ConstSlot<T> dy,
-                       Slot<T> dx, bool accumulate_dx, T*, T*) {
-    if (T* weight_grad = params.gradients)
-      cuda::conv_backward_filter(ctx, geometry<I>(), weight_grad, Bias ? weight_grad + Layer::weight_count : nullptr, x,
-                                 dy);
-    if (dx) cuda::conv_backward_data(ctx, geometry<I>(), params.values, dy, dx, accumulate_dx);
+  static void backward(cuda::Context<T>& ctx, const BackwardArgs<T>& a) {
+    if (T* weight_grad = a.params.gradients)
+      cuda::conv_backward_filter(ctx, Layer::template geometry<I>, weight_grad,
+                                 Bias ? weight_grad + Layer::bias_offset : nullptr, a.x, a.dy);
+    if (a.dx) cuda::conv_backward_data(ctx, Layer::template geometry<I>, a.params.values, a.dy, a.dx, a.accumulate_dx);
   }
 };
 
-namespace cuda::detail {
-template <class L>
-struct is_conv_with_bias : std::false_type {};
+// A convolution with bias followed by a ReLU (BasicConv2d's body), in evaluation mode:
+// y = relu(conv(x) + b) in one cuDNN call. Float only: cuDNN fuses float convolutions (in double
+// the two layers run one after the other).
 template <std::size_t In, std::size_t Out, std::size_t K, std::size_t S, std::size_t P>
-struct is_conv_with_bias<Conv<In, Out, K, S, P, true>> : std::true_type {};
-}  // namespace cuda::detail
+struct Fusion<Conv<In, Out, K, S, P, true>, ReLU, Cuda, float> {
+  static constexpr bool available = true;
+  using Layer = Conv<In, Out, K, S, P, true>;
 
-// Sequential<Conv (with bias), ReLU> — BasicConv2d's body — on the GPU in float: in evaluation
-// mode one fused cuDNN call; in training, and when the convolution's own output is being
-// recorded, the two layers one after the other exactly as the generic Sequential evaluator runs
-// them (the static_asserts check its memory plan is the one assumed here: both write y, nothing
-// saved). In double the generic evaluator runs (cuDNN fuses float convolutions).
-template <class A, class B, class T>
-  requires(std::is_same_v<T, float> && cuda::detail::is_conv_with_bias<unnamed_t<A>>::value &&
-           std::is_same_v<unnamed_t<B>, ReLU>)
-struct Evaluator<Sequential<A, B>, Cuda, T> {
-  using Seq = Sequential<A, B>;
-  using ConvEval = evaluator_t<A, Cuda, T>;
-  using ReluEval = evaluator_t<B, Cuda, T>;
-
-  template <ShapeType In>
-  static constexpr bool plan_is_as_assumed() {
-    using P = typename Seq::template plan<In>;
-    return P::eval_places[0] == detail::Place::output && P::eval_places[1] == detail::Place::output &&
-           P::train_places[0] == detail::Place::output && P::train_places[1] == detail::Place::output &&
-           P::saved_total == 0 && P::child_scratch_max == 0;
-  }
-
-  template <ShapeType In>
-  static void forward(cuda::Context<T>& ctx, ParamSpan<T> params, ConstSlot<T> x, Slot<T> y, T* saved, T* scratch) {
-    static_assert(plan_is_as_assumed<In>());
-    using Mid = output_shape_t<unnamed_t<A>, In>;
-    const std::size_t first_node = ctx.node;
-    const std::size_t conv_node = first_node + Seq::node_offsets[0];
-    const std::size_t relu_node = first_node + Seq::node_offsets[1];
-    if (ctx.mode == Mode::eval && ctx.recorded_node != conv_node) {
-      ctx.node = conv_node;
-      ConvEval::template forward_bias_relu<In>(ctx, params, x, y);
-    } else {
-      ctx.node = conv_node;
-      ConvEval::template forward<In>(ctx, params, x, y, saved, scratch);
-      ctx.record_if(conv_node, y, Mid::size);
-      ctx.node = relu_node;
-      ReluEval::template forward<Mid>(ctx, params.advance(Seq::parameter_offsets[1], Seq::buffer_offsets[1]), y, y,
-                                      saved, scratch);
-    }
-    ctx.record_if(relu_node, y, Mid::size);
-  }
-
-  // The generic Sequential backward for this plan: ReLU's gradient into the first gradient
-  // buffer of `scratch`, then the convolution's; the frozen prefix as there.
-  template <ShapeType In>
-  static void backward(cuda::Context<T>& ctx, ParamSpan<T> params, ConstSlot<T> x, ConstSlot<T> y, ConstSlot<T> dy,
-                       Slot<T> dx, bool accumulate_dx, T* saved, T* scratch) {
-    static_assert(plan_is_as_assumed<In>());
-    using P = typename Seq::template plan<In>;
-    using Mid = output_shape_t<unnamed_t<A>, In>;
-    const std::size_t frozen = ctx.frozen_parameter_count(params.values);
-    const bool conv_frozen = Seq::parameter_ends[0] <= frozen;
-    if (!dx && conv_frozen) return;  // neither layer has anything to compute
-    const Slot<T> gradient{scratch, P::gradient_buffer};
-    T* child_scratch = scratch + 2 * ctx.batch * P::gradient_buffer;
-    ReluEval::template backward<Mid>(ctx, params.advance(Seq::parameter_offsets[1], Seq::buffer_offsets[1]), y, y, dy,
-                                     gradient, false, saved, child_scratch);
-    ParamSpan<T> conv_params = params;
-    if (conv_frozen) conv_params.gradients = nullptr;
-    ConvEval::template backward<In>(ctx, conv_params, x, y, gradient, dx, accumulate_dx, saved, child_scratch);
+  template <ShapeType I>
+  static void forward(cuda::Context<float>& ctx, const ForwardArgs<float>& a) {
+    cuda::conv_forward(ctx, Layer::template geometry<I>, a.params.values, a.params.values + Layer::bias_offset, a.x, a.y,
+                       true);
   }
 };
 

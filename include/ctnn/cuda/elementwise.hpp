@@ -1,11 +1,13 @@
 #pragma once
-// CUDA evaluators of the element-wise layers: ReLU and Dropout through cuDNN, the views Flatten
-// and Identity, and TransformInput (a kernel of ctnn/cuda/kernels/elementwise.hpp).
+// CUDA evaluators of the element-wise layers: ReLU and Dropout's mask through cuDNN, and
+// TransformInput (a kernel of ctnn/cuda/kernels/elementwise.hpp). Dropout's pass-through and the
+// views Flatten and Identity are device-generic (ctnn/layers/).
 //
 //   ReLU      cudnnActivationForward / Backward; dx = dy where y > 0 (y stands in for x, which
 //             ReLU's backward does not keep)
 //   Dropout   cudnnDropoutForward / Backward; the mask lives in cuDNN's reserve space, which is
-//             the layer's `saved` area. Evaluation, p = 0 and Model::disable_dropout copy.
+//             the layer's `saved` area. Evaluation, p = 0 and Model::disable_dropout copy
+//             (ctnn/layers/dropout.hpp).
 //             The masks come from cuDNN's generator, not the CPU's: the two backends drop
 //             different elements for the same seed.
 // Each runs in place when the memory plan gives it the same slot for x and y.
@@ -20,8 +22,7 @@
 #include <ctnn/cuda/error.hpp>               // CTNN_CUDNN_CHECK
 #include <ctnn/cuda/kernels.hpp>             // ctnn::cuda::launch, Kernel
 #include <ctnn/evaluator.hpp>                // ctnn::Evaluator
-#include <ctnn/layers/dropout.hpp>           // ctnn::Dropout
-#include <ctnn/layers/flatten.hpp>           // ctnn::Flatten, ctnn::Identity
+#include <ctnn/layers/dropout.hpp>           // ctnn::Dropout, ctnn::DropoutKernel
 #include <ctnn/layers/relu.hpp>              // ctnn::ReLU
 #include <ctnn/layers/transform_input.hpp>   // ctnn::TransformInput
 
@@ -61,35 +62,36 @@ namespace ctnn {
 template <class T>
 struct Evaluator<ReLU, Cuda, T> {
   template <ShapeType In>
-  static void forward(cuda::Context<T>& ctx, ParamSpan<T>, ConstSlot<T> x, Slot<T> y, T*, T*) {
-    auto& plan = cuda::elementwise_plan(ctx, cuda::PlanKind::activation, In::size, x.image_stride, y.image_stride, 0);
-    if (ctx.planning) return;
-    CTNN_CUDNN_CHECK(cudnnActivationForward(ctx.cudnn(), plan.relu, cuda::one<T>.get(), plan.a, x.data,
-                                            cuda::zero<T>.get(), plan.b, y.data));
+  static void forward(cuda::Context<T>& ctx, const ForwardArgs<T>& a) {
+    auto& plan = cuda::elementwise_plan(ctx, cuda::PlanKind::activation, In::size, a.x.image_stride, a.y.image_stride, 0);
+    ctx.run([&](const cuda::Handles& h) {
+      CTNN_CUDNN_CHECK(cudnnActivationForward(h.cudnn(), plan.relu, cuda::one<T>.get(), plan.a, a.x.data,
+                                              cuda::zero<T>.get(), plan.b, a.y.data));
+    });
   }
   template <ShapeType In>
-  static void backward(cuda::Context<T>& ctx, ParamSpan<T>, ConstSlot<T>, ConstSlot<T> y, ConstSlot<T> dy, Slot<T> dx,
-                       bool accumulate_dx, T*, T*) {
-    if (!dx) return;
-    // a: y (also given as x), b: dy, c: dx
-    auto& plan = cuda::elementwise_plan(ctx, cuda::PlanKind::activation, In::size, y.image_stride, dy.image_stride,
-                                        dx.image_stride, 1);
-    if (ctx.planning) return;
-    CTNN_CUDNN_CHECK(cudnnActivationBackward(ctx.cudnn(), plan.relu, cuda::one<T>.get(), plan.a, y.data, plan.b,
-                                             dy.data, plan.a, y.data, cuda::blend<T>(accumulate_dx), plan.c, dx.data));
+  static void backward(cuda::Context<T>& ctx, const BackwardArgs<T>& a) {
+    if (!a.dx) return;
+    // a: y (also given as x, which ReLU's backward does not keep), b: dy, c: dx
+    auto& plan = cuda::elementwise_plan(ctx, cuda::PlanKind::activation, In::size, a.y.image_stride, a.dy.image_stride,
+                                        a.dx.image_stride, 1);
+    ctx.run([&](const cuda::Handles& h) {
+      CTNN_CUDNN_CHECK(cudnnActivationBackward(h.cudnn(), plan.relu, cuda::one<T>.get(), plan.a, a.y.data, plan.b,
+                                               a.dy.data, plan.a, a.y.data, cuda::blend<T>(a.accumulate_dx), plan.c,
+                                               a.dx.data));
+    });
   }
 };
 
-template <std::size_t Percent, class T>
-struct Evaluator<Dropout<Percent>, Cuda, T> {
-  using Layer = Dropout<Percent>;
-
+// The mask lives in cuDNN's reserve space, which is the layer's `saved` area.
+template <class T>
+struct DropoutKernel<Cuda, T> {
   // The layer's dropout descriptor and the reserve space cuDNN keeps its mask in, which must fit
   // the `saved` area the memory plan gives the layer.
-  template <ShapeType In>
+  template <class Layer, ShapeType In>
   static cuda::ElementwisePlan<T>& plan(cuda::Context<T>& ctx, std::size_t stride_a, std::size_t stride_b, int role) {
     auto& p = cuda::elementwise_plan(ctx, cuda::PlanKind::dropout, In::size, stride_a, stride_b, 0,
-                                     static_cast<std::int64_t>(Percent) * 2 + role);
+                                     static_cast<std::int64_t>(Layer::percent) * 2 + role);
     if (p.reserve_bytes == 0) {
       ctx.ensure_dropout_states();
       CTNN_CUDNN_CHECK(cudnnRestoreDropoutDescriptor(p.dropout, ctx.cudnn(), static_cast<float>(Layer::probability),
@@ -104,56 +106,30 @@ struct Evaluator<Dropout<Percent>, Cuda, T> {
     return p;
   }
 
-  template <ShapeType In>
-  static void forward(cuda::Context<T>& ctx, ParamSpan<T>, ConstSlot<T> x, Slot<T> y, T* saved, T*) {
-    if (ctx.mode != Mode::train || Percent == 0 || ctx.dropout_disabled) {
-      cuda::copy_images(ctx, x, y, In::size, false);
-      return;
-    }
-    auto& p = plan<In>(ctx, x.image_stride, y.image_stride, 0);
-    if (ctx.planning) return;
-    ctx.ensure_dropout_states();  // again after Model::seed()
-    CTNN_CUDNN_CHECK(cudnnDropoutForward(ctx.cudnn(), p.dropout, p.a, x.data, p.b, y.data, saved, p.reserve_bytes));
+  template <class Layer, ShapeType In>
+  static void forward(cuda::Context<T>& ctx, const ForwardArgs<T>& a) {
+    auto& p = plan<Layer, In>(ctx, a.x.image_stride, a.y.image_stride, 0);
+    ctx.run([&](const cuda::Handles& h) {
+      ctx.ensure_dropout_states();  // again after Model::seed()
+      CTNN_CUDNN_CHECK(
+          cudnnDropoutForward(h.cudnn(), p.dropout, p.a, a.x.data, p.b, a.y.data, a.saved, p.reserve_bytes));
+    });
   }
 
-  template <ShapeType In>
-  static void backward(cuda::Context<T>& ctx, ParamSpan<T>, ConstSlot<T>, ConstSlot<T>, ConstSlot<T> dy, Slot<T> dx,
-                       bool accumulate_dx, T* saved, T*) {
-    if (!dx) return;
-    if (Percent == 0 || ctx.dropout_disabled) {
-      cuda::copy_images(ctx, dy, dx, In::size, accumulate_dx);
-      return;
-    }
-    // cuDNN's dropout backward only overwrites: to add, it writes a packed gradient into the
-    // workspace first.
-    const std::size_t target_stride = accumulate_dx ? In::size : dx.image_stride;
-    auto& p = plan<In>(ctx, dy.image_stride, target_stride, 1);
-    std::byte* workspace = ctx.workspace_for(accumulate_dx ? ctx.batch * In::size * sizeof(T) : 0);
-    if (ctx.planning) return;
-    T* target = accumulate_dx ? reinterpret_cast<T*>(workspace) : dx.data;
-    CTNN_CUDNN_CHECK(cudnnDropoutBackward(ctx.cudnn(), p.dropout, p.a, dy.data, p.b, target, saved, p.reserve_bytes));
-    if (accumulate_dx) cuda::copy_images(ctx, ConstSlot<T>{target, In::size}, dx, In::size, true);
+  // cuDNN's dropout backward only overwrites: to add, it writes a packed gradient into the
+  // workspace first.
+  template <class Layer, ShapeType In>
+  static void backward(cuda::Context<T>& ctx, const BackwardArgs<T>& a) {
+    const std::size_t target_stride = a.accumulate_dx ? In::size : a.dx.image_stride;
+    auto& p = plan<Layer, In>(ctx, a.dy.image_stride, target_stride, 1);
+    std::byte* workspace = ctx.workspace_for(a.accumulate_dx ? ctx.batch * In::size * sizeof(T) : 0);
+    T* target = a.accumulate_dx ? reinterpret_cast<T*>(workspace) : a.dx.data;
+    ctx.run([&](const cuda::Handles& h) {
+      CTNN_CUDNN_CHECK(cudnnDropoutBackward(h.cudnn(), p.dropout, p.a, a.dy.data, p.b, target, a.saved, p.reserve_bytes));
+    });
+    if (a.accumulate_dx) cuda::copy_images(ctx, ConstSlot<T>{target, In::size}, a.dx, In::size, true);
   }
 };
-
-// Views: nothing to compute unless the plan gave them a separate output (then a copy).
-template <class T>
-struct CudaViewEvaluator {
-  template <ShapeType In>
-  static void forward(cuda::Context<T>& ctx, ParamSpan<T>, ConstSlot<T> x, Slot<T> y, T*, T*) {
-    if (x.data != y.data) cuda::copy_images(ctx, x, y, In::size, false);
-  }
-  template <ShapeType In>
-  static void backward(cuda::Context<T>& ctx, ParamSpan<T>, ConstSlot<T>, ConstSlot<T>, ConstSlot<T> dy, Slot<T> dx,
-                       bool accumulate_dx, T*, T*) {
-    if (dx) cuda::copy_images(ctx, dy, dx, In::size, accumulate_dx);
-  }
-};
-
-template <class T>
-struct Evaluator<Flatten, Cuda, T> : CudaViewEvaluator<T> {};
-template <class T>
-struct Evaluator<Identity, Cuda, T> : CudaViewEvaluator<T> {};
 
 // TransformInput: y_c = x_c * scale_c + shift_c with scale and shift rounded to T first, as the
 // CPU kernel (ctnn/cpu/transform_input.hpp) computes it.
@@ -163,21 +139,19 @@ struct Evaluator<TransformInput, Cuda, T> {
   static T shift(std::size_t c) { return static_cast<T>(TransformInput::shift[c]); }
 
   template <ShapeType In>
-  static void forward(cuda::Context<T>& ctx, ParamSpan<T>, ConstSlot<T> x, Slot<T> y, T*, T*) {
-    if (ctx.planning) return;
+  static void forward(cuda::Context<T>& ctx, const ForwardArgs<T>& a) {
     const auto total = static_cast<long long>(ctx.batch * In::size);
-    cuda::launch<T>(*ctx.kernels, cuda::Kernel::transform_input_forward, total, ctx.stream(), total,
-                    static_cast<long long>(In::plane), x.data, static_cast<long long>(x.image_stride), y.data,
-                    static_cast<long long>(y.image_stride), scale(0), scale(1), scale(2), shift(0), shift(1), shift(2));
+    ctx.launch(cuda::Kernel::transform_input_forward, total, total, static_cast<long long>(In::plane), a.x.data,
+               static_cast<long long>(a.x.image_stride), a.y.data, static_cast<long long>(a.y.image_stride), scale(0),
+               scale(1), scale(2), shift(0), shift(1), shift(2));
   }
   template <ShapeType In>
-  static void backward(cuda::Context<T>& ctx, ParamSpan<T>, ConstSlot<T>, ConstSlot<T>, ConstSlot<T> dy, Slot<T> dx,
-                       bool accumulate_dx, T*, T*) {
-    if (!dx || ctx.planning) return;
+  static void backward(cuda::Context<T>& ctx, const BackwardArgs<T>& a) {
+    if (!a.dx) return;
     const auto total = static_cast<long long>(ctx.batch * In::size);
-    cuda::launch<T>(*ctx.kernels, cuda::Kernel::transform_input_backward, total, ctx.stream(), total,
-                    static_cast<long long>(In::plane), dy.data, static_cast<long long>(dy.image_stride), dx.data,
-                    static_cast<long long>(dx.image_stride), scale(0), scale(1), scale(2), accumulate_dx ? 1 : 0);
+    ctx.launch(cuda::Kernel::transform_input_backward, total, total, static_cast<long long>(In::plane), a.dy.data,
+               static_cast<long long>(a.dy.image_stride), a.dx.data, static_cast<long long>(a.dx.image_stride),
+               scale(0), scale(1), scale(2), a.accumulate_dx ? 1 : 0);
   }
 };
 

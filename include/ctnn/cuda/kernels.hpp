@@ -19,6 +19,7 @@
 #include <algorithm>     // std::min, std::max
 #include <array>         // std::array
 #include <cstddef>       // std::size_t
+#include <iterator>      // std::size
 #include <map>           // std::map
 #include <mutex>         // std::mutex, std::lock_guard
 #include <string>        // std::string, std::to_string
@@ -36,6 +37,9 @@
 #include <ctnn/cuda/kernels/optim.hpp>         // kernels::optim_source
 #include <ctnn/cuda/kernels/pooling.hpp>       // kernels::pooling_source
 #include <ctnn/error.hpp>                      // ctnn::Error
+#include <ctnn/rules/cross_entropy.hpp>        // rules::cross_entropy_rules_source
+#include <ctnn/rules/optimizers.hpp>           // rules::optimizer_rules_source
+#include <ctnn/rules/source.hpp>               // rules::device_prelude
 
 namespace ctnn::cuda {
 
@@ -59,18 +63,30 @@ enum class Kernel : int {
   count
 };
 inline constexpr std::size_t kernel_count = static_cast<std::size_t>(Kernel::count);
-inline constexpr std::array<std::string_view, kernel_count> kernel_names{
-    "max_pool_forward", "max_pool_backward", "avg_pool_forward",        "avg_pool_backward",
-    "adaptive_avg_pool_forward", "adaptive_avg_pool_backward",          "add_images",
-    "transform_input_forward",   "transform_input_backward",            "add_bias_rows",
-    "column_sums",      "add_scalar",        "sgd_step",                "adam_step",
-    "cross_entropy_backward"};
+// The kernels' names in the source, in the enum's order.
+inline constexpr std::string_view kernel_name_list[] = {
+    "max_pool_forward",        "max_pool_backward",        "avg_pool_forward", "avg_pool_backward",
+    "adaptive_avg_pool_forward", "adaptive_avg_pool_backward", "add_images",     "transform_input_forward",
+    "transform_input_backward", "add_bias_rows",            "column_sums",      "add_scalar",
+    "sgd_step",                "adam_step",                "cross_entropy_backward"};
+static_assert(std::size(kernel_name_list) == kernel_count,
+              "ctnn::cuda::Kernel and kernel_name_list must list the same kernels, in the same order");
+inline constexpr std::array<std::string_view, kernel_count> kernel_names = [] {
+  std::array<std::string_view, kernel_count> names{};
+  for (std::size_t k = 0; k < kernel_count; ++k) names[k] = kernel_name_list[k];
+  return names;
+}();
 
-// The whole CUDA source NVRTC compiles.
+// The whole CUDA source NVRTC compiles: what the kernels share, the rules shared with the CPU
+// (ctnn/rules/), then the kernels.
 inline std::string kernel_source() {
-  std::string source;
-  for (std::string_view part : {kernels::common_source, kernels::pooling_source, kernels::elementwise_source,
-                                kernels::optim_source, kernels::loss_source})
+  std::string source(kernels::common_source);
+  source += "namespace ctnn_kernels {\n";
+  for (std::string_view rules : {rules::device_prelude, rules::optimizer_rules_source, rules::cross_entropy_rules_source})
+    (source += rules) += "\n";
+  source += "}  // namespace ctnn_kernels\n";
+  for (std::string_view part :
+       {kernels::pooling_source, kernels::elementwise_source, kernels::optim_source, kernels::loss_source})
     source += part;
   return source;
 }

@@ -8,9 +8,10 @@
 //   ctnn::ClassificationLoss<float> loss = objective.loss();    // downloads N values per output
 //
 // Per output: log-softmax through cuDNN (cudnnSoftmaxForward, LOG, per instance), then one kernel
-// for the gradient (softmax - onehot) * weight / N and each example's loss -log p[label]
-// (ctnn/cuda/kernels/loss.hpp). Labels are int32 in [0, classes); a label outside is reported
-// by loss() (device labels) or before anything runs (host labels).
+// for the gradient (softmax - onehot) * weight / N and each example's loss -log p[label]: the
+// CPU loss's own arithmetic (ctnn/rules/cross_entropy.hpp). Labels are int32 in [0, classes); a
+// label outside is reported by loss() (device labels: the first bad example, as on the CPU) or
+// before anything runs (host labels, checked by the CPU loss's check).
 
 #include <array>     // std::array
 #include <cstddef>   // std::size_t
@@ -27,15 +28,15 @@
 #include <ctnn/cuda/kernels.hpp>   // ctnn::cuda::launch, Kernel
 #include <ctnn/cuda/memory.hpp>    // ctnn::cuda::DeviceBuffer, DeviceSpan, copy_to_host
 #include <ctnn/error.hpp>          // ctnn::Error
-#include <ctnn/loss.hpp>           // ctnn::ClassificationLoss
+#include <ctnn/loss.hpp>           // ctnn::AuxWeighted, ctnn::ClassificationLoss, ctnn::detail::check_labels
+#include <ctnn/rules/cross_entropy.hpp>   // ctnn::rules::no_bad_example
 
 namespace ctnn::cuda {
 
 template <class T>
-class ClassificationObjective {
+class ClassificationObjective : public AuxWeighted<T> {
  public:
-  explicit ClassificationObjective(T aux_weight = T(0.3)) : aux_weight_(aux_weight) {}
-  T aux_weight() const { return aux_weight_; }
+  using AuxWeighted<T>::AuxWeighted;
 
   // Gradients of the losses of the model's last training forward, then model.backward() with
   // them; all queued on the model's stream. labels: N int32 on the device.
@@ -53,7 +54,8 @@ class ClassificationObjective {
     std::size_t total = 0;
     for (std::size_t k = 0; k < outputs; ++k) total += logits[k].size();
     reserve(total, batch * outputs);
-    CTNN_CUDA_CHECK(cudaMemsetAsync(bad_label_.data(), 0, sizeof(int), ctx.stream()));
+    // All bits set: rules::no_bad_example(), the value atomicMin lowers.
+    CTNN_CUDA_CHECK(cudaMemsetAsync(first_bad_example_.data(), 0xff, sizeof(unsigned), ctx.stream()));
 
     std::array<DeviceSpan<const T>, max_aux_outputs> aux_gradients{};
     T* gradient = gradients_.data();
@@ -63,12 +65,12 @@ class ClassificationObjective {
       CTNN_CUDNN_CHECK(cudnnSoftmaxForward(ctx.cudnn(), CUDNN_SOFTMAX_LOG, CUDNN_SOFTMAX_MODE_INSTANCE,
                                            one<T>.get(), descriptor_, logits[k].data(), zero<T>.get(), descriptor_,
                                            log_probabilities_.data()));
-      const T weight = k == 0 ? T(1) : aux_weight_;
+      const T weight = k == 0 ? T(1) : this->aux_weight_;
       const auto count = static_cast<long long>(logits[k].size());
       launch<T>(*ctx.kernels, Kernel::cross_entropy_backward, count, ctx.stream(), count,
                 static_cast<long long>(classes), static_cast<const T*>(log_probabilities_.data()), labels.data(),
                 gradient, losses_.data() + k * batch, static_cast<T>(weight / static_cast<T>(batch)),
-                bad_label_.data());
+                first_bad_example_.data());
       if (k > 0) aux_gradients[k - 1] = {gradient, logits[k].size()};
       if (k == 0) main_gradient_ = {gradient, logits[0].size()};
       gradient += logits[k].size();
@@ -83,11 +85,7 @@ class ClassificationObjective {
   // Host labels: checked, uploaded, then as above.
   template <class Model>
   void backward(Model& model, std::span<const std::int32_t> labels) {
-    const std::size_t classes = Model::output_shape::size;
-    for (std::size_t n = 0; n < labels.size(); ++n)
-      if (labels[n] < 0 || static_cast<std::size_t>(labels[n]) >= classes)
-        throw Error("cross_entropy", "label " + std::to_string(labels[n]) + " of example " + std::to_string(n) +
-                                         " is outside [0, " + std::to_string(classes) + ")");
+    ctnn::detail::check_labels(labels, Model::output_shape::size);
     if (labels.size() > uploaded_labels_.size())
       uploaded_labels_.allocate(labels.size(), "the uploaded labels");
     copy_to_device_async<std::int32_t>(labels, uploaded_labels_.span().first(labels.size()),
@@ -102,28 +100,21 @@ class ClassificationObjective {
     ClassificationLoss<T> result;
     if (outputs_ == 0) throw Error("ClassificationObjective::loss", "call backward() first");
     std::vector<T> losses(batch_ * outputs_);
-    int bad = 0;
+    unsigned bad = rules::no_bad_example();
     copy_to_host<T>(DeviceSpan<const T>(losses_.data(), losses.size()), std::span<T>(losses), stream_);
-    copy_to_host<int>(DeviceSpan<const int>(bad_label_.data(), 1), std::span<int>(&bad, 1), stream_);
-    if (bad != 0) {
+    copy_to_host<unsigned>(DeviceSpan<const unsigned>(first_bad_example_.data(), 1), std::span<unsigned>(&bad, 1),
+                           stream_);
+    if (bad != rules::no_bad_example()) {
       std::int32_t label = 0;
-      copy_to_host<std::int32_t>(labels_.subspan(static_cast<std::size_t>(bad - 1), 1), std::span<std::int32_t>(&label, 1),
-                                 stream_);
-      throw Error("cross_entropy", "label " + std::to_string(label) + " of example " + std::to_string(bad - 1) +
+      copy_to_host<std::int32_t>(labels_.subspan(bad, 1), std::span<std::int32_t>(&label, 1), stream_);
+      throw Error("cross_entropy", "label " + std::to_string(label) + " of example " + std::to_string(bad) +
                                        " is outside the classes");
     }
     for (std::size_t k = 0; k < outputs_; ++k) {
       double sum = 0;
       for (std::size_t n = 0; n < batch_; ++n) sum += static_cast<double>(losses[k * batch_ + n]);
-      const T mean = static_cast<T>(sum / static_cast<double>(batch_));
-      if (k == 0)
-        result.main = mean;
-      else
-        result.aux[k - 1] = mean;
+      result.add_output(k, static_cast<T>(sum / static_cast<double>(batch_)), this->aux_weight_);
     }
-    result.aux_count = outputs_ - 1;
-    result.total = result.main;
-    for (std::size_t k = 0; k < result.aux_count; ++k) result.total += aux_weight_ * result.aux[k];
     return result;
   }
 
@@ -137,13 +128,12 @@ class ClassificationObjective {
       log_probabilities_.allocate(logits, "the log-probabilities");
     }
     if (losses > losses_.size()) losses_.allocate(losses, "the per-example losses");
-    if (bad_label_.size() == 0) bad_label_.allocate(1, "the label check");
+    if (first_bad_example_.size() == 0) first_bad_example_.allocate(1, "the label check");
   }
 
-  T aux_weight_;
   TensorDescriptor descriptor_;
   DeviceBuffer<T> gradients_, log_probabilities_, losses_;
-  DeviceBuffer<int> bad_label_;
+  DeviceBuffer<unsigned> first_bad_example_;
   DeviceBuffer<std::int32_t> uploaded_labels_;
   DeviceSpan<const T> main_gradient_;
   DeviceSpan<const std::int32_t> labels_;

@@ -184,12 +184,22 @@ template <class T>
 class Mirrored {
  public:
   Mirrored() = default;
-  Mirrored(std::size_t count, const std::string& what) : device_(count, what), host_(count) {
-    if (count > 0) CTNN_CUDA_CHECK(cudaMemset(device_.data(), 0, count * sizeof(T)));
+  // Both copies start at zero; the device copy is zeroed on `stream`, the one its users queue
+  // their work on, so that work is ordered after the fill (a non-blocking stream does not wait
+  // for the legacy default stream a plain cudaMemset would use).
+  Mirrored(std::size_t count, const std::string& what, cudaStream_t stream = nullptr)
+      : device_(count, what), host_(count), stream_(stream) {
+    if (count > 0) CTNN_CUDA_CHECK(cudaMemsetAsync(device_.data(), 0, count * sizeof(T), stream_));
   }
 
   std::size_t size() const { return host_.size(); }
-  void set_stream(cudaStream_t stream) { stream_ = stream; }
+  // Work on the new stream is not ordered after what was queued on the old one (the zero fill
+  // included): wait for the old stream once, when the stream changes.
+  void set_stream(cudaStream_t stream) {
+    if (stream == stream_) return;
+    CTNN_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    stream_ = stream;
+  }
 
   std::span<T> host() {
     download();

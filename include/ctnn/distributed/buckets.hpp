@@ -7,10 +7,11 @@
 //
 //   count 10, bucket_elements 4:   bucket 2 [0, 2)   bucket 1 [2, 6)   bucket 0 [6, 10)
 //
-// Backward reports ranges whose gradients are final (GradientReadyListener, reports may overlap
-// and nest); a bucket is ready when every element of it has been reported. Buckets are handed
-// out strictly in order 0, 1, 2, ...: every process starts its collectives in the same order,
-// which MPI and NCCL require. Needs no MPI: the communication is the caller's.
+// Backward reports ranges whose gradients are final (the model's gradient hook, one report per
+// leaf layer; reports may also overlap and nest); a bucket is ready when every element of it has
+// been reported. Buckets are handed out strictly in order 0, 1, 2, ...: every process starts its
+// collectives in the same order, which MPI and NCCL require. Needs no MPI: the communication is
+// the caller's.
 
 #include <algorithm>   // std::min, std::max, std::lower_bound
 #include <cstddef>     // std::size_t

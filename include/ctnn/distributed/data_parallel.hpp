@@ -15,9 +15,9 @@
 //     optimizer.step(model);                          // the same step on every process
 //   }
 //
-// What it attaches to the model (Model::set_training_hooks, removed again by the destructor):
-//   gradients_ready    a GradientAllReduce over model.gradients() (bucket_bytes, default 25 MB)
-//   batch_statistics   with sync_batch_norm, a SyncBatchNorm: BatchNorm layers normalise with the
+// What it attaches to the model's hooks (ctnn/distributed/hooks.hpp; removed by the destructor):
+//   gradient ready     a GradientAllReduce over model.gradients() (bucket_bytes, default 25 MB)
+//   batch statistics   with sync_batch_norm, a SyncBatchNorm: BatchNorm layers normalise with the
 //                      global batch's statistics (default off: each process its own, as DDP,
 //                      and rank 0's running statistics are copied to all at every step)
 //
@@ -40,12 +40,11 @@
 
 #include <ctnn/distributed/buckets.hpp>               // NoSync, default_bucket_bytes
 #include <ctnn/distributed/gradient_all_reduce.hpp>   // ctnn::distributed::GradientAllReduce
+#include <ctnn/distributed/hooks.hpp>                 // ctnn::distributed::AttachedHooks
 #include <ctnn/distributed/mpi.hpp>                   // ctnn::distributed::Communicator
 #include <ctnn/distributed/sync_batch_norm.hpp>       // ctnn::distributed::SyncBatchNorm
-#include <ctnn/error.hpp>                             // ctnn::Error
 #include <ctnn/evaluator.hpp>                         // ctnn::Cpu
 #include <ctnn/train/parallel.hpp>                    // ctnn::train::DataParallelism
-#include <ctnn/training_hooks.hpp>                    // ctnn::TrainingHooks
 
 namespace ctnn::distributed {
 
@@ -70,14 +69,11 @@ class DataParallel final : public train::DataParallelism {
         comm_(comm.duplicate()),
         all_reduce_(comm_, model.gradients(), options.bucket_bytes),
         sync_batch_norm_(options.sync_batch_norm ? std::make_unique<SyncBatchNorm>(comm_) : nullptr),
-        broadcast_buffers_(options.broadcast_buffers && !options.sync_batch_norm && Model::buffer_count > 0) {
-    if (model.training_hooks().gradients_ready || model.training_hooks().batch_statistics)
-      throw Error("DataParallel", "the model already has training hooks (another DataParallel?)");
-    model.set_training_hooks({&all_reduce_, sync_batch_norm_.get()});
-  }
+        broadcast_buffers_(options.broadcast_buffers && !options.sync_batch_norm && Model::buffer_count > 0),
+        hooks_(model, gradient_ready_hook(all_reduce_),
+               sync_batch_norm_ ? batch_statistics_hook(*sync_batch_norm_) : BatchStatisticsHook{}, "DataParallel") {}
   DataParallel(const DataParallel&) = delete;
   DataParallel& operator=(const DataParallel&) = delete;
-  ~DataParallel() { model_.set_training_hooks({}); }
 
   std::size_t rank() const override { return static_cast<std::size_t>(comm_.rank()); }
   std::size_t size() const override { return static_cast<std::size_t>(comm_.size()); }
@@ -107,6 +103,7 @@ class DataParallel final : public train::DataParallelism {
   GradientAllReduce<T> all_reduce_;
   std::unique_ptr<SyncBatchNorm> sync_batch_norm_;
   bool broadcast_buffers_;
+  AttachedHooks<Model> hooks_;  // last: removed before what they point to goes
 };
 
 }  // namespace ctnn::distributed

@@ -4,7 +4,7 @@
 // as backward has finished it, so communication overlaps the rest of backward (as PyTorch DDP).
 //
 //   GradientAllReduce<float> all_reduce(comm, model.gradients());      // 25 MB buckets
-//   model.set_training_hooks({.gradients_ready = &all_reduce});
+//   model.set_gradient_ready_hook(gradient_ready_hook(all_reduce));     // ctnn/distributed/hooks.hpp
 //   model.backward(...);            // backward's reports start the buckets as they fill
 //   all_reduce.synchronize();       // starts the rest, waits; gradients = average over processes
 //
@@ -26,12 +26,11 @@
 
 #include <ctnn/distributed/buckets.hpp>   // ctnn::distributed::BucketTracker, default_bucket_bytes
 #include <ctnn/distributed/mpi.hpp>       // ctnn::distributed::Communicator, CTNN_MPI_CHECK, mpi_type
-#include <ctnn/training_hooks.hpp>        // ctnn::GradientReadyListener
 
 namespace ctnn::distributed {
 
 template <class T>
-class GradientAllReduce final : public GradientReadyListener {
+class GradientAllReduce {
  public:
   GradientAllReduce(const Communicator& comm, std::span<T> gradients, std::size_t bucket_bytes = default_bucket_bytes)
       : comm_(comm.duplicate()),
@@ -51,7 +50,8 @@ class GradientAllReduce final : public GradientReadyListener {
   void set_enabled(bool on) { enabled_ = on; }
   bool enabled() const { return enabled_; }
 
-  void on_gradients_ready(std::size_t begin, std::size_t end) override {
+  // Backward's report (the model's gradient hook): gradients [begin, end) are final.
+  void on_gradients_ready(std::size_t begin, std::size_t end) {
     if (!enabled_) return;
     tracker_.mark_final(begin, end, [&](std::size_t k) { start(k); });
     if (tracker_.started() > 0) CTNN_MPI_CHECK(MPI_Testall(static_cast<int>(requests_.size()), requests_.data(), &flag_, MPI_STATUSES_IGNORE));

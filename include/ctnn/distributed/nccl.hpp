@@ -37,11 +37,11 @@
 
 #include <ctnn/cuda/error.hpp>            // CTNN_CUDA_CHECK
 #include <ctnn/distributed/buckets.hpp>   // BucketTracker, NoSync, default_bucket_bytes
+#include <ctnn/distributed/hooks.hpp>     // ctnn::distributed::AttachedHooks, gradient_ready_hook
 #include <ctnn/distributed/mpi.hpp>       // ctnn::distributed::Communicator
 #include <ctnn/error.hpp>                 // ctnn::Error
 #include <ctnn/evaluator.hpp>             // ctnn::Cuda
 #include <ctnn/train/parallel.hpp>        // ctnn::train::DataParallelism
-#include <ctnn/training_hooks.hpp>        // ctnn::GradientReadyListener
 
 #if NCCL_VERSION_CODE < 21000
 #error "ctnn's NCCL data parallelism needs NCCL 2.10 or newer (ncclAvg)"
@@ -114,7 +114,7 @@ class NcclCommunicator {
 // kernels that fill it (see the top of this file).
 // ---------------------------------------------------------------------------------------------
 template <class T>
-class NcclGradientAllReduce final : public GradientReadyListener {
+class NcclGradientAllReduce {
  public:
   NcclGradientAllReduce(const NcclCommunicator& comm, T* gradients, std::size_t count, cudaStream_t compute,
                         std::size_t bucket_bytes = default_bucket_bytes)
@@ -139,7 +139,8 @@ class NcclGradientAllReduce final : public GradientReadyListener {
   bool enabled() const { return enabled_; }
   cudaStream_t stream() const { return stream_; }
 
-  void on_gradients_ready(std::size_t begin, std::size_t end) override {
+  // Backward's report (the model's gradient hook): the kernels filling [begin, end) are queued.
+  void on_gradients_ready(std::size_t begin, std::size_t end) {
     if (enabled_) tracker_.mark_final(begin, end, [&](std::size_t k) { start(k); });
   }
 
@@ -196,14 +197,10 @@ class NcclDataParallel final : public train::DataParallelism {
         comm_(comm.duplicate()),
         nccl_(comm_, model.context().handles.device()),
         all_reduce_(nccl_, model.device_gradients().data(), Model::parameter_count, model.stream(), options.bucket_bytes),
-        broadcast_buffers_(options.broadcast_buffers && Model::buffer_count > 0) {
-    if (model.training_hooks().gradients_ready || model.training_hooks().batch_statistics)
-      throw Error("NcclDataParallel", "the model already has training hooks (another NcclDataParallel?)");
-    model.set_training_hooks({&all_reduce_, nullptr});
-  }
+        broadcast_buffers_(options.broadcast_buffers && Model::buffer_count > 0),
+        hooks_(model, gradient_ready_hook(all_reduce_), {}, "NcclDataParallel") {}
   NcclDataParallel(const NcclDataParallel&) = delete;
   NcclDataParallel& operator=(const NcclDataParallel&) = delete;
-  ~NcclDataParallel() { model_.set_training_hooks({}); }
 
   std::size_t rank() const override { return static_cast<std::size_t>(comm_.rank()); }
   std::size_t size() const override { return static_cast<std::size_t>(comm_.size()); }
@@ -231,6 +228,7 @@ class NcclDataParallel final : public train::DataParallelism {
   NcclCommunicator nccl_;
   NcclGradientAllReduce<T> all_reduce_;
   bool broadcast_buffers_;
+  AttachedHooks<Model> hooks_;  // last: removed before what they point to goes
 };
 
 }  // namespace ctnn::distributed

@@ -4,7 +4,7 @@
 // the global batch and trains as one process would on it.
 //
 //   SyncBatchNorm sync(comm);
-//   model.set_training_hooks({.gradients_ready = ..., .batch_statistics = &sync});
+//   model.set_batch_statistics_hook(batch_statistics_hook(sync));   // ctnn/distributed/hooks.hpp
 //
 // Each BatchNorm layer then sums, over the processes, [sum x | count] and sum (x - mean)^2 in its
 // training forward, and [sum dy | sum dy * x_hat | count] in its backward (ctnn/cpu/batch_norm.hpp):
@@ -16,19 +16,20 @@
 #include <vector>    // std::vector
 
 #include <ctnn/distributed/mpi.hpp>   // ctnn::distributed::Communicator
-#include <ctnn/training_hooks.hpp>    // ctnn::BatchStatisticsReducer
 
 namespace ctnn::distributed {
 
-class SyncBatchNorm final : public BatchStatisticsReducer {
+class SyncBatchNorm {
  public:
   explicit SyncBatchNorm(const Communicator& comm) : comm_(comm.duplicate()) {}
 
-  std::span<double> workspace(std::size_t count) override {
+  // Room for `count` doubles, grown once and reused by every call.
+  std::span<double> workspace(std::size_t count) {
     if (buffer_.size() < count) buffer_.resize(count);
     return {buffer_.data(), count};
   }
-  void sum(std::span<double> values) override {
+  // values = their elementwise sums over the processes.
+  void sum(std::span<double> values) {
     comm_.sum(values);
     ++reductions_;
   }

@@ -10,24 +10,28 @@
 #include <cstddef>       // std::size_t
 #include <string_view>   // std::string_view
 
-#include <ctnn/evaluator.hpp>   // ctnn::Evaluator, ctnn::Slot, ctnn::ParamSpan
-#include <ctnn/layer.hpp>       // ctnn::Layer, ctnn::Mode
-#include <ctnn/shape.hpp>       // ctnn::ShapeType, ctnn::output_shape_t
+#include <ctnn/container.hpp>    // ctnn::ContainerLayer
+#include <ctnn/evaluator.hpp>    // ctnn::Evaluator, ctnn::forward_layer, ctnn::backward_layer
+#include <ctnn/layer.hpp>        // ctnn::Mode, ctnn::align_elements
+#include <ctnn/pass_state.hpp>   // ctnn::record_if
+#include <ctnn/shape.hpp>        // ctnn::ShapeType, ctnn::output_shape_t
 
 namespace ctnn {
 
 template <class Head>
-struct AuxOutput : Layer {
+struct AuxOutput : ContainerLayer<Head> {
   using head = Head;
   static constexpr std::string_view type_name = Head::type_name;
-  static constexpr std::size_t parameter_count = Head::parameter_count;
-  static constexpr std::size_t buffer_count = Head::buffer_count;
   static constexpr bool is_view = true;
   static constexpr bool backward_reads_input = true;
   static constexpr bool backward_reads_output = true;  // its output is Head's input
-  // walk() shows the head in the tap's place; the recorded output is the head's.
+  // walk() shows the head in the tap's place, in training only; the recorded output is the head's.
   static constexpr std::size_t node_count = Head::node_count;
+  static constexpr bool has_own_node = false;
+  static constexpr bool children_run_in_training_only = true;
   static constexpr bool records_own_output = true;
+  template <ShapeType In, std::size_t>
+  using child_input_shape = In;
   template <ShapeType In>
   using head_output_shape = output_shape_t<Head, In>;
   // The identity on the main path, but only for an input Head accepts: naming Head's output
@@ -54,29 +58,26 @@ struct Evaluator<AuxOutput<Head>, Device, T> {
   using Tap = AuxOutput<Head>;
 
   template <ShapeType In, class Context>
-  static void forward(Context& ctx, ParamSpan<T> params, ConstSlot<T> x, Slot<T> y, T* saved, T* scratch) {
-    if (y.data != x.data) copy_images(ctx, x, y, In::size, false);
+  static void forward(Context& ctx, const ForwardArgs<T>& a) {
+    if (a.y.data != a.x.data) copy_images(ctx, a.x, a.y, In::size, false);
     if (ctx.mode != Mode::train) return;
     // Images packed back to back: Model::aux_output(k) hands this out as one [N, size] tensor.
-    const Slot<T> head_output{saved, output_shape_t<Head, In>::size};
+    const Slot<T> head_output{a.saved, output_shape_t<Head, In>::size};
     const std::size_t first_node = ctx.node;  // the head's subtree starts where the tap's does
-    evaluator_t<Head, Device, T>::template forward<In>(
-        ctx, params, x, head_output, saved + ctx.batch * Tap::template head_output_elements<In>, scratch);
-    ctx.record_if(first_node + Head::node_count - 1, head_output, output_shape_t<Head, In>::size);
+    forward_layer<Head, In>(ctx, {a.params, a.x, head_output, a.saved + ctx.batch * Tap::template head_output_elements<In>,
+                                  a.scratch});
+    record_if(ctx, first_node + Head::node_count - 1, head_output, output_shape_t<Head, In>::size);
     ctx.publish_aux_output(head_output, output_shape_t<Head, In>::size);
   }
 
   template <ShapeType In, class Context>
-  static void backward(Context& ctx, ParamSpan<T> params, ConstSlot<T> x, ConstSlot<T> y, ConstSlot<T> dy,
-                       Slot<T> dx, bool accumulate_dx, T* saved, T* scratch) {
+  static void backward(Context& ctx, const BackwardArgs<T>& a) {
     // Backward visits taps in reverse forward order, so the last published output comes first.
     const ConstSlot<T> head_gradient = ctx.take_aux_gradient();
-    if (dx) copy_images(ctx, dy, dx, In::size, accumulate_dx);
-    const Slot<T> head_output{saved, output_shape_t<Head, In>::size};
-    evaluator_t<Head, Device, T>::template backward<In>(
-        ctx, params, x, head_output, head_gradient, dx, true,
-        saved + ctx.batch * Tap::template head_output_elements<In>, scratch);
-    (void)y;
+    if (a.dx) copy_images(ctx, a.dy, a.dx, In::size, a.accumulate_dx);
+    const Slot<T> head_output{a.saved, output_shape_t<Head, In>::size};
+    backward_layer<Head, In>(ctx, {a.params, a.x, head_output, head_gradient, a.dx, true,
+                                   a.saved + ctx.batch * Tap::template head_output_elements<In>, a.scratch});
   }
 };
 

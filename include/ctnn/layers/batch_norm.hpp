@@ -22,7 +22,8 @@
 #include <ratio>         // std::ratio
 #include <string_view>   // std::string_view
 
-#include <ctnn/diagnostics.hpp>   // BatchNorm_receives_channels_but_was_declared_with_C
+#include <ctnn/diagnostics.hpp>   // BatchNorm_receives_channels_but_was_declared_with_C, ...
+#include <ctnn/evaluator.hpp>     // ctnn::ParamSpan
 #include <ctnn/layer.hpp>         // ctnn::Layer, ctnn::TensorSpec, ctnn::TensorRole
 #include <ctnn/shape.hpp>         // ctnn::ShapeType
 
@@ -37,10 +38,9 @@ concept Ratio = requires {
 
 template <std::size_t C, Ratio Eps = std::ratio<1, 100000>, Ratio Momentum = std::ratio<1, 10>>
 struct BatchNorm : Layer {
-  static_assert(C > 0, "BatchNorm<C>: C must be positive");
-  static_assert(Eps::num > 0, "BatchNorm<C, Eps>: Eps must be positive");
-  static_assert(Momentum::num >= 0 && Momentum::num <= Momentum::den,
-                "BatchNorm<C, Eps, Momentum>: Momentum must lie in [0, 1]");
+  static_assert(diagnostic::BatchNorm_C_must_be_positive<C>::ok);
+  static_assert(diagnostic::BatchNorm_Eps_must_be_positive<Eps::num, Eps::den>::ok);
+  static_assert(diagnostic::BatchNorm_Momentum_must_lie_in_0_to_1<Momentum::num, Momentum::den>::ok);
 
   static constexpr std::string_view type_name = "BatchNorm2d";
   static constexpr std::size_t channels = C;
@@ -52,6 +52,28 @@ struct BatchNorm : Layer {
   // Offsets inside the layer's parameters and buffers.
   static constexpr std::size_t weight_offset = 0, bias_offset = C;
   static constexpr std::size_t running_mean_offset = 0, running_var_offset = C, num_batches_tracked_offset = 2 * C;
+  // Where each tensor lies in the layer's window of the model's buffers (gradients: nullptr
+  // when frozen), for every backend's kernel.
+  template <class T>
+  struct Pointers {
+    const T* weight;
+    const T* bias;
+    T* running_mean;
+    T* running_var;
+    T* num_batches_tracked;
+    T* weight_grad;
+    T* bias_grad;
+  };
+  template <class T>
+  static Pointers<T> pointers(const ParamSpan<T>& p) {
+    return {p.values + weight_offset,
+            p.values + bias_offset,
+            p.buffers + running_mean_offset,
+            p.buffers + running_var_offset,
+            p.buffers + num_batches_tracked_offset,
+            p.gradients ? p.gradients + weight_offset : nullptr,
+            p.gradients ? p.gradients + bias_offset : nullptr};
+  }
   static constexpr std::array<TensorSpec, 5> tensors{{
       {"weight", {C}, 1, weight_offset, TensorRole::parameter},
       {"bias", {C}, 1, bias_offset, TensorRole::parameter},

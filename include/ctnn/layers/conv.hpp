@@ -17,14 +17,31 @@
 
 namespace ctnn {
 
+// What every backend's convolution kernel needs: the description's numbers and the input's.
+//   out_height = (in_height + 2 * padding - kernel) / stride + 1, the same for the width
+struct ConvGeometry {
+  std::size_t in_channels, out_channels, kernel, stride, padding;
+  std::size_t in_height, in_width, out_height, out_width;
+
+  constexpr std::size_t in_plane() const { return in_height * in_width; }
+  constexpr std::size_t out_plane() const { return out_height * out_width; }
+  constexpr std::size_t in_size() const { return in_channels * in_plane(); }
+  constexpr std::size_t out_size() const { return out_channels * out_plane(); }
+  // Rows of the im2col matrix: one per input channel and kernel position.
+  constexpr std::size_t col_rows() const { return in_channels * kernel * kernel; }
+  // A 1x1, stride-1, unpadded convolution: the input is its own im2col matrix.
+  constexpr bool is_pointwise() const { return kernel == 1 && stride == 1 && padding == 0; }
+};
+
 template <std::size_t In, std::size_t Out, std::size_t K, std::size_t S = 1, std::size_t P = 0, bool Bias = true>
 struct Conv : Layer {
-  static_assert(In > 0 && Out > 0 && K > 0 && S > 0, "Conv<In, Out, K, S, P>: In, Out, K and S must be positive");
+  static_assert(diagnostic::Conv_In_Out_K_and_S_must_be_positive<In, Out, K, S>::ok);
 
   static constexpr std::string_view type_name = "Conv2d";
   static constexpr std::size_t in_channels = In, out_channels = Out, kernel = K, stride = S, padding = P;
   static constexpr bool has_bias = Bias;
   static constexpr std::size_t weight_count = Out * In * K * K;
+  static constexpr std::size_t bias_offset = weight_count;  // when Bias
   static constexpr std::size_t parameter_count = weight_count + (Bias ? Out : 0);
   static constexpr bool backward_reads_input = true;
   static constexpr bool backward_reads_output = false;
@@ -43,6 +60,10 @@ struct Conv : Layer {
              diagnostic::Conv_kernel_is_larger_than_its_padded_input_of_height_and_width<
                  K, Input::height + 2 * P, Input::width + 2 * P>::ok)
   using output_shape = Shape<Out, conv_output_size(Input::height, K, S, P), conv_output_size(Input::width, K, S, P)>;
+
+  template <ShapeType Input>
+  static constexpr ConvGeometry geometry{In, Out, K, S, P, Input::height, Input::width, output_shape<Input>::height,
+                                         output_shape<Input>::width};
 
   template <ShapeType Input>
   static constexpr std::size_t macs = output_shape<Input>::size * In * K * K;

@@ -4,8 +4,10 @@
 
 #include <string_view>   // std::string_view
 
-#include <ctnn/layer.hpp>   // ctnn::Layer
-#include <ctnn/shape.hpp>   // ctnn::Features
+#include <ctnn/evaluator.hpp>         // ctnn::Evaluator, ctnn::ViewEvaluator
+#include <ctnn/layer.hpp>             // ctnn::Layer
+#include <ctnn/layers/identity.hpp>   // ctnn::Identity (declared here before it had a header of its own)
+#include <ctnn/shape.hpp>             // ctnn::Features
 
 namespace ctnn {
 
@@ -18,14 +20,7 @@ struct Flatten : Layer {
   using output_shape = Features<In::size>;
 };
 
-// The identity; stands where an optional layer is switched off (GoogLeNet without aux heads).
-struct Identity : Layer {
-  static constexpr std::string_view type_name = "Identity";
-  static constexpr bool is_view = true;
-  static constexpr bool backward_reads_input = false;
-  static constexpr bool backward_reads_output = false;
-  template <ShapeType In>
-  using output_shape = In;
-};
+template <class Device, class T>
+struct Evaluator<Flatten, Device, T> : ViewEvaluator<T> {};
 
 }  // namespace ctnn

@@ -1,7 +1,8 @@
 #pragma once
 // ctnn::Named<"conv1", L>: L under the attribute name PyTorch gives it. Names build the
 // parameter paths used by checkpoints ("conv1.conv.weight"); an unnamed child of a Sequential is
-// named by its index, as in nn.Sequential ("branch2.0.conv.weight").
+// named by its index, as in nn.Sequential ("branch2.0.conv.weight"). ctnn::Inline<L> is L under
+// the empty name: its children take their parent's path.
 
 #include <algorithm>     // std::copy_n
 #include <cstddef>       // std::size_t
@@ -35,5 +36,11 @@ struct is_named<Named<Name, L>> : std::true_type {};
 // The name of a child: its Named name, or its index as nn.Sequential names it.
 template <class L>
 constexpr bool is_named_v = detail::is_named<L>::value;
+
+// L with the empty name: its own children stand directly under its parent's path, as the layers
+// of a torchvision block are attributes of the block itself (layer1.0.conv1, not layer1.0.0.conv1).
+// walk (ctnn/walk.hpp) still numbers L, but find_layer and the summary do not show it.
+template <class L>
+using Inline = Named<"", L>;
 
 }  // namespace ctnn

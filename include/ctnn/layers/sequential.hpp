@@ -14,6 +14,8 @@
 //   training:   every intermediate result that backward needs gets its own slot in `saved`;
 //     a layer still works in place when neither it nor the layers sharing the buffer need the
 //     overwritten values in backward (Conv then ReLU: Conv's backward reads its input only).
+// Where a device fuses two layers (Fusion, ctnn/evaluator.hpp) and the second runs in place on
+// the first's output, evaluation runs them as one call.
 
 #include <algorithm>     // std::max
 #include <array>         // std::array
@@ -23,10 +25,12 @@
 #include <type_traits>   // std::type_identity
 #include <utility>       // std::index_sequence
 
-#include <ctnn/evaluator.hpp>   // ctnn::Evaluator, ctnn::Slot, ctnn::ParamSpan
-#include <ctnn/layer.hpp>       // ctnn::Layer, ctnn::Mode
-#include <ctnn/shape.hpp>       // ctnn::ShapeType, ctnn::output_shape_t
-#include <ctnn/training_hooks.hpp>   // ctnn::report_gradients_ready
+#include <ctnn/container.hpp>     // ctnn::ContainerLayer, ctnn::child_t
+#include <ctnn/diagnostics.hpp>   // Sequential_needs_at_least_one_layer
+#include <ctnn/evaluator.hpp>     // ctnn::Evaluator, ctnn::forward_layer, ctnn::backward_layer, ctnn::Fusion
+#include <ctnn/layer.hpp>         // ctnn::Mode, ctnn::align_elements
+#include <ctnn/pass_state.hpp>    // ctnn::record_if
+#include <ctnn/shape.hpp>         // ctnn::ShapeType, ctnn::output_shape_t
 
 namespace ctnn {
 
@@ -46,6 +50,12 @@ template <class... S, class L>
 auto operator>>(ShapeChain<S...>, std::type_identity<L>) {
   return typename ShapeChain<S...>::template then<L>{};
 }
+// The fold is named once per (In, L...) through this function: clang then reports a layer that
+// fails its check once, not again ("invalid operands") wherever the shapes are named.
+template <class In, class... L>
+struct ShapesOf {
+  static auto chain() { return (ShapeChain<In>{} >> ... >> std::type_identity<L>{}); }
+};
 
 // Where a layer's output lives inside a Sequential's plan.
 enum class Place : unsigned char {
@@ -65,66 +75,106 @@ constexpr std::size_t max_of(const std::array<std::size_t, N>& values) {
 }  // namespace detail
 
 template <class... L>
-struct Sequential : Layer {
-  static_assert(sizeof...(L) > 0, "Sequential<L...>: needs at least one layer");
+struct Sequential : ContainerLayer<L...> {
+  static_assert(diagnostic::Sequential_needs_at_least_one_layer<sizeof...(L)>::ok);
   static constexpr std::string_view type_name = "Sequential";
   static constexpr std::size_t layer_count = sizeof...(L);
   using layers = std::tuple<L...>;
 
-  static constexpr std::size_t parameter_count = (std::size_t{0} + ... + L::parameter_count);
-  static constexpr std::size_t buffer_count = (std::size_t{0} + ... + L::buffer_count);
-
-  // Offsets of each layer's parameters and buffers inside this Sequential's blocks.
-  static constexpr std::array<std::size_t, layer_count> parameter_offsets = [] {
-    std::array<std::size_t, layer_count> counts{L::parameter_count...}, offsets{};
-    for (std::size_t i = 1; i < layer_count; ++i) offsets[i] = offsets[i - 1] + counts[i - 1];
-    return offsets;
-  }();
-  static constexpr std::array<std::size_t, layer_count> buffer_offsets = [] {
-    std::array<std::size_t, layer_count> counts{L::buffer_count...}, offsets{};
-    for (std::size_t i = 1; i < layer_count; ++i) offsets[i] = offsets[i - 1] + counts[i - 1];
-    return offsets;
-  }();
-  // End of each layer's parameters: layer i and all before it hold parameters [0, end[i]).
-  static constexpr std::array<std::size_t, layer_count> parameter_ends = [] {
-    std::array<std::size_t, layer_count> counts{L::parameter_count...}, ends{};
-    for (std::size_t i = 0; i < layer_count; ++i) ends[i] = parameter_offsets[i] + counts[i];
-    return ends;
-  }();
-  // Walk positions: layer i's subtree starts node_offsets[i] after this Sequential's first.
-  static constexpr std::size_t node_count = (std::size_t{1} + ... + L::node_count);
-  static constexpr std::array<std::size_t, layer_count> node_offsets = [] {
-    std::array<std::size_t, layer_count> counts{L::node_count...}, offsets{};
-    for (std::size_t i = 1; i < layer_count; ++i) offsets[i] = offsets[i - 1] + counts[i - 1];
-    return offsets;
-  }();
-
-  // For walks that treat Sequential and Concat alike.
-  template <class = void>
-  using layers_or_branches = layers;
   template <ShapeType In>
-  using shapes = decltype((detail::ShapeChain<In>{} >> ... >> std::type_identity<L>{}));
+  using shapes = decltype(detail::ShapesOf<In, L...>::chain());
 
   template <ShapeType In>
   using output_shape = typename shapes<In>::last;
   template <ShapeType In, std::size_t I>
   using child_input_shape = typename shapes<In>::template at<I>;
 
+  // Whether every layer accepts the shape it receives. Where one does not, its check has printed
+  // the error; the figures below are then 0 rather than one more error each (clang).
+  template <ShapeType In>
+  static constexpr bool accepts = requires { typename output_shape<In>; };
+
   template <ShapeType In>
   static constexpr std::size_t macs = [] {
-    return [&]<std::size_t... I>(std::index_sequence<I...>) {
-      return (std::size_t{0} + ... + L::template macs<typename shapes<In>::template at<I>>);
-    }(std::make_index_sequence<layer_count>{});
+    if constexpr (!accepts<In>) {
+      return std::size_t{0};
+    } else {
+      return [&]<std::size_t... I>(std::index_sequence<I...>) {
+        return (std::size_t{0} + ... + L::template macs<typename shapes<In>::template at<I>>);
+      }(std::make_index_sequence<layer_count>{});
+    }
   }();
 
   template <ShapeType In>
   static constexpr std::size_t workspace_elements = [] {
-    return [&]<std::size_t... I>(std::index_sequence<I...>) {
-      return std::max({std::size_t{0}, L::template workspace_elements<typename shapes<In>::template at<I>>...});
-    }(std::make_index_sequence<layer_count>{});
+    if constexpr (!accepts<In>) {
+      return std::size_t{0};
+    } else {
+      return [&]<std::size_t... I>(std::index_sequence<I...>) {
+        return std::max({std::size_t{0}, L::template workspace_elements<typename shapes<In>::template at<I>>...});
+      }(std::make_index_sequence<layer_count>{});
+    }
   }();
 
-  // The compile-time memory plan for input shape In.
+  // ---- where each layer's output lives: decided by the layers' flags alone --------------------
+  static constexpr std::array<bool, layer_count> in_place_layers{L::in_place...};
+  static constexpr std::array<bool, layer_count> view_layers{L::is_view...};
+  static constexpr std::array<bool, layer_count> layers_reading_input{L::backward_reads_input...};
+  static constexpr std::array<bool, layer_count> layers_reading_output{L::backward_reads_output...};
+  // A view shares its input's buffer, so whoever produced that buffer still reads it.
+  static constexpr std::array<bool, layer_count> buffer_read_in_backward = [] {
+    std::array<bool, layer_count> reads = layers_reading_output;
+    for (std::size_t i = 1; i < layer_count; ++i)
+      if (view_layers[i]) reads[i] = reads[i] || reads[i - 1];
+    return reads;
+  }();
+
+  // May layer i overwrite the buffer holding its input (layer i - 1's output)?
+  static constexpr bool may_overwrite_input(std::size_t i, Mode mode) {
+    if (i == 0 || !in_place_layers[i]) return false;
+    return mode == Mode::eval || (!buffer_read_in_backward[i - 1] && !layers_reading_input[i]);
+  }
+
+  // The first of the trailing layers that write the caller's output y (the others run in
+  // place on it or view it).
+  static constexpr std::size_t output_writer(Mode mode) {
+    if (layer_count == 0) return 0;  // the static_assert above says why
+    std::size_t writer = layer_count - 1;
+    while (writer > 0 && (view_layers[writer] || may_overwrite_input(writer, mode))) --writer;
+    return writer;
+  }
+
+  static constexpr std::array<detail::Place, layer_count> places(Mode mode) {
+    using detail::Place;
+    std::array<Place, layer_count> place{};
+    const std::size_t writer = output_writer(mode);
+    for (std::size_t i = writer; i < layer_count; ++i) place[i] = Place::output;
+    for (std::size_t i = 0; i < writer; ++i) {
+      const Place input = i == 0 ? Place::input : place[i - 1];
+      if (view_layers[i] || (input != Place::input && may_overwrite_input(i, mode))) {
+        place[i] = input;
+      } else if (mode == Mode::train) {
+        place[i] = Place::saved;
+      } else {
+        place[i] = input == Place::scratch0 ? Place::scratch1 : Place::scratch0;
+      }
+    }
+    return place;
+  }
+  static constexpr auto eval_places = places(Mode::eval);
+  static constexpr auto train_places = places(Mode::train);
+
+  // Backward reads y only through the layers placed on it in training: their outputs, and the
+  // inputs of those after the writer (which are y too).
+  static constexpr bool backward_reads_output = [] {
+    const std::size_t writer = output_writer(Mode::train);
+    bool reads = false;
+    for (std::size_t i = writer; i < layer_count; ++i)
+      reads = reads || layers_reading_output[i] || (i > writer && layers_reading_input[i]);
+    return reads;
+  }();
+
+  // The compile-time memory plan for input shape In: sizes and offsets.
   template <ShapeType In>
   struct plan {
     static constexpr std::size_t n = layer_count;
@@ -133,16 +183,6 @@ struct Sequential : Layer {
     template <std::size_t I>
     using output_shape = typename shapes<In>::template at<I + 1>;
 
-    static constexpr std::array<bool, n> in_place{L::in_place...};
-    static constexpr std::array<bool, n> is_view{L::is_view...};
-    static constexpr std::array<bool, n> reads_input{L::backward_reads_input...};
-    // A view shares its input's buffer, so whoever produced that buffer still reads it.
-    static constexpr std::array<bool, n> buffer_read_in_backward = [] {
-      std::array<bool, n> reads{L::backward_reads_output...};
-      for (std::size_t i = 1; i < n; ++i)
-        if (is_view[i]) reads[i] = reads[i] || reads[i - 1];
-      return reads;
-    }();
     static constexpr std::array<std::size_t, n> output_sizes = [] {
       return [&]<std::size_t... I>(std::index_sequence<I...>) {
         return std::array<std::size_t, n>{align_elements(output_shape<I>::size)...};
@@ -158,34 +198,6 @@ struct Sequential : Layer {
         return std::array<std::size_t, n>{L::template scratch_elements<input_shape<I>>...};
       }(std::make_index_sequence<n>{});
     }();
-
-    // May layer i overwrite the buffer holding its input (layer i - 1's output)?
-    static constexpr bool may_overwrite_input(std::size_t i, Mode mode) {
-      if (i == 0 || !in_place[i]) return false;
-      return mode == Mode::eval || (!buffer_read_in_backward[i - 1] && !reads_input[i]);
-    }
-
-    static constexpr std::array<detail::Place, n> places(Mode mode) {
-      using detail::Place;
-      std::array<Place, n> place{};
-      // Trailing layers that can run in place on y follow the last one that writes y.
-      std::size_t writer = n - 1;
-      while (writer > 0 && (is_view[writer] || may_overwrite_input(writer, mode))) --writer;
-      for (std::size_t i = writer; i < n; ++i) place[i] = Place::output;
-      for (std::size_t i = 0; i < writer; ++i) {
-        const Place input = i == 0 ? Place::input : place[i - 1];
-        if (is_view[i] || (input != Place::input && may_overwrite_input(i, mode))) {
-          place[i] = input;
-        } else if (mode == Mode::train) {
-          place[i] = Place::saved;
-        } else {
-          place[i] = input == Place::scratch0 ? Place::scratch1 : Place::scratch0;
-        }
-      }
-      return place;
-    }
-    static constexpr auto eval_places = places(Mode::eval);
-    static constexpr auto train_places = places(Mode::train);
 
     // evaluation: [scratch0][scratch1][child scratch]
     static constexpr std::size_t eval_buffer = [] {
@@ -205,7 +217,7 @@ struct Sequential : Layer {
       SavedSlots slots;
       for (std::size_t i = 0; i < n; ++i) {
         const bool shares_previous = i > 0 && train_places[i - 1] == detail::Place::saved &&
-                                     (is_view[i] || may_overwrite_input(i, Mode::train));
+                                     (view_layers[i] || may_overwrite_input(i, Mode::train));
         if (train_places[i] == detail::Place::saved && !shares_previous) {
           slots.offsets[i] = slots.total;
           slots.total += output_sizes[i];
@@ -245,93 +257,120 @@ struct Sequential : Layer {
   };
 
   template <ShapeType In>
-  static constexpr std::size_t saved_elements = plan<In>::saved_total;
+  static constexpr std::size_t saved_elements = [] {
+    if constexpr (accepts<In>) return plan<In>::saved_total;
+    else return std::size_t{0};
+  }();
   template <ShapeType In>
-  static constexpr std::size_t scratch_elements = plan<In>::scratch_total;
+  static constexpr std::size_t scratch_elements = [] {
+    if constexpr (accepts<In>) return plan<In>::scratch_total;
+    else return std::size_t{0};
+  }();
 };
 
 template <class... L, class Device, class T>
 struct Evaluator<Sequential<L...>, Device, T> {
   using Seq = Sequential<L...>;
   using Place = detail::Place;
+  static constexpr std::size_t n = sizeof...(L);
 
-  template <ShapeType In, class Context>
-  static void forward(Context& ctx, ParamSpan<T> params, ConstSlot<T> x, Slot<T> y, T* saved, T* scratch) {
-    using P = typename Seq::template plan<In>;
-    const std::size_t batch = ctx.batch;
-    const bool training = ctx.mode == Mode::train;
-    T* child_scratch = scratch + batch * (training ? 0 : 2 * P::eval_buffer);
-    auto slot_at = [&](Place place, std::size_t i) -> Slot<T> {
-      switch (place) {
-        case Place::input: return {const_cast<T*>(x.data), x.image_stride};  // views only read it
-        case Place::output: return y;
-        case Place::scratch0: return {scratch, P::eval_buffer};
-        case Place::scratch1: return {scratch + batch * P::eval_buffer, P::eval_buffer};
-        case Place::saved: break;
-      }
-      return {saved + batch * P::saved_slot_offsets[i], P::output_sizes[i]};
-    };
-    const std::size_t first_node = ctx.node;
-    [&]<std::size_t... I>(std::index_sequence<I...>) {
-      (
-          [&] {
-            const auto& places = training ? P::train_places : P::eval_places;
-            const ConstSlot<T> input = I == 0 ? x : ConstSlot<T>(slot_at(places[I == 0 ? 0 : I - 1], I == 0 ? 0 : I - 1));
-            const Slot<T> output = slot_at(places[I], I);
-            using Child = std::tuple_element_t<I, std::tuple<L...>>;
-            ctx.node = first_node + Seq::node_offsets[I];
-            evaluator_t<Child, Device, T>::template forward<typename P::template input_shape<I>>(
-                ctx, params.advance(Seq::parameter_offsets[I], Seq::buffer_offsets[I]), input, output,
-                saved + batch * P::child_saved_offsets[I], child_scratch);
-            // Recorded before a later layer can overwrite it in place; a child's own position
-            // is the last of its subtree.
-            if constexpr (!Child::records_own_output)
-              ctx.record_if(first_node + Seq::node_offsets[I] + Child::node_count - 1, output,
-                            P::template output_shape<I>::size);
-          }(),
-          ...);
-    }(std::make_index_sequence<sizeof...(L)>{});
+  // Does the device compute layers I and I + 1 in one call in evaluation mode? Only where I + 1
+  // runs in place on I's output.
+  template <std::size_t I>
+  static constexpr bool fuses_with_next() {
+    if constexpr (I + 1 < n && Seq::eval_places[I + 1 < n ? I + 1 : I] == Seq::eval_places[I])
+      return Fusion<unnamed_t<child_t<Seq, I>>, unnamed_t<child_t<Seq, I + 1>>, Device, T>::available;
+    else
+      return false;  // (the trait is not even named: fewer instantiations)
   }
 
   template <ShapeType In, class Context>
-  static void backward(Context& ctx, ParamSpan<T> params, ConstSlot<T> x, ConstSlot<T> y, ConstSlot<T> dy,
-                       Slot<T> dx, bool accumulate_dx, T* saved, T* scratch) {
+  static void forward(Context& ctx, const ForwardArgs<T>& a) {
     using P = typename Seq::template plan<In>;
-    constexpr std::size_t n = sizeof...(L);
     const std::size_t batch = ctx.batch;
-    T* gradient[2] = {scratch, scratch + batch * P::gradient_buffer};
-    T* child_scratch = scratch + 2 * batch * P::gradient_buffer;
-    auto slot_at = [&](Place place, std::size_t i) -> ConstSlot<T> {
-      switch (place) {
-        case Place::input: return x;
-        case Place::output: return y;
-        case Place::saved: return {saved + batch * P::saved_slot_offsets[i], P::output_sizes[i]};
+    const bool training = ctx.mode == Mode::train;
+    const auto& places = training ? Seq::train_places : Seq::eval_places;
+    T* child_scratch = a.scratch + batch * (training ? 0 : 2 * P::eval_buffer);
+    auto slot_at = [&](std::size_t i) -> Slot<T> {
+      switch (places[i]) {
+        case Place::input: return {const_cast<T*>(a.x.data), a.x.image_stride};  // views only read it
+        case Place::output: return a.y;
+        case Place::scratch0: return {a.scratch, P::eval_buffer};
+        case Place::scratch1: return {a.scratch + batch * P::eval_buffer, P::eval_buffer};
+        case Place::saved: break;
+      }
+      return {a.saved + batch * P::saved_slot_offsets[i], P::output_sizes[i]};
+    };
+    const std::size_t first_node = ctx.node;
+    bool done_with_previous = false;  // layer I was computed by layer I - 1's fused call
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (
+          [&] {
+            using Child = child_t<Seq, I>;
+            using ChildIn = typename P::template input_shape<I>;
+            const std::size_t node = first_node + Seq::node_offsets[I];
+            const ForwardArgs<T> args{a.params.advance(Seq::parameter_offsets[I], Seq::buffer_offsets[I]),
+                                      I == 0 ? a.x : ConstSlot<T>(slot_at(I == 0 ? 0 : I - 1)), slot_at(I),
+                                      a.saved + batch * P::child_saved_offsets[I], child_scratch};
+            ctx.node = node;
+            if (done_with_previous) {
+              done_with_previous = false;
+            } else if constexpr (fuses_with_next<I>()) {
+              // Not when layer I's own output is to be recorded: the fused call never holds it.
+              if (!training && ctx.recorded_node != node + Child::node_count - 1) {
+                using Next = child_t<Seq, (I + 1 < n ? I + 1 : I)>;
+                Fusion<unnamed_t<Child>, unnamed_t<Next>, Device, T>::template forward<ChildIn>(ctx, args);
+                done_with_previous = true;
+              } else {
+                forward_layer<Child, ChildIn>(ctx, args);
+              }
+            } else {
+              forward_layer<Child, ChildIn>(ctx, args);
+            }
+            // Recorded before a later layer can overwrite it in place; a child's own position
+            // is the last of its subtree.
+            if constexpr (!Child::records_own_output)
+              record_if(ctx, node + Child::node_count - 1, args.y, P::template output_shape<I>::size);
+          }(),
+          ...);
+    }(std::make_index_sequence<n>{});
+  }
+
+  template <ShapeType In, class Context>
+  static void backward(Context& ctx, const BackwardArgs<T>& a) {
+    using P = typename Seq::template plan<In>;
+    const std::size_t batch = ctx.batch;
+    T* gradient[2] = {a.scratch, a.scratch + batch * P::gradient_buffer};
+    T* child_scratch = a.scratch + 2 * batch * P::gradient_buffer;
+    auto slot_at = [&](std::size_t i) -> ConstSlot<T> {
+      switch (Seq::train_places[i]) {
+        case Place::input: return a.x;
+        case Place::output: return a.y;
+        case Place::saved: return {a.saved + batch * P::saved_slot_offsets[i], P::output_sizes[i]};
         default: return {};  // scratch places exist only in evaluation
       }
     };
     // Frozen prefix: layer i is `frozen_through(i)` when it and every layer before it hold only
     // frozen parameters. It then computes no parameter gradients, and when this block's input
     // gradient is not wanted either, nothing needs its input gradient: it is skipped.
-    const std::size_t frozen = ctx.frozen_parameter_count(params.values);
+    const std::size_t frozen = ctx.frozen_parameter_count(a.params.values);
     auto frozen_through = [&](std::size_t i) { return Seq::parameter_ends[i] <= frozen; };
     [&]<std::size_t... R>(std::index_sequence<R...>) {
       (
           [&] {
             constexpr std::size_t I = n - 1 - R;  // backward runs last layer first
-            if (!dx && frozen_through(I)) return;
-            const ConstSlot<T> input = I == 0 ? x : slot_at(P::train_places[I == 0 ? 0 : I - 1], I == 0 ? 0 : I - 1);
-            const ConstSlot<T> output = slot_at(P::train_places[I], I);
-            const ConstSlot<T> output_gradient =
-                I == n - 1 ? dy : ConstSlot<T>{gradient[(n - 2 - I) % 2], P::gradient_buffer};
-            Slot<T> input_gradient = I == 0 ? dx : Slot<T>{gradient[(n - 1 - I) % 2], P::gradient_buffer};
-            if (I > 0 && !dx && frozen_through(I == 0 ? 0 : I - 1)) input_gradient = {};  // the layer before is skipped
-            ParamSpan<T> child_params = params.advance(Seq::parameter_offsets[I], Seq::buffer_offsets[I]);
-            if (frozen_through(I)) child_params.gradients = nullptr;
-            using Child = std::tuple_element_t<I, std::tuple<L...>>;
-            evaluator_t<Child, Device, T>::template backward<typename P::template input_shape<I>>(
-                ctx, child_params, input, output, output_gradient, input_gradient, I == 0 ? accumulate_dx : false,
-                saved + batch * P::child_saved_offsets[I], child_scratch);
-            report_gradients_ready(ctx, child_params.values, Child::parameter_count);  // ctnn/training_hooks.hpp
+            if (!a.dx && frozen_through(I)) return;
+            BackwardArgs<T> args{a.params.advance(Seq::parameter_offsets[I], Seq::buffer_offsets[I]),
+                                 I == 0 ? a.x : slot_at(I == 0 ? 0 : I - 1),
+                                 slot_at(I),
+                                 I == n - 1 ? a.dy : ConstSlot<T>{gradient[(n - 2 - I) % 2], P::gradient_buffer},
+                                 I == 0 ? a.dx : Slot<T>{gradient[(n - 1 - I) % 2], P::gradient_buffer},
+                                 I == 0 ? a.accumulate_dx : false,
+                                 a.saved + batch * P::child_saved_offsets[I],
+                                 child_scratch};
+            if (I > 0 && !a.dx && frozen_through(I == 0 ? 0 : I - 1)) args.dx = {};  // the layer before is skipped
+            if (frozen_through(I)) args.params.gradients = nullptr;
+            backward_layer<child_t<Seq, I>, typename P::template input_shape<I>>(ctx, args);
           }(),
           ...);
     }(std::make_index_sequence<n>{});

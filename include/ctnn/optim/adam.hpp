@@ -19,35 +19,48 @@
 // for all parameters (PyTorch counts per tensor: the two differ only for parameters unfrozen
 // after training started).
 
-#include <algorithm>   // std::max
-#include <cmath>       // std::pow, std::sqrt
-#include <cstddef>     // std::size_t, std::ptrdiff_t
-#include <cstdint>     // std::uint64_t
-#include <span>        // std::span
-#include <vector>      // std::vector
+#include <cmath>     // std::pow, std::sqrt
+#include <cstddef>   // std::size_t
+#include <cstdint>   // std::uint64_t
+#include <string>    // std::string
+#include <utility>   // std::forward
+#include <vector>    // std::vector
 
-#include <ctnn/error.hpp>         // ctnn::Error
-#include <ctnn/optim/state.hpp>   // ctnn::optim::StateTensor, detail::check_step
+#include <ctnn/error.hpp>              // ctnn::Error
+#include <ctnn/optim/state.hpp>        // ctnn::optim::StateTensor, HostUpdates, detail::check_step
+#include <ctnn/rules/optimizers.hpp>   // ctnn::rules::AdamStep
 
 namespace ctnn::optim {
 
-template <class T, bool DecoupledWeightDecay>
+// PyTorch's defaults: Adam has no weight decay, AdamW 0.01.
+template <bool DecoupledWeightDecay>
+struct AdamOptions {
+  double lr = 1e-3;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = DecoupledWeightDecay ? 1e-2 : 0.0;
+  bool amsgrad = false;
+};
+
+// Adam and AdamW over any device's state and update loop (see BasicSGD); the update itself is
+// rules::adam_update.
+template <class T, bool DecoupledWeightDecay, class Updates = HostUpdates>
 class AdamFamily {
  public:
-  // PyTorch's defaults: Adam has no weight decay, AdamW 0.01.
-  struct Options {
-    double lr = 1e-3;
-    double beta1 = 0.9;
-    double beta2 = 0.999;
-    double eps = 1e-8;
-    double weight_decay = DecoupledWeightDecay ? 1e-2 : 0.0;
-    bool amsgrad = false;
-  };
+  using Options = AdamOptions<DecoupledWeightDecay>;
+  using Span = typename Updates::template Span<T>;
+  using ConstSpan = typename Updates::template Span<const T>;
+  static constexpr const char* name = DecoupledWeightDecay ? "AdamW" : "Adam";
 
-  AdamFamily(std::size_t parameter_count, Options options)
-      : options_(options), exp_avg_(parameter_count), exp_avg_sq_(parameter_count),
-        max_exp_avg_sq_(options.amsgrad ? parameter_count : 0), parameter_count_(parameter_count) {
-    const char* name = DecoupledWeightDecay ? "AdamW" : "Adam";
+  template <class... UpdateArguments>
+  AdamFamily(std::size_t parameter_count, Options options, UpdateArguments&&... update_arguments)
+      : options_(options), updates_(std::forward<UpdateArguments>(update_arguments)...),
+        exp_avg_(updates_.template make_buffer<T>(parameter_count, (std::string(name) + "'s exp_avg").c_str())),
+        exp_avg_sq_(updates_.template make_buffer<T>(parameter_count, (std::string(name) + "'s exp_avg_sq").c_str())),
+        max_exp_avg_sq_(updates_.template make_buffer<T>(options.amsgrad ? parameter_count : 0,
+                                                         (std::string(name) + "'s max_exp_avg_sq").c_str())),
+        parameter_count_(parameter_count) {
     if (options.lr < 0) throw Error(name, "learning rate must not be negative");
     if (options.eps < 0) throw Error(name, "eps must not be negative");
     if (options.beta1 < 0 || options.beta1 >= 1 || options.beta2 < 0 || options.beta2 >= 1)
@@ -56,46 +69,34 @@ class AdamFamily {
   }
 
   // One update of params[first, size) from grads[first, size).
-  void step(std::span<T> params, std::span<const T> grads, std::size_t first = 0) {
-    detail::check_step(DecoupledWeightDecay ? "AdamW" : "Adam", parameter_count_, params.size(), grads.size(), first);
+  void step(Span params, ConstSpan grads, std::size_t first = 0) {
+    detail::check_step(name, parameter_count_, params.size(), grads.size(), first);
     ++steps_;
+    // The bias corrections in double, as Python computes them.
     const double t = static_cast<double>(steps_);
     const double bias_correction1 = 1 - std::pow(options_.beta1, t);
     const double bias_correction2_sqrt = std::sqrt(1 - std::pow(options_.beta2, t));
-    const T step_size = static_cast<T>(options_.lr / bias_correction1);
-    const T beta1 = static_cast<T>(options_.beta1), beta2 = static_cast<T>(options_.beta2);
-    const T one_minus_beta1 = static_cast<T>(1 - options_.beta1), one_minus_beta2 = static_cast<T>(1 - options_.beta2);
-    const T correction2 = static_cast<T>(bias_correction2_sqrt), eps = static_cast<T>(options_.eps);
-    const T decay = static_cast<T>(options_.weight_decay);
-    const T decoupled_scale = static_cast<T>(1 - options_.lr * options_.weight_decay);
-    const bool use_decay = options_.weight_decay != 0, amsgrad = options_.amsgrad;
-    T* p = params.data();
-    const T* grad = grads.data();
-    T* m = exp_avg_.data();
-    T* v = exp_avg_sq_.data();
-    T* v_max = max_exp_avg_sq_.data();
-    const std::ptrdiff_t n = static_cast<std::ptrdiff_t>(parameter_count_);
-#pragma omp parallel for schedule(static) if (n - static_cast<std::ptrdiff_t>(first) > (1 << 16))
-    for (std::ptrdiff_t i = static_cast<std::ptrdiff_t>(first); i < n; ++i) {
-      T g = grad[i];
-      if constexpr (DecoupledWeightDecay) {
-        if (use_decay) p[i] *= decoupled_scale;
-      } else {
-        if (use_decay) g += decay * p[i];
-      }
-      m[i] = beta1 * m[i] + one_minus_beta1 * g;
-      v[i] = beta2 * v[i] + one_minus_beta2 * g * g;
-      T second = v[i];
-      if (amsgrad) second = v_max[i] = std::max(v_max[i], v[i]);
-      const T denominator = std::sqrt(second) / correction2 + eps;
-      p[i] -= step_size * (m[i] / denominator);
-    }
+    const rules::AdamStep<T> step{static_cast<T>(options_.lr / bias_correction1),
+                                  static_cast<T>(options_.beta1),
+                                  static_cast<T>(options_.beta2),
+                                  static_cast<T>(1 - options_.beta1),
+                                  static_cast<T>(1 - options_.beta2),
+                                  static_cast<T>(bias_correction2_sqrt),
+                                  static_cast<T>(options_.eps),
+                                  static_cast<T>(options_.weight_decay),
+                                  static_cast<T>(1 - options_.lr * options_.weight_decay),
+                                  options_.weight_decay != 0 ? 1 : 0,
+                                  options_.amsgrad ? 1 : 0,
+                                  DecoupledWeightDecay ? 1 : 0};
+    updates_.adam(step, first, parameter_count_, params.data(), grads.data(), updates_.data(exp_avg_),
+                  updates_.data(exp_avg_sq_), options_.amsgrad ? updates_.data(max_exp_avg_sq_) : nullptr);
   }
 
   // The model's parameters and gradients, its frozen prefix left alone.
   template <class Model>
   void step(Model& model) {
-    step(model.parameters(), model.gradients(), model.trainable_from());
+    updates_.bind(model);
+    step(Updates::parameters(model), Updates::gradients(model), model.trainable_from());
   }
 
   double learning_rate() const { return options_.lr; }
@@ -104,8 +105,8 @@ class AdamFamily {
 
   // Checkpoint state: "exp_avg", "exp_avg_sq", with amsgrad "max_exp_avg_sq"; and the step count.
   std::vector<StateTensor<T>> state_tensors() {
-    std::vector<StateTensor<T>> tensors{{"exp_avg", exp_avg_}, {"exp_avg_sq", exp_avg_sq_}};
-    if (options_.amsgrad) tensors.push_back({"max_exp_avg_sq", max_exp_avg_sq_});
+    std::vector<StateTensor<T>> tensors{{"exp_avg", updates_.host(exp_avg_)}, {"exp_avg_sq", updates_.host(exp_avg_sq_)}};
+    if (options_.amsgrad) tensors.push_back({"max_exp_avg_sq", updates_.host(max_exp_avg_sq_)});
     return tensors;
   }
   std::uint64_t step_count() const { return steps_; }
@@ -113,7 +114,8 @@ class AdamFamily {
 
  private:
   Options options_;
-  std::vector<T> exp_avg_, exp_avg_sq_, max_exp_avg_sq_;
+  Updates updates_;
+  typename Updates::template Buffer<T> exp_avg_, exp_avg_sq_, max_exp_avg_sq_;
   std::size_t parameter_count_;
   std::uint64_t steps_ = 0;
 };

@@ -21,7 +21,7 @@ namespace ctnn::cuda::kernels {
 inline constexpr std::string_view pooling_source = R"cuda(
 namespace ctnn_kernels {
 
-// Same layout as ctnn::cuda::PoolGeometry on the host.
+// Same layout as ctnn::cuda::KernelPoolGeometry on the host.
 struct PoolGeometry {
   int channels, in_height, in_width, out_height, out_width, kernel, stride, padding;
 };
