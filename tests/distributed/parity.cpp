@@ -16,12 +16,11 @@
 // second model on the whole global batch in one process and compares: within 1e-5 relative per
 // tensor.
 
-#include <algorithm>   // std::max
-#include <cmath>       // std::abs
 #include <cstdio>      // std::printf, std::fflush
 #include <optional>    // std::optional
+#include <span>        // std::span
 #include <string>      // std::string
-#include <vector>    // std::vector
+#include <vector>      // std::vector
 
 #include <ctnn/ctnn.hpp>                        // ctnn::Model, GoogLeNet, layers, CPU kernels
 #include <ctnn/distributed/data_parallel.hpp>   // ctnn::distributed::DataParallel
@@ -109,9 +108,8 @@ Outcome train_both(const Communicator& comm, const Scenario& scenario) {
 
   test::require(comm, test::identical_across_processes<T>(comm, model.parameters()), "parameters differ between processes");
   test::require(comm, test::identical_across_processes<T>(comm, model.buffers()), "buffers differ between processes");
-  double moved = 0;
-  for (std::size_t i = 0; i < initial.size(); ++i) moved = std::max(moved, static_cast<double>(std::abs(model.parameters()[i] - initial[i])));
-  test::require(comm, moved > 1e-4, "training moved no parameter");
+  const double moved = test::max_difference(std::span<const T>(model.parameters()), std::span<const T>(initial));
+  test::require(comm, moved > 1e-4 && moved != test::not_comparable, "training moved no parameter, or to a value not finite");
 
   Outcome outcome;
   outcome.buckets = parallel.gradient_all_reduce().buckets().size();
@@ -160,6 +158,11 @@ int main(int argc, char** argv) {
     if (scenario == "googlenet") {
       Scenario s;
       s.global_batch = 6;
+      // Seed GoogLeNet (no batch norm) starts with logits near 50 on these images: at lr 0.01 its
+      // first step moves weights by up to 5 and the third step's gradients are NaN. At 1e-5 the
+      // weights move by up to 1.4e-2 in three steps (at 1e-4 float32 rounding already routes
+      // some max-pooling gradients elsewhere, as the Scenario comment says).
+      s.lr = 1e-5;
       s.options.bucket_bytes = 1 << 20;  // ~23 buckets: several start while backward runs
       const Outcome o = train_both<GoogLeNet<10, false>, SmallImage>(world, s);
       expect_parity(world, "GoogLeNet", o);

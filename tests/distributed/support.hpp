@@ -3,8 +3,6 @@
 // so a failed check ends every process (MPI_Abort): a doctest-style "report and carry on" would
 // leave the other processes waiting in their next collective.
 
-#include <algorithm>   // std::max
-#include <cmath>       // std::abs
 #include <cstddef>     // std::size_t
 #include <cstdint>     // std::int32_t, std::uint64_t
 #include <cstdio>      // std::printf
@@ -16,6 +14,8 @@
 
 #include <ctnn/distributed/mpi.hpp>   // ctnn::distributed::Communicator
 #include <ctnn/parameters.hpp>        // ctnn::named_tensors
+
+#include "../support/compare.hpp"   // ctnn::test::relative_error, max_difference
 
 namespace ctnn::test {
 
@@ -62,6 +62,7 @@ bool identical_across_processes(const distributed::Communicator& comm, std::span
 
 // The largest, over the tensors of Net, of max |a - b| / max |b| (a tensor's own scale: an
 // element near zero does not make the relative error meaningless); names the worst tensor.
+// NaN-proof (tests/support/compare.hpp): a value that is not finite makes it +infinity.
 struct Difference {
   double relative = 0;
   std::string tensor;
@@ -71,13 +72,8 @@ Difference relative_difference(std::span<const T> a, std::span<const T> b, bool 
   Difference worst;
   for (const NamedTensor& t : named_tensors<Net, In>()) {
     if ((t.role == TensorRole::buffer) != buffers) continue;
-    double difference = 0, scale = 0;
-    for (std::size_t i = t.offset; i < t.offset + t.count; ++i) {
-      difference = std::max(difference, static_cast<double>(std::abs(a[i] - b[i])));
-      scale = std::max(scale, static_cast<double>(std::abs(b[i])));
-    }
-    const double relative = scale > 0 ? difference / scale : difference;
-    if (relative >= worst.relative) worst = {relative, t.name};
+    const double relative = relative_error(a.subspan(t.offset, t.count), b.subspan(t.offset, t.count));
+    if (relative >= worst.relative) worst = {relative, t.name};  // never NaN: +infinity instead
   }
   return worst;
 }

@@ -16,7 +16,6 @@
 // 3, and compares with 2 epochs in one process.
 
 #include <atomic>       // std::atomic
-#include <cmath>        // std::abs
 #include <cstdint>      // std::uint8_t, std::uint32_t, std::uint64_t
 #include <cstdio>       // std::printf
 #include <cstdlib>      // std::strtod, std::atoi
@@ -34,7 +33,7 @@
 #include <ctnn/models/fashion_inception.hpp>    // ctnn::FashionInput
 #include <ctnn/train/trainer.hpp>               // ctnn::train::Trainer
 
-#include "support.hpp"   // ctnn::test::require
+#include "support.hpp"   // ctnn::test::require, relative_error
 
 using namespace ctnn;
 namespace fs = std::filesystem;
@@ -136,24 +135,16 @@ int train_run(const distributed::Communicator& world, int argc, char** argv) {
   return 0;
 }
 
-// The largest difference between two spans, relative to the largest value of the second.
-double relative_difference(std::span<const float> a, std::span<const float> b) {
-  double difference = 0, scale = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    difference = std::max(difference, static_cast<double>(std::abs(a[i] - b[i])));
-    scale = std::max(scale, static_cast<double>(std::abs(b[i])));
-  }
-  return scale > 0 ? difference / scale : difference;
-}
-
 int compare(char** argv) {
   SmallModel a, b;
   load_weights(a, argv[2]);
   load_weights(b, argv[3]);
   const double tolerance = std::strtod(argv[4], nullptr);
   // The running statistics too: they depend on how many images each batch norm saw.
-  const double parameters = relative_difference(a.parameters(), b.parameters());
-  const double buffers = relative_difference(a.buffers(), b.buffers());
+  // test::relative_error is +infinity for a NaN or an infinity on either side.
+  const SmallModel &first = a, &second = b;
+  const double parameters = test::relative_error(first.parameters(), second.parameters());
+  const double buffers = test::relative_error(first.buffers(), second.buffers());
   std::printf("largest difference, relative to the largest value: parameters %.3g, buffers %.3g (tolerance %g)\n",
               parameters, buffers, tolerance);
   return parameters <= tolerance && buffers <= tolerance ? 0 : 1;
