@@ -50,6 +50,9 @@
 #endif
 
 // --device cuda needs the CUDA backend: a build that links ctnn::cuda (which defines CTNN_WITH_CUDA).
+#if defined(CTNN_WITH_ONEDNN)
+#include <ctnn/onednn.hpp>   // ctnn::OneDnn models (--backend onednn)
+#endif
 #if defined(CTNN_WITH_CUDA) && CTNN_WITH_CUDA && __has_include(<ctnn/cuda.hpp>)
 #include <ctnn/cuda.hpp>   // ctnn::Cuda models
 #define CTNN_CLASSIFY_CUDA 1
@@ -67,6 +70,12 @@ struct Options {
   std::string labels;
   std::size_t top = 5;
   std::string device = "cpu";
+#if defined(CTNN_WITH_ONEDNN)
+  std::string backend = "onednn";  // on the CPU: oneDNN (fast) or the Eigen reference
+#else
+  std::string backend = "reference";
+#endif
+  std::string precision = "f32";
   int threads = 0;            // 0: the model's default (all cores)
   std::size_t batch_size = 0; // 0: automatic_batch_size
   bool transform_input = true;
@@ -186,6 +195,10 @@ int classify(const Options& options, const ModelSpec& spec) {
     }
   }
   model.eval();
+  if constexpr (requires { model.set_precision(ctnn::onednn::Precision::bf16); }) {
+    model.set_precision(options.precision == "bf16" ? ctnn::onednn::Precision::bf16 : ctnn::onednn::Precision::f32);
+    if (!model.precision_note().empty()) std::fprintf(stderr, "ctnn-classify: %s\n", model.precision_note().c_str());
+  }
   if constexpr (requires { model.set_threads(1); }) {  // CPU threads; a GPU model has none to set
     if (options.threads > 0) model.set_threads(options.threads);
   }
@@ -303,6 +316,11 @@ int main(int argc, char** argv) {
   app.add_option("--top", options.top, "how many classes to print per image")
       ->check(cli_checks::integer_in(1, 1000))->capture_default_str();
   app.add_option("--device", options.device, "where to run")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
+  app.add_option("--backend", options.backend,
+                 "on the CPU: onednn (oneDNN, the default where built) or reference (Eigen)")
+      ->check(CLI::IsMember({"onednn", "reference"}))->capture_default_str();
+  app.add_option("--precision", options.precision, "f32, or bf16 (oneDNN on AMX or AVX512-BF16; int8: not yet)")
+      ->check(CLI::IsMember({"f32", "bf16", "int8"}))->capture_default_str();
   app.add_option("--threads", options.threads, "CPU threads (0, the default: all cores)")->check(cli_checks::thread_count());
   app.add_option("--batch-size", options.batch_size,
                  "images per forward pass (0, the default: as many as fit in 256 MiB of activations, at most 64); "
@@ -325,6 +343,16 @@ int main(int argc, char** argv) {
            "rebuild with the CUDA toolkit and cuDNN installed, or use --device cpu");
 #endif
     }
+    if (options.precision == "int8") fail("--precision int8 is not implemented yet (f32 or bf16)");
+    if (options.backend == "onednn") {
+#if defined(CTNN_WITH_ONEDNN)
+      return run<ctnn::OneDnn>(options);
+#else
+      fail("--backend onednn: this ctnn-classify was built without oneDNN; run tools/install-deps and rebuild, "
+           "or use --backend reference");
+#endif
+    }
+    if (options.precision != "f32") fail("--backend reference computes in f32 only (--precision f32)");
     return run<ctnn::Cpu>(options);
   } catch (const CLI::ParseError& error) {
     return app.exit(error);

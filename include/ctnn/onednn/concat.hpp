@@ -4,13 +4,15 @@
 // strided, and oneDNN's convolutions write only dense tensors (their implementations for a
 // strided destination are the reference ones, measured: docs/benchmarks.md). So each branch
 // writes a dense tensor on the context's staging stack, and one reorder puts it into its channel
-// sub-memory of the output. Backward reorders each branch's slice of dy (and of y, where the
-// branch reads its output) into dense staging the same way.
+// sub-memory of the output: per pixel, one contiguous run of the branch's channels
+// (copy_channels; oneDNN's generic strided reorder was measured slower). Backward reorders each
+// branch's slice of dy (and of y, where the branch reads its output) into dense staging.
 // Where the output is the model's own (plain NCHW), the generic slicing applies unchanged.
 
 #include <algorithm>   // std::max
 #include <array>       // std::array
-#include <cstddef>     // std::size_t
+#include <cstddef>     // std::size_t, std::byte, std::ptrdiff_t
+#include <cstring>     // std::memcpy
 #include <memory>      // std::make_unique
 
 #include <ctnn/container.hpp>          // ctnn::child_t, ctnn::backward_branches
@@ -23,9 +25,30 @@
 namespace ctnn {
 
 namespace onednn {
+// Copies N images of `pixels` pixels, `channels` values each, between a dense tensor and channels
+// [offset, offset + channels) of a tensor of `total` channels per pixel (into the slice, or out of
+// it), in the precision's type.
+template <class T>
+void copy_channels(const Context<T>& ctx, const void* from, void* to, std::size_t pixels, std::size_t channels,
+                   std::size_t total, std::size_t offset, bool into_slice) {
+  if (ctx.planning) return;
+  const std::size_t size = ctx.activation_bytes();
+  const auto* src = static_cast<const std::byte*>(from);
+  auto* dst = static_cast<std::byte*>(to);
+  const auto count = static_cast<std::ptrdiff_t>(ctx.batch * pixels);
+#pragma omp parallel for schedule(static) num_threads(ctx.threads) if (count * channels > 32768)
+  for (std::ptrdiff_t p = 0; p < count; ++p) {
+    const auto i = static_cast<std::size_t>(p);
+    const std::size_t dense = i * channels * size, slice = (i * total + offset) * size;
+    if (into_slice)
+      std::memcpy(dst + slice, src + dense, channels * size);
+    else
+      std::memcpy(dst + dense, src + slice, channels * size);
+  }
+}
+
 template <std::size_t Branches>
 struct ConcatPlan : Plan {
-  std::array<Reorder, Branches> to_slice;  // forward: branch output -> its channel slice
   std::array<Reorder, Branches> dy_from_slice, y_from_slice;  // backward
 };
 
@@ -59,17 +82,6 @@ struct Evaluator<Concat<B...>, OneDnn, T> {
     using Out = output_shape_t<Block, In>;
     const bool plain = ctx.is_plain(a.y.data);
     const std::size_t bytes = ctx.batch * largest_branch<In> * sizeof(T);
-    auto& p = ctx.template plan<onednn::ConcatPlan<n>>(onednn::Direction::forward, [&] {
-      auto plan = std::make_unique<onednn::ConcatPlan<n>>();
-      if (!plain)
-        [&]<std::size_t... I>(std::index_sequence<I...>) {
-          (plan->to_slice[I].make(ctx, ctx.device_md(onednn::dims_of<output_shape_t<B, In>>, output_shape_t<B, In>::size),
-                                  onednn::channel_slice(ctx, ConstSlot<T>(a.y), onednn::dims_of<Out>, channel_offsets<In>[I],
-                                                        output_shape_t<B, In>::channels)),
-           ...);
-        }(std::make_index_sequence<n>{});
-      return plan;
-    });
     T* staging = plain ? nullptr : reinterpret_cast<T*>(ctx.push_concat(bytes));
     const std::size_t first_node = ctx.node;
     [&]<std::size_t... I>(std::index_sequence<I...>) {
@@ -83,7 +95,9 @@ struct Evaluator<Concat<B...>, OneDnn, T> {
             forward_layer<Branch, In>(ctx, {a.params.advance(Block::parameter_offsets[I], Block::buffer_offsets[I]), a.x,
                                             out, a.saved + ctx.batch * P::saved_offsets[I], a.scratch});
             if constexpr (!Branch::records_own_output) record_if(ctx, node + Branch::node_count - 1, out, BranchOut::size);
-            if (!plain) p.to_slice[I].run(ctx, staging, a.y.data);
+            if (!plain)
+              onednn::copy_channels(ctx, staging, a.y.data, Out::height * Out::width, BranchOut::channels, Out::channels,
+                                    channel_offsets<In>[I], true);
           }(),
           ...);
     }(std::make_index_sequence<n>{});

@@ -14,8 +14,10 @@
 //     which hold plain NCHW f32.
 //
 // The device layout. Inside the network every activation of shape (C, H, W) is channels-last
-// (NHWC) in the precision's type: image n starts at slot.data + n * image_stride elements of that
-// type, and H*W*C values follow, one pixel's C channels side by side. This is the layout oneDNN's
+// (NHWC) in the precision's type, its N images packed back to back from slot.data: image n
+// starts C*H*W values of that type after image n - 1, one pixel's C channels side by side. The
+// slot's image stride (the plan's, often a larger buffer's) only bounds the room: oneDNN's fast
+// kernels take dense tensors alone. This is the layout oneDNN's
 // AVX-512 and AMX convolutions prefer (docs/benchmarks.md); a 1x1 image (features) is the same in
 // both layouts. bf16 values fill the first half of the bytes the plan gives a slot. Data crosses
 // into and out of the device layout only at the boundary, by a reorder.
@@ -192,8 +194,9 @@ struct Context : cpu::Context<T> {
   }
   std::size_t activation_bytes() const { return precision == Precision::bf16 ? 2 : 4; }
 
-  // N images of `d` at `data` with `image_stride` elements between images.
-  memory::desc device_md(Dims d, std::size_t image_stride) const {
+  // N images of `d` in the device layout (dense: `image_stride` is the room per image).
+  memory::desc device_md(Dims d, std::size_t image_stride = 0) const {
+    image_stride = d.size();
     const auto n = static_cast<memory::dim>(this->batch), c = static_cast<memory::dim>(d.channels),
                h = static_cast<memory::dim>(d.height), w = static_cast<memory::dim>(d.width);
     const auto s = static_cast<memory::dim>(image_stride);
@@ -268,13 +271,14 @@ void copy_images(const Context<T>& ctx, ConstSlot<T> src, Slot<T> dst, std::size
     return;
   }
   if (!src_plain && !dst_plain) {
-    if (!bf16) {
-      cpu::copy_images(static_cast<const cpu::Context<T>&>(ctx), src, dst, elements, accumulate);
+    if (!bf16) {  // images packed in the device layout
+      cpu::copy_images(static_cast<const cpu::Context<T>&>(ctx), ConstSlot<T>{src.data, elements},
+                       Slot<T>{dst.data, elements}, elements, accumulate);
       return;
     }
     cpu::parallel_over_images(ctx, elements, [&](std::size_t n, std::size_t begin, std::size_t end) {
-      const auto* s = reinterpret_cast<const std::uint16_t*>(src.data) + n * src.image_stride;
-      auto* d = reinterpret_cast<std::uint16_t*>(dst.data) + n * dst.image_stride;
+      const auto* s = reinterpret_cast<const std::uint16_t*>(src.data) + n * elements;
+      auto* d = reinterpret_cast<std::uint16_t*>(dst.data) + n * elements;
       if (!accumulate) {
         if (s != d) std::memcpy(d + begin, s + begin, (end - begin) * sizeof(std::uint16_t));
       } else {
@@ -300,17 +304,18 @@ void convert_images(const Context<T>& ctx, ConstSlot<T> src, bool src_plain, Slo
       const std::size_t device_index = detail::channels_last_index(i, d);
       const std::size_t si = src_plain ? i : device_index, di = dst_plain ? i : device_index;
       float value = 0;
+      // The device side's images are packed (d.size() apart), the plain side's at its stride.
+      const std::size_t packed = n * d.size();
       if (src_plain) value = src.image(n)[si];
-      else value = bf16 ? from_bf16(reinterpret_cast<const std::uint16_t*>(src.data)[n * src.image_stride + si])
-                        : src.image(n)[si];
+      else value = bf16 ? from_bf16(reinterpret_cast<const std::uint16_t*>(src.data)[packed + si]) : src.data[packed + si];
       if (dst_plain) {
         float& out = dst.image(n)[di];
         out = accumulate ? out + value : value;
       } else if (bf16) {
-        std::uint16_t& out = reinterpret_cast<std::uint16_t*>(dst.data)[n * dst.image_stride + di];
+        std::uint16_t& out = reinterpret_cast<std::uint16_t*>(dst.data)[packed + di];
         out = to_bf16(accumulate ? from_bf16(out) + value : value);
       } else {
-        float& out = dst.image(n)[di];
+        float& out = dst.data[packed + di];
         out = accumulate ? out + value : value;
       }
     }

@@ -138,7 +138,8 @@ struct Evaluator<Flatten, OneDnn, T> {
       const Slot<T> staged{static_cast<T*>(ctx.staging(0)), In::size};
       onednn::convert_images(ctx, a.x, x_plain, staged, true, onednn::dims_of<In>, false);
       if (y_plain || ctx.precision == onednn::Precision::f32) {
-        cpu::copy_images(static_cast<const cpu::Context<T>&>(ctx), ConstSlot<T>(staged), a.y, In::size, false);
+        const Slot<T> y = y_plain ? a.y : Slot<T>{a.y.data, In::size};  // device images are packed
+        cpu::copy_images(static_cast<const cpu::Context<T>&>(ctx), ConstSlot<T>(staged), y, In::size, false);
       } else {
         onednn::convert_images(ctx, ConstSlot<T>(staged), true, a.y, false, onednn::Dims{In::size, 1, 1}, false);
       }

@@ -67,10 +67,13 @@ void forward_on_cpu(Context<T>& ctx, const ForwardArgs<T>& a, Run&& run) {
     ctx.need_staging(ctx.batch * std::max(In::size, Out::size) * sizeof(T));
     return;
   }
-  const bool x_plain = ctx.is_plain(a.x.data) || same_as_plain(ctx, din);
-  const bool y_plain = ctx.is_plain(a.y.data) || same_as_plain(ctx, dout);
-  ConstSlot<T> x = a.x;
-  Slot<T> y = a.y;
+  // A device-layout operand is read as plain where the layouts agree (f32 features), its images
+  // packed; otherwise it goes through a staging buffer.
+  const bool x_boundary = ctx.is_plain(a.x.data), y_boundary = ctx.is_plain(a.y.data);
+  const bool x_plain = x_boundary || same_as_plain(ctx, din);
+  const bool y_plain = y_boundary || same_as_plain(ctx, dout);
+  ConstSlot<T> x = x_boundary ? a.x : ConstSlot<T>{a.x.data, In::size};
+  Slot<T> y = y_boundary ? a.y : Slot<T>{a.y.data, Out::size};
   if (!x_plain) {
     x = {static_cast<T*>(ctx.staging(0)), In::size};
     convert_images(ctx, a.x, false, Slot<T>{static_cast<T*>(ctx.staging(0)), In::size}, true, din, false);
@@ -89,7 +92,8 @@ void backward_on_cpu(Context<T>& ctx, const BackwardArgs<T>& a, Run&& run) {
     return;
   }
   auto plain = [&](ConstSlot<T> s, Dims d, std::size_t staging, std::size_t size) -> ConstSlot<T> {
-    if (!s || ctx.is_plain(s.data) || same_as_plain(ctx, d)) return s;
+    if (!s || ctx.is_plain(s.data)) return s;
+    if (same_as_plain(ctx, d)) return {s.data, size};  // packed device images
     const Slot<T> to{static_cast<T*>(ctx.staging(staging)), size};
     convert_images(ctx, s, false, to, true, d, false);
     return to;
@@ -98,7 +102,9 @@ void backward_on_cpu(Context<T>& ctx, const BackwardArgs<T>& a, Run&& run) {
   args.x = plain(a.x, din, 0, In::size);
   args.y = plain(a.y, dout, 1, Out::size);
   args.dy = plain(a.dy, dout, 2, Out::size);
-  const bool dx_staged = a.dx && !ctx.is_plain(a.dx.data) && !same_as_plain(ctx, din);
+  const bool dx_device = a.dx && !ctx.is_plain(a.dx.data);
+  const bool dx_staged = dx_device && !same_as_plain(ctx, din);
+  if (dx_device && !dx_staged) args.dx = {a.dx.data, In::size};
   if (dx_staged) {
     args.dx = {static_cast<T*>(ctx.staging(3)), In::size};
     args.accumulate_dx = false;

@@ -49,8 +49,9 @@ void pooling_forward(Context<T>& ctx, const ForwardArgs<T>& a, const PoolGeometr
     // The primitive sees 4-D tensors, also for a 1x1 output.
     const auto four_d = [&](const memory::desc& md, std::size_t c, std::size_t h, std::size_t w) {
       if (md.get_ndims() == 4) return md;
-      return ctx.device_md(Dims{c, h, w}, static_cast<std::size_t>(md.get_strides()[0])).reshape(
-          {static_cast<memory::dim>(ctx.batch), dim(c), dim(h), dim(w)});
+      // NHWC strides (a 1x1 image is both layouts; oneDNN's fast kernels want src's tag on dst).
+      return memory::desc({static_cast<memory::dim>(ctx.batch), dim(c), dim(h), dim(w)}, md.get_data_type(),
+                          memory::dims{dim(c * h * w), 1, dim(w * c), dim(c)});
     };
     const memory::desc src = four_d(plan->src.md, g.channels, g.in_height, g.in_width);
     const memory::desc dst = four_d(plan->dst.md, g.channels, g.out_height, g.out_width);
