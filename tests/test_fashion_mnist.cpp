@@ -30,6 +30,8 @@
 #include "ctnn/data/idx.hpp"             // read_idx_images, read_idx_labels
 #include "ctnn/error.hpp"                // ctnn::Error
 
+#include "support/skip.hpp"   // ctnn::test::dataset_available
+
 namespace fs = std::filesystem;
 using namespace ctnn::data;
 
@@ -405,13 +407,9 @@ TEST_CASE("Fashion-MNIST: default directory and class names") {
   CHECK(split_file_prefix(Split::test) == "t10k");
 }
 
-TEST_CASE("Fashion-MNIST: the real data set") {
+TEST_CASE("Fashion-MNIST: the real data set" * doctest::test_suite("dataset")) {
   const fs::path directory = default_fashion_mnist_directory();
-  if (!fs::is_directory(directory)) {
-    MESSAGE("Fashion-MNIST not found at " << directory.string()
-                                          << "; skipping the real-data checks (install dataset-fashion-mnist)");
-    return;
-  }
+  if (!ctnn::test::dataset_available(directory, "dataset-fashion-mnist")) return;
   // Reference values computed independently with Python's gzip + numpy.
   const Dataset test = load_fashion_mnist(directory, Split::test);
   REQUIRE(test.count == 10000);

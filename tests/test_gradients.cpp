@@ -14,8 +14,6 @@
 
 #include <doctest/doctest.h>
 
-#include <algorithm>   // std::max, std::min
-#include <cmath>       // std::abs
 #include <cstddef>     // std::size_t
 #include <cstdint>     // std::int64_t
 #include <span>        // std::span
@@ -36,6 +34,8 @@
 #include <ctnn/model.hpp>             // ctnn::Model
 #include <ctnn/parameters.hpp>        // ctnn::named_tensors
 #include <ctnn/reference_init.hpp>    // ctnn::reference_uniform_fill
+
+#include "support/compare.hpp"   // ctnn::test::relative_error, scalar_error, worse
 
 using namespace ctnn;
 
@@ -144,16 +144,8 @@ Errors check_gradients() {
   {
     GradientCheck<Net, In> fresh;
     fresh.forward_backward(fresh.input);
-    double difference = 0, scale = 0;
-    for (std::size_t i = 0; i < gradients.size(); ++i) {
-      difference = std::max(difference, std::abs(gradients[i] - fresh.model.gradients()[i]));
-      scale = std::max(scale, std::abs(gradients[i]));
-    }
-    for (std::size_t i = 0; i < input_gradient.size(); ++i) {
-      difference = std::max(difference, std::abs(input_gradient[i] - fresh.model.input_gradient()[i]));
-      scale = std::max(scale, std::abs(input_gradient[i]));
-    }
-    CHECK(difference <= 1e-12 * std::max(scale, 1e-300));
+    CHECK(test::relative_error(std::span<const double>(fresh.model.gradients()), gradients) <= 1e-12);
+    CHECK(test::relative_error(fresh.model.input_gradient(), input_gradient) <= 1e-12);
   }
 
   // Networks with a fully connected head of 2M weights cost milliseconds per forward: fewer samples.
@@ -165,8 +157,7 @@ Errors check_gradients() {
 
   Errors errors;
   std::span<double> parameters = model.parameters();
-  double parameter_scale = 0;
-  for (double g : gradients) parameter_scale = std::max(parameter_scale, std::abs(g));
+  const double parameter_scale = test::largest_magnitude(std::span<const double>(gradients));
   for (const NamedTensor& t : named_tensors<Net, In>()) {
     if (t.role != TensorRole::parameter) continue;
     for (std::size_t i : sample(t.count, per_tensor)) {
@@ -178,16 +169,15 @@ Errors check_gradients() {
       const double minus = check.loss(check.input);
       parameters[at] = value;
       const double numeric = (plus - minus) / (2 * kEps);
-      const double error = std::abs(numeric - gradients[at]) / parameter_scale;
-      if (error > kTolerance) MESSAGE(t.name << "[" << i << "]: analytic " << gradients[at] << ", numeric " << numeric);
-      errors.parameters = std::max(errors.parameters, error);
+      const double error = test::scalar_error(numeric, gradients[at], parameter_scale);
+      if (!(error <= kTolerance)) MESSAGE(t.name << "[" << i << "]: analytic " << gradients[at] << ", numeric " << numeric);
+      errors.parameters = test::worse(errors.parameters, error);
       ++errors.parameters_checked;
     }
   }
 
   std::vector<double> x = check.input;
-  double input_scale = 0;
-  for (double g : input_gradient) input_scale = std::max(input_scale, std::abs(g));
+  const double input_scale = test::largest_magnitude(std::span<const double>(input_gradient));
   for (std::size_t i : sample(x.size(), inputs)) {
     const double value = x[i];
     x[i] = value + kEps;
@@ -196,9 +186,9 @@ Errors check_gradients() {
     const double minus = check.loss(x);
     x[i] = value;
     const double numeric = (plus - minus) / (2 * kEps);
-    const double error = input_scale == 0 ? std::abs(numeric) : std::abs(numeric - input_gradient[i]) / input_scale;
-    if (error > kTolerance) MESSAGE("input[" << i << "]: analytic " << input_gradient[i] << ", numeric " << numeric);
-    errors.input = std::max(errors.input, error);
+    const double error = test::scalar_error(numeric, input_gradient[i], input_scale);
+    if (!(error <= kTolerance)) MESSAGE("input[" << i << "]: analytic " << input_gradient[i] << ", numeric " << numeric);
+    errors.input = test::worse(errors.input, error);
     ++errors.inputs_checked;
   }
   return errors;
@@ -216,9 +206,7 @@ void check_modes_agree() {
   model.train();
   const std::span<const double> trained = model.forward(input);
   REQUIRE(trained.size() == evaluated.size());
-  double difference = 0;
-  for (std::size_t i = 0; i < trained.size(); ++i) difference = std::max(difference, std::abs(trained[i] - evaluated[i]));
-  CHECK(difference == 0.0);
+  CHECK(test::max_difference(trained, std::span<const double>(evaluated)) == 0.0);
 }
 
 // ---- the cases -------------------------------------------------------------------------------
@@ -238,6 +226,11 @@ using AvgPoolCeilPadded = Case<AvgPool<3, 2, 1, Rounding::ceil>, Shape<2, 6, 6>>
 using AvgPoolCeilPaddedDrop = Case<AvgPool<2, 2, 1, Rounding::ceil>, Shape<2, 5, 5>>;
 using AdaptiveAvgPool1 = Case<AdaptiveAvgPool<1>, Shape<3, 5, 5>>;
 using AdaptiveAvgPool4Uneven = Case<AdaptiveAvgPool<4>, Shape<2, 10, 10>>;
+// Non-square inputs whose two axes follow different rules (ceil windows, clipped divisors, bins):
+// a height/width swap in a backward kernel's index arithmetic shows.
+using MaxPoolCeilPaddedWide = Case<MaxPool<3, 2, 1, Rounding::ceil>, Shape<2, 5, 8>>;
+using AvgPoolCeilPaddedWide = Case<AvgPool<3, 2, 1, Rounding::ceil>, Shape<2, 7, 10>>;
+using AdaptiveAvgPool3x2 = Case<AdaptiveAvgPool<3, 2>, Shape<2, 7, 5>>;
 using Fc = Case<Linear<12, 7>, Features<12>>;
 using Flat = Case<Flatten, Shape<2, 3, 3>>;
 using Drop = Case<Dropout<50>, Shape<3, 4, 4>>;
@@ -269,7 +262,8 @@ using MiniGoogLeNet =
 
 TEST_CASE_TEMPLATE("backward matches central finite differences in double precision", C, ConvK3, ConvK3S2P1, ConvK1,
                    ConvK5S3P2, ConvK7S2P3, Relu, MaxPoolFloor, MaxPoolCeil, MaxPoolCeilPadded, MaxPoolStride1Padded,
-                   AvgPoolK5S3, AvgPoolCeilPadded, AvgPoolCeilPaddedDrop, AdaptiveAvgPool1, AdaptiveAvgPool4Uneven, Fc,
+                   AvgPoolK5S3, AvgPoolCeilPadded, AvgPoolCeilPaddedDrop, AdaptiveAvgPool1, AdaptiveAvgPool4Uneven,
+                   MaxPoolCeilPaddedWide, AvgPoolCeilPaddedWide, AdaptiveAvgPool3x2, Fc,
                    Flat, Drop, Chain, Branches, BasicConv, InceptionBlock, AuxClassifier, Tapped, MiniGoogLeNet,
                    ResidualIdentity, ResidualDownsample, SumOfBranches) {
   using Net = typename C::Net;

@@ -3,10 +3,8 @@
 
 #include <doctest/doctest.h>  // TEST_CASE, SUBCASE, CHECK, REQUIRE, CAPTURE, MESSAGE
 
-#include <algorithm>    // std::max
 #include <array>        // std::array: per-channel std
 #include <bit>          // std::bit_cast: little-endian float32 reference files
-#include <cmath>        // std::fabs
 #include <cstddef>      // std::size_t
 #include <cstdint>      // std::uint8_t, std::uint32_t
 #include <filesystem>   // std::filesystem::path
@@ -18,6 +16,8 @@
 
 #include "ctnn/error.hpp"     // ctnn::Error
 #include "ctnn/io/image.hpp"  // ctnn::image::*
+
+#include "support/compare.hpp"   // ctnn::test::scalar_error, worse
 
 #ifndef CTNN_TEST_DATA_DIR
 #define CTNN_TEST_DATA_DIR "tests/data"
@@ -58,21 +58,18 @@ double max_level_difference(const std::vector<float>& ours, const std::vector<fl
   const std::size_t plane = ours.size() / stddev.size();
   double worst = 0.0;
   for (std::size_t i = 0; i < ours.size(); ++i) {
-    const double difference = std::fabs(static_cast<double>(ours[i]) - static_cast<double>(reference[i]));
-    worst = std::max(worst, difference * static_cast<double>(stddev[i / plane]) * 255.0);
+    // |difference|, or +infinity when either value is not finite.
+    const double difference = ctnn::test::scalar_error(ours[i], reference[i], 1.0);
+    worst = ctnn::test::worse(worst, difference * static_cast<double>(stddev[i / plane]) * 255.0);
   }
   return worst;
 }
 
-// The acceptance bound: |difference| * std <= 1/255 + 1e-6 for every element.
+// The acceptance bound: |difference| * std <= 1/255 + 1e-6 for every element (a NaN on either
+// side is not within it).
 bool within_one_level(const std::vector<float>& ours, const std::vector<float>& reference,
                       std::span<const float> stddev) {
-  const std::size_t plane = ours.size() / stddev.size();
-  for (std::size_t i = 0; i < ours.size(); ++i) {
-    const double difference = std::fabs(static_cast<double>(ours[i]) - static_cast<double>(reference[i]));
-    if (difference * static_cast<double>(stddev[i / plane]) > 1.0 / 255.0 + 1e-6) return false;
-  }
-  return true;
+  return max_level_difference(ours, reference, stddev) <= 1.0 + 255e-6;
 }
 
 // ctnn decodes to the same pixels as PIL (PNG is lossless; JPEG follows libjpeg-turbo's integer

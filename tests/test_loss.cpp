@@ -23,6 +23,8 @@
 #include <ctnn/model.hpp>             // ctnn::Model
 #include <ctnn/reference_init.hpp>    // ctnn::reference_uniform_fill
 
+#include "support/compare.hpp"   // ctnn::test::worse, scalar_error, largest_magnitude
+
 using namespace ctnn;
 
 TEST_CASE("cross_entropy matches F.cross_entropy, large logits included") {
@@ -105,8 +107,8 @@ TEST_CASE("ClassificationObjective: main + 0.3 aux, and its gradient matches fin
   const ClassificationLoss<double> again = objective.evaluate(model, labels);
   CHECK(again.total == loss.total);
 
-  double worst = 0, scale = 0;
-  for (double g : gradients) scale = std::max(scale, std::abs(g));
+  double worst = 0;
+  const double scale = test::largest_magnitude(std::span<const double>(gradients));
   std::span<double> parameters = model.parameters();
   for (std::size_t i = 0; i < parameters.size(); i += 3) {
     const double value = parameters[i];
@@ -117,7 +119,7 @@ TEST_CASE("ClassificationObjective: main + 0.3 aux, and its gradient matches fin
     model.forward(images);
     const double minus = objective.evaluate(model, labels).total;
     parameters[i] = value;
-    worst = std::max(worst, std::abs((plus - minus) / 2e-6 - gradients[i]) / scale);
+    worst = test::worse(worst, test::scalar_error((plus - minus) / 2e-6, gradients[i], scale));
   }
   MESSAGE("objective gradient vs finite differences: max error " << worst << " relative to max |g|");
   CHECK(worst <= 1e-6);

@@ -25,7 +25,7 @@ TEST_CASE("oneDNN backend: SKIPPED, oneDNN was not found at configure time (run 
 #include <ctnn/io/safetensors.hpp>   // ctnn::safetensors::Reader
 #include <ctnn/onednn.hpp>           // ctnn::OneDnn
 
-#include "support/reference.hpp"   // ctnn::test::read_tensor, relative_error, load_parameters
+#include "support/reference.hpp"   // ctnn::test::ReferenceFile, read_tensor, relative_error, load_parameters
 
 using namespace ctnn;
 using onednn::Precision;
@@ -35,10 +35,7 @@ namespace {
 template <class Net, ShapeType In>
 using FastModel = Model<Net, In, float, OneDnn>;
 
-const safetensors::Reader& layers_file() {
-  static const safetensors::Reader file = safetensors::Reader::open(test::data_path("reference/layers.safetensors"));
-  return file;
-}
+const test::ReferenceFile& layers_file() { return test::ReferenceFile::open("reference/layers.safetensors"); }
 
 // The layer case `name` on oneDNN, against PyTorch's output; in training the Eigen fallback
 // computes what keeps state for backward.
@@ -141,10 +138,7 @@ TEST_CASE("layers: a Flatten of 4x4 images feeds Linear in PyTorch's order, and 
 // ---- the whole networks ---------------------------------------------------------------------
 
 namespace {
-const safetensors::Reader& googlenet_file() {
-  static const safetensors::Reader file = safetensors::Reader::open(test::data_path("reference/googlenet.safetensors"));
-  return file;
-}
+const test::ReferenceFile& googlenet_file() { return test::ReferenceFile::open("reference/googlenet.safetensors"); }
 std::vector<float> googlenet_input(std::uint64_t seed) {
   std::vector<float> input(2 * Shape<3, 224, 224>::size);
   const std::int64_t shape[] = {2, 3, 224, 224};

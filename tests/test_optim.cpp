@@ -29,10 +29,7 @@ namespace {
 constexpr std::size_t kSize = 64, kSteps = 5;
 constexpr std::uint64_t kSeed = 9;
 
-const safetensors::Reader& reference() {
-  static const safetensors::Reader file = safetensors::Reader::open(test::data_path("reference/optimizers.safetensors"));
-  return file;
-}
+const test::ReferenceFile& reference() { return test::ReferenceFile::open("reference/optimizers.safetensors"); }
 
 std::vector<float> reference_values(const std::string& name) {
   std::vector<float> values(kSize);
@@ -53,7 +50,7 @@ double run_case(const std::string& name, Optimizer optimizer) {
     const std::vector<float> gradient = reference_values("optim.grad" + std::to_string(step));
     optimizer.step(parameter, gradient);
     const std::span<const float> after(expected.data() + step * kSize, kSize);
-    worst = std::max(worst, test::relative_error(std::span<const float>(parameter), after));
+    worst = test::worse(worst, test::relative_error(std::span<const float>(parameter), after));
   }
   CHECK(optimizer.step_count() == kSteps);
   return worst;
@@ -129,7 +126,7 @@ TEST_CASE("StepLR and CosineAnnealingLR follow torch.optim.lr_scheduler") {
   auto check = [](const std::string& name, auto schedule) {
     const std::vector<double> expected = test::read_tensor<double>(reference(), name + ".lr");
     double worst = 0;
-    for (double lr : expected) worst = std::max(worst, std::abs(schedule.step() - lr) / lr);
+    for (double lr : expected) worst = test::worse(worst, test::scalar_error(schedule.step(), lr, lr));
     CAPTURE(name);
     MESSAGE(name << ": " << expected.size() << " steps, max relative error " << worst);
     CHECK(worst <= 1e-13);

@@ -7,7 +7,8 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>   // std::copy, std::all_of
-#include <cmath>       // std::isfinite
+#include <array>       // std::array
+#include <cmath>       // std::abs, std::sqrt
 #include <cstdint>     // std::int64_t
 #include <map>         // std::map
 #include <ratio>       // std::ratio
@@ -30,6 +31,9 @@ using Net = TorchvisionGoogLeNet<1000>;
 using NetTransformed = TorchvisionGoogLeNet<1000, false, true>;
 using NetWithAux = TorchvisionGoogLeNet<1000, true>;
 constexpr std::uint64_t kNetworkSeed = 7;
+// One layer against PyTorch in float32 (outputs, gradients, running statistics): measured at most
+// 4.9e-7 (the Inception block's parameter gradients), 1.7e-7 for a batch norm. Margin 4.
+constexpr double kLayerTolerance = 2e-6;
 
 static_assert(parameter_count_v<Net> == 6'624'904);           // torchvision's num_params
 static_assert(parameter_count_v<NetTransformed> == 6'624'904);
@@ -37,19 +41,13 @@ static_assert(buffer_count_v<Net> == 14'617);                  // 57 batch norms
 static_assert(parameter_count_v<NetWithAux> == 13'004'888);
 static_assert(std::is_same_v<output_shape_t<Net, Image>, Features<1000>>);
 
-const safetensors::Reader& network_file() {
-  static const safetensors::Reader file =
-      safetensors::Reader::open(test::data_path("reference/torchvision_googlenet.safetensors"));
-  return file;
+const test::ReferenceFile& network_file() {
+  return test::ReferenceFile::open("reference/torchvision_googlenet.safetensors");
 }
 
-const safetensors::Reader& batchnorm_file() {
-  static const safetensors::Reader file =
-      safetensors::Reader::open(test::data_path("reference/batchnorm_train.safetensors"));
-  return file;
-}
+const test::ReferenceFile& batchnorm_file() { return test::ReferenceFile::open("reference/batchnorm_train.safetensors"); }
 
-std::vector<float> read(const safetensors::Reader& file, const std::string& name) {
+std::vector<float> read(const test::ReferenceFile& file, const std::string& name) {
   return test::read_tensor<float>(file, name);
 }
 
@@ -59,7 +57,7 @@ double error(std::span<const float> actual, const std::vector<float>& expected) 
 
 // Every parameter and buffer of `model` from "<prefix><name><suffix>" (num_batches_tracked is I64).
 template <class Model>
-void load_state(Model& model, const safetensors::Reader& file, const std::string& prefix) {
+void load_state(Model& model, const test::ReferenceFile& file, const std::string& prefix) {
   for (const NamedTensor& t : named_tensors<typename Model::network, typename Model::input_shape>()) {
     auto destination = (t.role == TensorRole::parameter ? model.parameters() : model.buffers()).subspan(t.offset, t.count);
     const safetensors::TensorInfo* info = file.find(prefix + t.name);
@@ -74,10 +72,10 @@ void load_state(Model& model, const safetensors::Reader& file, const std::string
   }
 }
 
-// The buffers of `model` against "<prefix><name>.after": running statistics to 1e-5 of their
+// The buffers of `model` against "<prefix><name>.after": running statistics to kLayerTolerance of their
 // scale, step counts exactly.
 template <class Model>
-void check_buffers_after(Model& model, const safetensors::Reader& file, const std::string& prefix) {
+void check_buffers_after(Model& model, const test::ReferenceFile& file, const std::string& prefix) {
   for (const NamedTensor& t : named_tensors<typename Model::network, typename Model::input_shape>()) {
     if (t.role != TensorRole::buffer) continue;
     CAPTURE(t.name);
@@ -86,7 +84,7 @@ void check_buffers_after(Model& model, const safetensors::Reader& file, const st
       const std::vector<std::int64_t> expected = test::read_tensor<std::int64_t>(file, prefix + t.name + ".after");
       CHECK(actual[0] == static_cast<float>(expected[0]));
     } else {
-      CHECK(error(actual, read(file, prefix + t.name + ".after")) <= 1e-5);
+      CHECK(error(actual, read(file, prefix + t.name + ".after")) <= kLayerTolerance);
     }
   }
 }
@@ -102,7 +100,7 @@ struct DirectLayer {
   std::vector<float> buffers = std::vector<float>(Layer::buffer_count);
   std::vector<float> saved, output;
 
-  DirectLayer(const safetensors::Reader& file, const std::string& prefix) {
+  DirectLayer(const test::ReferenceFile& file, const std::string& prefix) {
     ctx.threads = 2;
     ctx.blocking.resize(2);
     for (const TensorSpec& spec : Layer::tensors) {
@@ -200,21 +198,26 @@ TEST_CASE("init::reference_uniform fills batch-norm buffers by their names") {
 }
 
 TEST_CASE("TorchvisionGoogLeNet's logits match torchvision in evaluation mode") {
+  // torchvision's own float32 logits are 7.4e-7 (8.3e-7 with transform_input) off its float64
+  // ones; ctnn's are measured at 7.7e-7 (1.2e-6) off PyTorch's float32 ones and 5.1e-7 (5.9e-7)
+  // off its float64 ones. 1e-5 leaves a margin of 8.
   const std::vector<float> x = network_input();
+  const auto check = [](std::span<const float> logits, const std::string& key) {
+    const double e = error(logits, read(network_file(), key));
+    const double e64 = error(logits, read(network_file(), key + ".from_f64"));
+    MESSAGE(key << ": rel. max error vs PyTorch float32 " << e << ", vs float64 " << e64);
+    CHECK(e <= 1e-5);
+    CHECK(e64 <= 1e-5);
+  };
   SUBCASE("transform_input=False") {
     Model<Net, Image> model;
     init::reference_uniform(model, kNetworkSeed);
-    const double e = error(model.forward(x), read(network_file(), "logits"));
-    const double e64 = error(model.output(), read(network_file(), "logits.from_f64"));
-    MESSAGE("logits: rel. max error vs PyTorch float32 " << e << ", vs float64 " << e64);
-    CHECK(e <= 1e-4);
+    check(model.forward(x), "logits");
   }
   SUBCASE("transform_input=True") {
     Model<NetTransformed, Image> model;
     init::reference_uniform(model, kNetworkSeed);
-    const double e = error(model.forward(x), read(network_file(), "logits_transform_input"));
-    MESSAGE("logits (transform_input): rel. max error vs PyTorch float32 " << e);
-    CHECK(e <= 1e-4);
+    check(model.forward(x), "logits_transform_input");
   }
 }
 
@@ -232,18 +235,99 @@ TEST_CASE("a training forward moves every batch norm's running statistics as tor
       CHECK(actual[0] == 1.0f);
       continue;
     }
-    worst = std::max(worst, error(actual, read(network_file(), "train_step." + t.name)));
+    worst = test::worse(worst, error(actual, read(network_file(), "train_step." + t.name)));
     ++checked;
   }
+  // Measured 2.4e-6 (accumulated over 57 batch norms); margin 8.
   MESSAGE("running statistics after one training step: worst rel. max error " << worst << " over " << checked
                                                                              << " tensors");
   CHECK(checked == 2 * 57);
-  CHECK(worst <= 1e-4);
+  CHECK(worst <= 2e-5);
 
-  // Backward runs through every batch norm in training mode; gradients come out finite.
-  std::vector<float> output_gradient(model.output().size(), 1.0f / 2000);
-  model.backward(output_gradient);
-  CHECK(std::all_of(model.gradients().begin(), model.gradients().end(), [](float g) { return std::isfinite(g); }));
+}
+
+TEST_CASE("a training backward through the whole TorchvisionGoogLeNet matches torchvision's") {
+  // backward.<f32|f64>.<name>: [sum, sum of squares, sum of |.|, probe . g] of each parameter's
+  // gradient and of the input's, PyTorch in float32 and float64, after one training forward
+  // (batch statistics, dropout off) and dL/dlogits = 1/2000. Against the float64 values, per
+  // tensor: the sum relative to the sum of |.|, the sum of squares relative to itself, and the
+  // projection as an estimate of the norm-wise error, sqrt(n) |p.(g - g64)| / (||p|| ||g64||).
+  // Float32 puts a few ReLU inputs and max-pool near-ties on the other side of their kink, which
+  // moves gradients beneath by ~1e-3: PyTorch's own float32 gradients are up to 3.8e-2 off (worst
+  // tensor), ctnn's are measured at up to 2.0e-2. Every tensor must be within 4 times PyTorch's
+  // worst (a wrong kernel is off by O(1)).
+  Model<Net, Image> model;
+  init::reference_uniform(model, kNetworkSeed);
+  model.train();
+  model.disable_dropout(true);
+  model.compute_input_gradient(true);
+  const std::vector<float> x = network_input();
+  model.forward(x);
+  model.backward(std::vector<float>(model.output().size(), 1.0f / 2000));
+
+  struct Summary {
+    std::array<double, 4> values{};  // sum, sum of squares, sum of |.|, probe . g
+    double probe_norm = 0;
+    std::size_t count = 0;
+  };
+  const auto summarise = [](const std::string& name, std::span<const float> g, const std::vector<std::size_t>& shape) {
+    Summary s;
+    std::vector<double> probe(g.size());
+    const std::vector<std::int64_t> dims(shape.begin(), shape.end());
+    reference_uniform_fill<double>("probe." + name, dims, 1, kNetworkSeed, std::span<double>(probe));
+    for (std::size_t i = 0; i < g.size(); ++i) {
+      s.values[0] += g[i];
+      s.values[1] += double(g[i]) * g[i];
+      s.values[2] += std::abs(double(g[i]));
+      s.values[3] += probe[i] * g[i];
+      s.probe_norm += probe[i] * probe[i];
+    }
+    s.probe_norm = std::sqrt(s.probe_norm);
+    s.count = g.size();
+    return s;
+  };
+  // The worst of the three errors of `actual` against the float64 reference `expected`.
+  const auto summary_error = [](const std::array<double, 4>& actual, const std::vector<double>& expected,
+                                const Summary& s) {
+    const double sum = test::scalar_error(actual[0], expected[0], expected[2]);
+    const double squares = test::scalar_error(actual[1], expected[1], expected[1]);
+    const double projection = test::scalar_error(actual[3], expected[3], s.probe_norm * std::sqrt(expected[1])) *
+                              std::sqrt(double(s.count));
+    return test::worse(test::worse(sum, squares), projection);
+  };
+
+  struct Compared {
+    std::string name;
+    double ctnn = 0, torch = 0;
+  };
+  std::vector<Compared> compared;
+  const auto compare = [&](const std::string& name, std::span<const float> g, const std::vector<std::size_t>& shape) {
+    const Summary ours = summarise(name, g, shape);
+    const std::vector<double> f64 = test::read_tensor<double>(network_file(), "backward.f64." + name);
+    const std::vector<double> f32 = test::read_tensor<double>(network_file(), "backward.f32." + name);
+    std::array<double, 4> torch{};
+    std::copy(f32.begin(), f32.end(), torch.begin());
+    compared.push_back({name, summary_error(ours.values, f64, ours), summary_error(torch, f64, ours)});
+  };
+  for (const NamedTensor& t : named_tensors<Net, Image>())
+    if (t.role == TensorRole::parameter)
+      compare(t.name, std::span<const float>(model.gradients()).subspan(t.offset, t.count), t.shape);
+  compare("input", model.input_gradient(), {2, 3, 224, 224});
+
+  double ctnn_worst = 0, torch_worst = 0;
+  std::string ctnn_worst_name;
+  for (const Compared& c : compared) {
+    if (!(c.ctnn <= ctnn_worst)) ctnn_worst_name = c.name;
+    ctnn_worst = test::worse(ctnn_worst, c.ctnn);
+    torch_worst = test::worse(torch_worst, c.torch);
+  }
+  MESSAGE(compared.size() << " gradients against PyTorch float64: ctnn float32 worst " << ctnn_worst << " ("
+                          << ctnn_worst_name << "), PyTorch float32 worst " << torch_worst);
+  CHECK(compared.size() == 57 * 3 + 2 + 1);  // 57 convolutions' weight, bn.weight, bn.bias; fc; the input
+  for (const Compared& c : compared) {
+    CAPTURE(c.name);
+    CHECK(c.ctnn <= 4 * torch_worst);
+  }
 }
 
 TEST_CASE("BatchNorm matches nn.BatchNorm2d in evaluation mode") {
@@ -251,7 +335,7 @@ TEST_CASE("BatchNorm matches nn.BatchNorm2d in evaluation mode") {
   using In = Shape<6, 5, 5>;
   static_assert(BN::parameter_count == 12 && BN::buffer_count == 13);
   // layers.safetensors' case, through a Model (in place on its input where the plan allows).
-  const safetensors::Reader layers = safetensors::Reader::open(test::data_path("reference/layers.safetensors"));
+  const test::ReferenceFile& layers = test::ReferenceFile::open("reference/layers.safetensors");
   Model<BN, In> model;
   for (const NamedTensor& t : named_tensors<BN, In>()) {
     auto destination = (t.role == TensorRole::parameter ? model.parameters() : model.buffers()).subspan(t.offset, t.count);
@@ -261,15 +345,16 @@ TEST_CASE("BatchNorm matches nn.BatchNorm2d in evaluation mode") {
   const std::vector<float> x = read(layers, "batchnorm.input");
   const double e = error(model.forward(x), read(layers, "batchnorm.output"));
   MESSAGE("BatchNorm eval forward: rel. max error " << e);
-  CHECK(e <= 1e-5);
+  CHECK(e <= kLayerTolerance);
 
-  // Its backward with the running statistics as constants.
+  // Its backward with the running statistics as constants (the same input, stored again).
   DirectLayer<BN, In> layer(batchnorm_file(), "batchnorm_eval.");
-  CHECK(error(layer.forward(x, Mode::eval), read(batchnorm_file(), "batchnorm_eval.output")) <= 1e-5);
+  CHECK(read(batchnorm_file(), "batchnorm_eval.input") == x);
+  CHECK(error(layer.forward(x, Mode::eval), read(batchnorm_file(), "batchnorm_eval.output")) <= kLayerTolerance);
   const std::vector<float> dx = layer.backward(x, read(batchnorm_file(), "batchnorm_eval.output_gradient"));
-  CHECK(error(dx, read(batchnorm_file(), "batchnorm_eval.input_gradient")) <= 1e-5);
-  CHECK(error(layer.weight_gradient(), read(batchnorm_file(), "batchnorm_eval.weight.grad")) <= 1e-5);
-  CHECK(error(layer.bias_gradient(), read(batchnorm_file(), "batchnorm_eval.bias.grad")) <= 1e-5);
+  CHECK(error(dx, read(batchnorm_file(), "batchnorm_eval.input_gradient")) <= kLayerTolerance);
+  CHECK(error(layer.weight_gradient(), read(batchnorm_file(), "batchnorm_eval.weight.grad")) <= kLayerTolerance);
+  CHECK(error(layer.bias_gradient(), read(batchnorm_file(), "batchnorm_eval.bias.grad")) <= kLayerTolerance);
 }
 
 TEST_CASE("BatchNorm matches nn.BatchNorm2d in training mode: batch statistics, running statistics, gradients") {
@@ -290,14 +375,15 @@ TEST_CASE("BatchNorm matches nn.BatchNorm2d in training mode: batch statistics, 
   const double e_var = error(buffers.subspan(6, 6), read(file, p + "running_var.after"));
   MESSAGE("BatchNorm train: outputs " << e0 << ", " << e1 << "; dx " << e_dx << ", dweight " << e_dw << ", dbias "
                                       << e_db << "; running mean " << e_mean << ", running var " << e_var);
-  CHECK(e0 <= 1e-5);
-  CHECK(e1 <= 1e-5);
-  CHECK(e_dx <= 1e-5);
-  CHECK(e_dw <= 1e-5);
-  CHECK(e_db <= 1e-5);
+  CHECK(e0 <= kLayerTolerance);
+  CHECK(e1 <= kLayerTolerance);
+  CHECK(e_dx <= kLayerTolerance);
+  CHECK(e_dw <= kLayerTolerance);
+  CHECK(e_db <= kLayerTolerance);
   CHECK(e_mean <= 1e-6);
   CHECK(e_var <= 1e-6);
   CHECK(buffers[12] == 2.0f);  // num_batches_tracked after two steps
+  CHECK(test::read_tensor<std::int64_t>(file, p + "num_batches_tracked.after") == std::vector<std::int64_t>{2});
 }
 
 TEST_CASE("BatchNorm refuses to train on one value per channel, as PyTorch does") {
@@ -315,7 +401,7 @@ TEST_CASE("BatchNorm's momentum is a std::ratio") {
   model.train();
   const double e = error(model.forward(read(batchnorm_file(), "batchnorm_momentum.input")),
                          read(batchnorm_file(), "batchnorm_momentum.output"));
-  CHECK(e <= 1e-5);
+  CHECK(e <= kLayerTolerance);
   check_buffers_after(model, batchnorm_file(), "batchnorm_momentum.");
 }
 
@@ -326,19 +412,23 @@ TEST_CASE("torchvision's Inception block trains as in PyTorch: output, parameter
   const std::string p = "inception_train.";
   Model<Block, In> model;
   load_state(model, file, p);
+  model.compute_input_gradient(true);
   model.train();
   const double e = error(model.forward(read(file, p + "input")), read(file, p + "output"));
   MESSAGE("Inception train forward: rel. max error " << e);
-  CHECK(e <= 1e-5);
+  CHECK(e <= kLayerTolerance);
   model.backward(read(file, p + "output_gradient"));
+  const double e_dx = error(model.input_gradient(), read(file, p + "input_gradient"));
+  MESSAGE("Inception input gradient (the sum of the four branches' dx): rel. max error " << e_dx);
+  CHECK(e_dx <= kLayerTolerance);
   double worst = 0;
   for (const NamedTensor& t : named_tensors<Block, In>()) {
     if (t.role != TensorRole::parameter) continue;
     CAPTURE(t.name);
     const double g = error(std::span<const float>(model.gradients()).subspan(t.offset, t.count),
                            read(file, p + t.name + ".grad"));
-    worst = std::max(worst, g);
-    CHECK(g <= 1e-4);
+    worst = test::worse(worst, g);
+    CHECK(g <= kLayerTolerance);
   }
   MESSAGE("Inception parameter gradients: worst rel. max error " << worst);
   check_buffers_after(model, file, p);

@@ -39,6 +39,8 @@
 #include <ctnn/train/progress.hpp>            // ProgressBar, format_duration
 #include <ctnn/train/trainer.hpp>             // Trainer
 
+#include "support/skip.hpp"   // ctnn::test::dataset_available
+
 using namespace ctnn;
 namespace fs = std::filesystem;
 
@@ -156,13 +158,10 @@ TEST_CASE("FashionInception: a forward pass gives 10 scores per image") {
   for (float v : logits) CHECK(std::isfinite(v));
 }
 
-TEST_CASE("FashionInception: the shipped weights classify the real test set") {
+TEST_CASE("FashionInception: the shipped weights classify the real test set" * doctest::test_suite("dataset")) {
   const fs::path weights = fs::path(CTNN_SOURCE_DIR) / "examples/data/fashion_inception.safetensors";
   const fs::path data_directory = data::default_fashion_mnist_directory();
-  if (!fs::exists(weights) || !fs::exists(data_directory / "t10k-images-idx3-ubyte.gz")) {
-    MESSAGE("skipped: needs " << weights.string() << " and the Fashion-MNIST test set");
-    return;
-  }
+  if (!test::dataset_available(data_directory, "dataset-fashion-mnist")) return;
   Model<FashionInception, FashionInput> model;
   const LoadReport report = load_weights(model, weights);
   CHECK(report.metadata.at("ctnn.network") == "FashionInception");

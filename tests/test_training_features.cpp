@@ -7,13 +7,14 @@
 
 #include <algorithm>   // std::max, std::fill, std::copy
 #include <array>       // std::array
-#include <cmath>       // std::abs, std::isnan
+#include <cmath>       // std::abs, std::isnan, std::sqrt
 #include <cstddef>     // std::size_t
 #include <cstdint>     // std::int64_t
 #include <limits>      // std::numeric_limits
 #include <span>        // std::span
 #include <string>      // std::string
 #include <string_view> // std::string_view
+#include <type_traits> // std::is_same_v
 #include <vector>      // std::vector
 
 #include <ctnn/cpu/conv.hpp>               // Evaluator<Conv, Cpu>
@@ -32,6 +33,8 @@
 #include <ctnn/model.hpp>                  // ctnn::Model
 #include <ctnn/optim/sgd.hpp>              // ctnn::optim::SGD
 #include <ctnn/reference_init.hpp>         // ctnn::reference_uniform_fill
+
+#include "support/compare.hpp"   // ctnn::test::max_difference
 
 using namespace ctnn;
 
@@ -93,9 +96,7 @@ void forward_backward(M& model) {
 
 double max_difference(std::span<const double> a, std::span<const double> b) {
   REQUIRE(a.size() == b.size());
-  double d = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) d = std::max(d, std::abs(a[i] - b[i]));
-  return d;
+  return test::max_difference(a, b);
 }
 
 }  // namespace
@@ -301,4 +302,52 @@ TEST_CASE("backward follows the forward's dropout, whatever disable_dropout says
   model.disable_dropout(false);
   model.backward(ones);
   CHECK(max_difference(model.input_gradient(), ones) == 0.0);  // the forward passed through
+}
+
+TEST_CASE("Dropout in training drops a binomial fraction p, scales what it keeps by 1/(1 - p), and backward uses that mask") {
+  // Every element is dropped independently with probability p: the dropped count of n elements
+  // is Binomial(n, p), mean n p, standard deviation sqrt(n p (1 - p)) (~89 of 32768 at p = 0.4).
+  // Five standard deviations: a correct kernel fails with probability below 1e-6 (and the seeds
+  // are fixed); a wrong rate, or a scale other than 1/(1 - p), fails every time.
+  const auto check = [&]<std::size_t Percent, class T>(std::uint64_t seed) {
+    using In = Shape<4, 32, 32>;
+    const double p = Percent / 100.0;
+    CAPTURE(Percent);
+    CAPTURE(seed);
+    Model<Dropout<Percent>, In, T> model;
+    model.train();
+    model.compute_input_gradient(true);
+    model.seed(seed);
+    const std::vector<T> x(8 * In::size, T(1));
+    const std::span<const T> y = model.forward(x);
+    std::size_t dropped = 0;
+    for (const T v : y) {
+      if (v == T(0)) {
+        ++dropped;
+      } else {
+        REQUIRE(v == doctest::Approx(1.0 / (1.0 - p)).epsilon(std::is_same_v<T, float> ? 1e-6 : 1e-14));
+      }
+    }
+    const double n = static_cast<double>(y.size());
+    const double sigma = std::sqrt(n * p * (1 - p));
+    MESSAGE("Dropout<" << Percent << ">: dropped " << dropped << " of " << y.size() << ", expected " << n * p << " +- "
+                       << sigma);
+    CHECK(std::abs(static_cast<double>(dropped) - n * p) <= 5 * sigma);
+    // dL/dx = dL/dy * mask: with dy = 1 the input gradient is the output itself.
+    const std::vector<T> output(y.begin(), y.end());
+    model.backward(std::vector<T>(output.size(), T(1)));
+    CHECK(max_difference(std::vector<double>(model.input_gradient().begin(), model.input_gradient().end()),
+                         std::vector<double>(output.begin(), output.end())) == 0.0);
+    // The next forward draws a new mask; reseeding repeats the first.
+    const std::span<const T> next = model.forward(x);
+    const std::vector<T> second(next.begin(), next.end());
+    CHECK(second != output);
+    model.seed(seed);
+    const std::span<const T> again = model.forward(x);
+    CHECK(std::vector<T>(again.begin(), again.end()) == output);
+  };
+  check.template operator()<40, float>(123);
+  check.template operator()<40, float>(9);
+  check.template operator()<20, float>(5);
+  check.template operator()<70, double>(77);
 }

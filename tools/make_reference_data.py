@@ -14,7 +14,10 @@ Writes
                                 BasicBlock, with and without its downsampling shortcut
   googlenet.safetensors         whole-network outputs of tools/reference_model/googlenet_seed.py
                                 with every tensor set by the reference initialisation (no weights
-                                or inputs stored: C++ regenerates them).
+                                or inputs stored: C++ regenerates them): logits on 224x224 and on a
+                                non-square 163x187 input, each also computed in float64
+                                ("<name>.from_f64"), every top-level stage's [sum, sum of squares]
+                                ("stage.<name>"), and the train-mode (main, aux2, aux1) logits.
   reference_init_check.bin/json raw float32 values of a few reference_uniform cases, for the C++
                                 reference_init test.
 and prints the float32-vs-float64 noise floor of the whole network.
@@ -38,6 +41,8 @@ import ctnn_reference as ref  # noqa: E402
 from reference_model import googlenet_seed as gs  # noqa: E402
 
 LAYER_SEED = 1
+# The non-square input of the whole-network check (height, width).
+NON_SQUARE = (163, 187)
 # Tensors larger than this (elements) are not stored in layers.safetensors; they are listed in its
 # metadata under "not_stored" and must be regenerated with the reference initialisation.
 MAX_STORED_ELEMENTS = 1 << 18
@@ -56,6 +61,20 @@ def common_metadata(command):
 class Flatten1(nn.Module):
     def forward(self, x):
         return torch.flatten(x, 1)
+
+
+class TransformInput(nn.Module):
+    """torchvision's own transform_input step, taken from a GoogLeNet built with it."""
+
+    def __init__(self):
+        super().__init__()
+        import torchvision  # only this case needs torchvision
+        network = torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=False,
+                                               transform_input=True)
+        self.transform = network._transform_input
+
+    def forward(self, x):
+        return self.transform(x)
 
 
 def layer_cases():
@@ -94,6 +113,42 @@ def layer_cases():
         # Non-divisible: bin i covers [floor(i*H/4), ceil((i+1)*H/4)), bins overlap.
         ("adaptive_avgpool_4x4_uneven", "nn.AdaptiveAvgPool2d((4, 4))",
          nn.AdaptiveAvgPool2d((4, 4)), [2, 3, 10, 10]),
+        # Non-square inputs, each chosen so the two axes follow different rules: a height/width
+        # swap in a kernel's index arithmetic changes the output.
+        # 13x10 -> 6x5: ceil mode adds a window along W only (floor would give 6x4).
+        ("maxpool_k3_s2_ceil_13x10", "nn.MaxPool2d(3, 2, ceil_mode=True)",
+         nn.MaxPool2d(3, 2, ceil_mode=True), [2, 3, 13, 10]),
+        # 5x6 -> 3x4: along H the last ceil window would start in the padding and is dropped.
+        ("maxpool_k2_s2_p1_ceil_5x6", "nn.MaxPool2d(2, 2, padding=1, ceil_mode=True)",
+         nn.MaxPool2d(2, 2, padding=1, ceil_mode=True), [2, 2, 5, 6]),
+        ("maxpool_k3_s1_p1_5x8", "nn.MaxPool2d(3, 1, padding=1)",
+         nn.MaxPool2d(3, 1, padding=1), [2, 2, 5, 8]),
+        # 7x10 -> 4x6: the last window along W hangs past the padding (its divisor is smaller).
+        ("avgpool_k3_s2_p1_ceil_7x10", "nn.AvgPool2d(3, 2, padding=1, ceil_mode=True)",
+         nn.AvgPool2d(3, 2, padding=1, ceil_mode=True), [2, 2, 7, 10]),
+        ("avgpool_k2_s2_p1_ceil_5x6", "nn.AvgPool2d(2, 2, padding=1, ceil_mode=True)",
+         nn.AvgPool2d(2, 2, padding=1, ceil_mode=True), [2, 2, 5, 6]),
+        ("avgpool_k5_s3_14x11", "nn.AvgPool2d(5, 3)", nn.AvgPool2d(5, 3), [2, 4, 14, 11]),
+        ("adaptive_avgpool_4x4_10x13", "nn.AdaptiveAvgPool2d((4, 4))",
+         nn.AdaptiveAvgPool2d((4, 4)), [2, 3, 10, 13]),
+        # The configurations tests/cuda/test_layers.cpp runs that no case above has, with its
+        # shapes, so the CPU and the GPU are each compared with PyTorch on them.
+        ("adaptive_avgpool_3x2_7x5", "nn.AdaptiveAvgPool2d((3, 2))",
+         nn.AdaptiveAvgPool2d((3, 2)), [2, 2, 7, 5]),
+        ("maxpool_k3_s1_p1_ceil", "nn.MaxPool2d(3, 1, padding=1, ceil_mode=True) (torchvision's branch4)",
+         nn.MaxPool2d(3, 1, padding=1, ceil_mode=True), [2, 2, 7, 7]),
+        ("avgpool_k3_s2_p1_ceil_7x7", "nn.AvgPool2d(3, 2, padding=1, ceil_mode=True)",
+         nn.AvgPool2d(3, 2, padding=1, ceil_mode=True), [2, 2, 7, 7]),
+        ("conv_no_bias", "nn.Conv2d(6, 5, 3, 1, 1, bias=False)",
+         nn.Conv2d(6, 5, 3, 1, 1, bias=False), [2, 6, 7, 7]),
+        ("conv_dropout", "nn.Sequential(nn.Conv2d(2, 3, 3), nn.Dropout(0.4)) (eval: dropout is identity)",
+         nn.Sequential(nn.Conv2d(2, 3, 3), nn.Dropout(0.4)), [2, 2, 6, 6]),
+        ("conv_flatten_linear", "nn.Sequential(nn.Conv2d(2, 3, 3, 1, 1), nn.ReLU(), nn.Flatten(), nn.Linear(75, 4))",
+         nn.Sequential(nn.Conv2d(2, 3, 3, 1, 1), nn.ReLU(), nn.Flatten(), nn.Linear(75, 4)), [2, 2, 5, 5]),
+        ("transform_input", "torchvision GoogLeNet(transform_input=True)._transform_input",
+         TransformInput(), [2, 3, 8, 8]),
+        ("inception_16", "googlenet_seed.Inception(16, 4, 3, 5, 2, 3, 2)",
+         gs.Inception(16, 4, 3, 5, 2, 3, 2), [2, 16, 9, 9]),
         ("linear", "nn.Linear(12, 7)", nn.Linear(12, 7), [3, 12]),
         ("flatten", "torch.flatten(x, 1)", Flatten1(), [2, 3, 4, 4]),
         ("basic_conv", "googlenet_seed.BasicConv2d(4, 6, kernel_size=3, padding=1)",
@@ -257,15 +312,23 @@ def make_googlenet(out_dir, command):
     model, x = build_googlenet(1000, False, 7)
     model.eval()
     y32, stats32 = run_with_stage_stats(model, x)
-    model64 = model.double()  # exact copy of the float32 values
+    # The same model on one non-square image: along H max pools 1 and 3 (3, 2, ceil) add a window,
+    # along W pools 1 and 4, so an H/W swap anywhere changes the logits.
+    h, w = NON_SQUARE
+    x_ns = torch.from_numpy(ref.reference_uniform("input", [1, 3, h, w], 7).copy())
+    with torch.no_grad():
+        y_ns = model(x_ns)
+    model64 = model.double()  # converts in place: the float32 values exactly, as float64
     y64, stats64 = run_with_stage_stats(model64, x.double())
+    with torch.no_grad():
+        y_ns64 = model64(x_ns.double())
     tensors["logits_1000_noaux"] = y32.numpy().astype(np.float32)
     # The float64 run rounded to float32: the best available estimate of the exact logits.
     tensors["logits_1000_noaux.from_f64"] = y64.numpy().astype(np.float32)
     noise["logits_1000_noaux"] = rel_err(y32.numpy(), y64.numpy())
     stage_noise = {}
     for name, (s, ss) in stats32.items():
-        tensors[f"stage.{name}"] = np.array([s, ss], dtype=np.float32)
+        tensors[f"stage.{name}"] = np.array([s, ss], dtype=np.float64)
         s64, ss64 = stats64[name]
         stage_noise[name] = (abs(s - s64) / max(abs(s64), 1e-300), abs(ss - ss64) / ss64)
     metadata["stages"] = ", ".join(stats32.keys())
@@ -273,7 +336,15 @@ def make_googlenet(out_dir, command):
                                      "seed 7, eval, input = reference_uniform('input', "
                                      "[2,3,224,224], 7)")
     metadata["stage.<name>"] = ("[sum, sum of squares] of that top-level child's float32 output "
-                                "(both batch items), accumulated in float64, stored as float32")
+                                "(both batch items), accumulated and stored in float64")
+
+    key = f"logits_1000_noaux_{h}x{w}"
+    tensors[key] = y_ns.numpy().astype(np.float32)
+    tensors[key + ".from_f64"] = y_ns64.numpy().astype(np.float32)
+    noise[key] = rel_err(y_ns.numpy(), y_ns64.numpy())
+    metadata[key] = (f"the logits_1000_noaux model on input = reference_uniform('input', [1,3,{h},{w}], 7)")
+    metadata["<logits>.from_f64"] = ("the same computed by PyTorch in float64 from the same float32 "
+                                     "weights and input, rounded to float32")
     del model, model64
 
     # 2 classes, aux heads, seed 11: eval, then train mode with dropout disabled.
@@ -301,6 +372,7 @@ def make_googlenet(out_dir, command):
     noise["logits_2_aux_eval"] = rel_err(y_eval.numpy(), y_eval64.numpy())
     noise["train_logits_2_aux.aux2"] = rel_err(aux2.numpy(), aux2_64.numpy())
     noise["train_logits_2_aux.aux1"] = rel_err(aux1.numpy(), aux1_64.numpy())
+    noise["train_logits_2_aux.main"] = rel_err(main.numpy(), main64.numpy())
     metadata["logits_2_aux_eval"] = ("GoogLeNet(num_classes=2, aux_logits=True), init_module seed "
                                      "11, eval, input = reference_uniform('input', [2,3,224,224], "
                                      "11)")

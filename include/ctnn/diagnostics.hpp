@@ -8,11 +8,80 @@
 //   error: static assertion failed: Conv<In, Out, K, S, P>: receives a channel count that differs from In
 //   note: the comparison reduces to '(512 == 480)'
 // Each check is evaluated once per layer and the layer's output shape never depends on a failed
-// check, so one mistake produces one error.
+// check, so one mistake produces one error. A check of the template arguments alone sits in the
+// layer's body as static_assert(diagnostic::...::ok): the failed assertion is inside the check,
+// so the layer itself stays valid and its later uses add no error of their own (clang reports
+// each use of a class whose own static_assert failed).
 
 #include <cstddef>   // std::size_t
+#include <cstdint>   // std::intmax_t (std::ratio's numerator and denominator)
 
 namespace ctnn::diagnostic {
+
+// ---- checks of the template arguments, in the layer's body ----------------------------------
+
+template <std::size_t In, std::size_t Out, std::size_t K, std::size_t S>
+struct Conv_In_Out_K_and_S_must_be_positive {
+  static_assert(In > 0 && Out > 0 && K > 0 && S > 0, "Conv<In, Out, K, S, P>: In, Out, K and S must be positive");
+  static constexpr bool ok = true;
+};
+
+template <std::size_t In, std::size_t Out>
+struct Linear_In_and_Out_must_be_positive {
+  static_assert(In > 0 && Out > 0, "Linear<In, Out>: In and Out must be positive");
+  static constexpr bool ok = true;
+};
+
+template <std::size_t K, std::size_t S>
+struct Pool_K_and_S_must_be_positive {
+  static_assert(K > 0 && S > 0, "MaxPool/AvgPool<K, S, P>: K and S must be positive");
+  static constexpr bool ok = true;
+};
+
+template <std::size_t OH, std::size_t OW>
+struct AdaptiveAvgPool_output_size_must_be_positive {
+  static_assert(OH > 0 && OW > 0, "AdaptiveAvgPool<OH, OW>: the output size must be positive");
+  static constexpr bool ok = true;
+};
+
+template <std::size_t C>
+struct BatchNorm_C_must_be_positive {
+  static_assert(C > 0, "BatchNorm<C>: C must be positive");
+  static constexpr bool ok = true;
+};
+
+template <std::intmax_t eps_numerator, std::intmax_t eps_denominator>
+struct BatchNorm_Eps_must_be_positive {
+  static_assert(eps_numerator > 0, "BatchNorm<C, Eps>: Eps must be positive");
+  static constexpr bool ok = true;
+};
+
+template <std::intmax_t momentum_numerator, std::intmax_t momentum_denominator>
+struct BatchNorm_Momentum_must_lie_in_0_to_1 {
+  static_assert(momentum_numerator >= 0 && momentum_numerator <= momentum_denominator,
+                "BatchNorm<C, Eps, Momentum>: Momentum must lie in [0, 1]");
+  static constexpr bool ok = true;
+};
+
+template <std::size_t branch_count>
+struct Concat_needs_at_least_one_branch {
+  static_assert(branch_count > 0, "Concat<B...>: needs at least one branch");
+  static constexpr bool ok = true;
+};
+
+template <std::size_t branch_count>
+struct Sum_needs_at_least_one_branch {
+  static_assert(branch_count > 0, "Sum<B...>: needs at least one branch");
+  static constexpr bool ok = true;
+};
+
+template <std::size_t layer_count>
+struct Sequential_needs_at_least_one_layer {
+  static_assert(layer_count > 0, "Sequential<L...>: needs at least one layer");
+  static constexpr bool ok = true;
+};
+
+// ---- checks of the input shape, in output_shape's requires-clause ---------------------------
 
 template <std::size_t received_channels, std::size_t declared_In>
 struct Conv_receives_channels_but_was_declared_with_In {

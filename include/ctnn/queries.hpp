@@ -14,13 +14,24 @@
 
 namespace ctnn {
 
+namespace detail {
+// The output size of L fed In, or 0 where L does not accept In: its check has reported that, and
+// a figure built on it must not add a second error.
+template <class L, ShapeType In>
+constexpr std::size_t output_size_or_zero() {
+  if constexpr (requires { typename output_shape_t<L, In>; }) return output_shape_t<L, In>::size;
+  else return 0;
+}
+}  // namespace detail
+
 template <class L, ShapeType In, class T = float>
 inline constexpr std::size_t activation_bytes_v =
-    (L::template scratch_elements<In> + output_shape_t<L, In>::size) * sizeof(T);
+    (L::template scratch_elements<In> + detail::output_size_or_zero<L, In>()) * sizeof(T);
 
 template <class L, ShapeType In, class T = float>
 inline constexpr std::size_t training_activation_bytes_v =
-    (L::template saved_elements<In> + L::template scratch_elements<In> + output_shape_t<L, In>::size + In::size) *
+    (L::template saved_elements<In> + L::template scratch_elements<In> + detail::output_size_or_zero<L, In>() +
+     In::size) *
     sizeof(T);
 
 template <class L, ShapeType In, class T = float>

@@ -1,6 +1,7 @@
 // expect: TransformInput_receives_channels_but_needs_3<1>
 // torchvision's transform_input re-normalises RGB; a grey image has 1 channel. The argument is
-// <received>. The twin feeds Shape<3, 224, 224>.
+// <received>. TransformInput still outputs 3 channels, so the RGB convolution after it adds no
+// second error. The twin feeds Shape<3, 224, 224>.
 
 #include <type_traits>   // std::is_same_v
 
@@ -10,7 +11,7 @@
 #include <ctnn/shape.hpp>                    // ctnn::Shape, ctnn::output_shape_t
 
 #ifdef CTNN_SHOULD_FAIL
-using Net = ctnn::Sequential<ctnn::TransformInput, ctnn::Conv<1, 64, 7, 2, 3>>;
+using Net = ctnn::Sequential<ctnn::TransformInput, ctnn::Conv<3, 64, 7, 2, 3>>;
 using Out = ctnn::output_shape_t<Net, ctnn::Shape<1, 224, 224>>;
 #else
 using Net = ctnn::Sequential<ctnn::TransformInput, ctnn::Conv<3, 64, 7, 2, 3>>;

@@ -18,14 +18,7 @@ if(NOT MODE MATCHES "^(find_package|add_subdirectory)$")
   message(FATAL_ERROR "run_consumer.cmake: MODE must be find_package or add_subdirectory, not '${MODE}'")
 endif()
 
-# step(<description> <command>...): run a command, echo its output, stop on failure.
-function(step description)
-  message(STATUS "${MODE}: ${description}")
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE result)
-  if(NOT result EQUAL 0)
-    message(FATAL_ERROR "${MODE}: ${description}: failed (${result}): ${ARGN}")
-  endif()
-endfunction()
+include("${CMAKE_CURRENT_LIST_DIR}/../support/run_step.cmake")  # ctnn_step
 
 set(config_args "")
 if(CONFIG)
@@ -52,7 +45,7 @@ list(APPEND configure_args "-DCTNN_CONSUMER_EXPECT_CUDA=${WITH_CUDA}")
 file(REMOVE_RECURSE "${WORK_DIR}")
 if(MODE STREQUAL "find_package")
   file(REMOVE_RECURSE "${PREFIX}")
-  step("install ctnn into ${PREFIX}"
+  ctnn_step(${MODE} "install ctnn into ${PREFIX}"
        "${CMAKE_COMMAND}" --install "${CTNN_BINARY_DIR}" --prefix "${PREFIX}" ${config_args})
   list(APPEND configure_args "-DCMAKE_PREFIX_PATH=${PREFIX}")
 else()
@@ -62,8 +55,8 @@ else()
   endif()
 endif()
 
-step("configure the consumer" "${CMAKE_COMMAND}" ${configure_args})
-step("build the consumer" "${CMAKE_COMMAND}" --build "${WORK_DIR}" ${config_args})
+ctnn_step(${MODE} "configure the consumer" "${CMAKE_COMMAND}" ${configure_args})
+ctnn_step(${MODE} "build the consumer" "${CMAKE_COMMAND}" --build "${WORK_DIR}" ${config_args})
 
 set(programs consumer)
 if(WITH_CUDA)
@@ -74,6 +67,6 @@ foreach(program IN LISTS programs)
   if(CONFIG AND EXISTS "${WORK_DIR}/${CONFIG}/${program}")  # multi-config generators
     set(path "${WORK_DIR}/${CONFIG}/${program}")
   endif()
-  step("run ${program}" "${path}")
+  ctnn_step(${MODE} "run ${program}" "${path}")
 endforeach()
 message(STATUS "${MODE}: OK")

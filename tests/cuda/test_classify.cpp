@@ -81,7 +81,7 @@ void compare(const std::string& arguments, std::size_t images, std::size_t class
       REQUIRE(gpu.at(image).count(label) == 1);
       const std::vector<double>& other = gpu.at(image).at(label);
       REQUIRE(other.size() == probabilities.size());
-      for (std::size_t i = 0; i < other.size(); ++i) worst = std::max(worst, std::abs(other[i] - probabilities[i]));
+      worst = test::worse(worst, test::max_difference(std::span<const double>(other), std::span<const double>(probabilities)));
       count += probabilities.size();
     }
     CHECK(count == classes);

@@ -27,13 +27,7 @@ std::vector<T> copy(std::span<const T> values) {
   return std::vector<T>(values.begin(), values.end());
 }
 
-const safetensors::Reader& file(const std::string& name) {
-  static std::map<std::string, safetensors::Reader> files;
-  auto found = files.find(name);
-  if (found == files.end())
-    found = files.emplace(name, safetensors::Reader::open(test::data_path("reference/" + name))).first;
-  return found->second;
-}
+const test::ReferenceFile& file(const std::string& name) { return test::ReferenceFile::open("reference/" + name); }
 
 template <class T = float>
 std::vector<T> reference_input(std::uint64_t seed, std::size_t batch = 2) {
@@ -135,7 +129,7 @@ TEST_CASE("the torchvision GoogLeNet on the GPU gives torchvision's logits and b
         CHECK(actual[0] == 1.0f);
         continue;
       }
-      worst = std::max(worst, error(actual, test::read_tensor(reference, "train_step." + t.name)));
+      worst = test::worse(worst, error(actual, test::read_tensor(reference, "train_step." + t.name)));
     }
     MESSAGE("running statistics: worst rel. max error " << worst);
     CHECK(worst <= 1e-4);

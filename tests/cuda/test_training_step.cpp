@@ -35,6 +35,17 @@ std::vector<T> reference_input(std::uint64_t seed, std::size_t batch = 2) {
 
 namespace {
 
+// Each parameter tensor's gradient error, relative to its own scale: max |a - b| / max |b|.
+template <class A, class B>
+std::vector<std::pair<std::string, double>> tensor_errors(const std::vector<A>& actual, const std::vector<B>& expected) {
+  std::vector<std::pair<std::string, double>> errors;
+  for (const NamedTensor& t : named_tensors<GoogLeNet<10, true>, Image>())
+    if (t.role == TensorRole::parameter)
+      errors.emplace_back(t.name, test::relative_error(std::span<const A>(actual).subspan(t.offset, t.count),
+                                                       std::span<const B>(expected).subspan(t.offset, t.count)));
+  return errors;
+}
+
 // One training step of GoogLeNet<10> (tests/test_training_parity.cpp's setting: reference
 // initialisation seed 5, batch 2, labels [1, 0], dropout off, SGD lr 0.01 momentum 0.9
 // weight decay 1e-4) on both backends; the GPU computes the objective on the device.
@@ -74,11 +85,8 @@ struct TrainingStep {
   // The worst relative error of any one parameter tensor's gradient, and its name.
   std::pair<double, std::string> worst_gradient() const {
     std::pair<double, std::string> worst{0.0, ""};
-    for (const NamedTensor& t : named_tensors<Net, Image>()) {
-      const double e = test::relative_error(std::span<const T>(gpu_gradients).subspan(t.offset, t.count),
-                                            std::span<const T>(cpu_gradients).subspan(t.offset, t.count));
-      if (e > worst.first) worst = {e, t.name};
-    }
+    for (const auto& [name, e] : tensor_errors(gpu_gradients, cpu_gradients))
+      if (!(e <= worst.first)) worst = {test::worse(worst.first, e), name};
     return worst;
   }
 };
@@ -101,12 +109,25 @@ TEST_CASE("one GoogLeNet training step on the GPU matches the CPU's, in float") 
   TrainingStep<float> step;
   MESSAGE("loss: CPU " << step.cpu_loss.total << ", GPU " << step.gpu_loss.total);
   CHECK(step.gpu_loss.total == doctest::Approx(step.cpu_loss.total).epsilon(1e-4));
-  const double gradients = test::relative_error(step.gpu_gradients, step.cpu_gradients);
-  const auto [worst, name] = step.worst_gradient();
-  MESSAGE("gradients: rel. max error " << gradients << " overall; worst tensor " << name << " at " << worst
-                                       << " (float32 rounding of small sums of large terms, see "
-                                          "tests/test_training_parity.cpp)");
-  CHECK(gradients <= 1e-3);
   CHECK(test::relative_error(step.gpu_parameters, step.cpu_parameters) <= 1e-5);
+
+  // Every parameter tensor's gradient against the exact one (the CPU in double), each on its own
+  // scale, so a small-gradient tensor cannot hide behind a large one. Float32 puts a few ReLU
+  // inputs and max-pool near-ties on the other side of their kink, which moves gradients beneath
+  // them by up to ~1e-2 of their scale (tests/test_training_parity.cpp): the CPU's float32
+  // tensors are measured at 1e-7 .. 9.9e-3 (inception3a.branch2.0) off the double ones. The GPU's
+  // must be within 4 times the CPU's worst; a wrong kernel is off by O(1).
+  TrainingStep<double> exact;
+  const auto cpu = tensor_errors(step.cpu_gradients, exact.cpu_gradients);
+  const auto gpu = tensor_errors(step.gpu_gradients, exact.cpu_gradients);
+  double cpu_worst = 0, gpu_worst = 0;
+  for (const auto& entry : cpu) cpu_worst = test::worse(cpu_worst, entry.second);
+  for (const auto& entry : gpu) gpu_worst = test::worse(gpu_worst, entry.second);
+  MESSAGE("gradients against double precision, worst tensor: CPU float " << cpu_worst << ", GPU float " << gpu_worst);
+  for (const auto& entry : gpu) {
+    const std::string& tensor = entry.first;
+    CAPTURE(tensor);
+    CHECK(entry.second <= 4 * cpu_worst);
+  }
 }
 

@@ -22,7 +22,7 @@
 #include <ratio>         // std::ratio
 #include <string_view>   // std::string_view
 
-#include <ctnn/diagnostics.hpp>   // BatchNorm_receives_channels_but_was_declared_with_C
+#include <ctnn/diagnostics.hpp>   // BatchNorm_receives_channels_but_was_declared_with_C, ...
 #include <ctnn/evaluator.hpp>     // ctnn::ParamSpan
 #include <ctnn/layer.hpp>         // ctnn::Layer, ctnn::TensorSpec, ctnn::TensorRole
 #include <ctnn/shape.hpp>         // ctnn::ShapeType
@@ -38,10 +38,9 @@ concept Ratio = requires {
 
 template <std::size_t C, Ratio Eps = std::ratio<1, 100000>, Ratio Momentum = std::ratio<1, 10>>
 struct BatchNorm : Layer {
-  static_assert(C > 0, "BatchNorm<C>: C must be positive");
-  static_assert(Eps::num > 0, "BatchNorm<C, Eps>: Eps must be positive");
-  static_assert(Momentum::num >= 0 && Momentum::num <= Momentum::den,
-                "BatchNorm<C, Eps, Momentum>: Momentum must lie in [0, 1]");
+  static_assert(diagnostic::BatchNorm_C_must_be_positive<C>::ok);
+  static_assert(diagnostic::BatchNorm_Eps_must_be_positive<Eps::num, Eps::den>::ok);
+  static_assert(diagnostic::BatchNorm_Momentum_must_lie_in_0_to_1<Momentum::num, Momentum::den>::ok);
 
   static constexpr std::string_view type_name = "BatchNorm2d";
   static constexpr std::size_t channels = C;

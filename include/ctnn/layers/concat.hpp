@@ -18,7 +18,7 @@
 #include <utility>       // std::index_sequence
 
 #include <ctnn/container.hpp>     // ctnn::BranchContainer, ctnn::child_t, ctnn::backward_branches
-#include <ctnn/diagnostics.hpp>   // Concat_branch_produces_a_different_spatial_size_than_the_first_branch
+#include <ctnn/diagnostics.hpp>   // Concat_branch_produces_a_different_spatial_size_than_the_first_branch, ...
 #include <ctnn/evaluator.hpp>     // ctnn::Evaluator, ctnn::forward_layer, ctnn::backward_layer
 #include <ctnn/pass_state.hpp>    // ctnn::record_if
 #include <ctnn/shape.hpp>         // ctnn::Shape, ctnn::output_shape_t
@@ -27,7 +27,7 @@ namespace ctnn {
 
 template <class... B>
 struct Concat : BranchContainer<Concat<B...>, B...> {
-  static_assert(sizeof...(B) > 0, "Concat<B...>: needs at least one branch");
+  static_assert(diagnostic::Concat_needs_at_least_one_branch<sizeof...(B)>::ok);
   static constexpr std::string_view type_name = "Concat";
   static constexpr std::size_t branch_count = sizeof...(B);
   using branches = std::tuple<B...>;

@@ -35,7 +35,7 @@ struct ConvGeometry {
 
 template <std::size_t In, std::size_t Out, std::size_t K, std::size_t S = 1, std::size_t P = 0, bool Bias = true>
 struct Conv : Layer {
-  static_assert(In > 0 && Out > 0 && K > 0 && S > 0, "Conv<In, Out, K, S, P>: In, Out, K and S must be positive");
+  static_assert(diagnostic::Conv_In_Out_K_and_S_must_be_positive<In, Out, K, S>::ok);
 
   static constexpr std::string_view type_name = "Conv2d";
   static constexpr std::size_t in_channels = In, out_channels = Out, kernel = K, stride = S, padding = P;

@@ -7,7 +7,7 @@
 #include <cstddef>       // std::size_t
 #include <string_view>   // std::string_view
 
-#include <ctnn/diagnostics.hpp>   // Linear_receives_features_but_was_declared_with_In
+#include <ctnn/diagnostics.hpp>   // Linear_receives_features_but_was_declared_with_In, ...
 #include <ctnn/layer.hpp>         // ctnn::Layer, ctnn::TensorSpec
 #include <ctnn/shape.hpp>         // ctnn::Features
 
@@ -15,7 +15,7 @@ namespace ctnn {
 
 template <std::size_t In, std::size_t Out>
 struct Linear : Layer {
-  static_assert(In > 0 && Out > 0, "Linear<In, Out>: In and Out must be positive");
+  static_assert(diagnostic::Linear_In_and_Out_must_be_positive<In, Out>::ok);
   static constexpr std::string_view type_name = "Linear";
   static constexpr std::size_t in_features = In, out_features = Out;
   static constexpr std::size_t weight_count = Out * In;

@@ -13,7 +13,7 @@
 #include <cstddef>       // std::size_t, std::ptrdiff_t
 #include <string_view>   // std::string_view
 
-#include <ctnn/diagnostics.hpp>   // Pool_window_is_larger_than_..., Pool_padding_exceeds_half_its_window
+#include <ctnn/diagnostics.hpp>   // Pool_window_is_larger_than_..., Pool_padding_exceeds_half_its_window, ...
 #include <ctnn/layer.hpp>         // ctnn::Layer
 #include <ctnn/shape.hpp>         // ctnn::Shape, ctnn::pool_output_size
 
@@ -47,7 +47,7 @@ struct PoolGeometry {
 namespace detail {
 template <std::size_t K, std::size_t S, std::size_t P, Rounding R>
 struct PoolLayer : Layer {
-  static_assert(K > 0 && S > 0, "MaxPool/AvgPool<K, S, P>: K and S must be positive");
+  static_assert(diagnostic::Pool_K_and_S_must_be_positive<K, S>::ok);
   // Independent of the input, so checked as soon as the layer type is used.
   static_assert(diagnostic::Pool_padding_exceeds_half_its_window<P, K>::ok);
   static constexpr std::size_t kernel = K, stride = S, padding = P;
@@ -88,7 +88,7 @@ struct AvgPool : detail::PoolLayer<K, S, P, R> {
 // Output cell (i, j) averages rows [floor(i*H/OH), ceil((i+1)*H/OH)) and the same for columns.
 template <std::size_t OH, std::size_t OW = OH>
 struct AdaptiveAvgPool : Layer {
-  static_assert(OH > 0 && OW > 0, "AdaptiveAvgPool<OH, OW>: the output size must be positive");
+  static_assert(diagnostic::AdaptiveAvgPool_output_size_must_be_positive<OH, OW>::ok);
   static constexpr std::string_view type_name = "AdaptiveAvgPool2d";
   static constexpr std::size_t out_height = OH, out_width = OW;
   static constexpr bool backward_reads_input = false;

@@ -25,11 +25,12 @@
 #include <type_traits>   // std::type_identity
 #include <utility>       // std::index_sequence
 
-#include <ctnn/container.hpp>    // ctnn::ContainerLayer, ctnn::child_t
-#include <ctnn/evaluator.hpp>    // ctnn::Evaluator, ctnn::forward_layer, ctnn::backward_layer, ctnn::Fusion
-#include <ctnn/layer.hpp>        // ctnn::Mode, ctnn::align_elements
-#include <ctnn/pass_state.hpp>   // ctnn::record_if
-#include <ctnn/shape.hpp>        // ctnn::ShapeType, ctnn::output_shape_t
+#include <ctnn/container.hpp>     // ctnn::ContainerLayer, ctnn::child_t
+#include <ctnn/diagnostics.hpp>   // Sequential_needs_at_least_one_layer
+#include <ctnn/evaluator.hpp>     // ctnn::Evaluator, ctnn::forward_layer, ctnn::backward_layer, ctnn::Fusion
+#include <ctnn/layer.hpp>         // ctnn::Mode, ctnn::align_elements
+#include <ctnn/pass_state.hpp>    // ctnn::record_if
+#include <ctnn/shape.hpp>         // ctnn::ShapeType, ctnn::output_shape_t
 
 namespace ctnn {
 
@@ -49,6 +50,12 @@ template <class... S, class L>
 auto operator>>(ShapeChain<S...>, std::type_identity<L>) {
   return typename ShapeChain<S...>::template then<L>{};
 }
+// The fold is named once per (In, L...) through this function: clang then reports a layer that
+// fails its check once, not again ("invalid operands") wherever the shapes are named.
+template <class In, class... L>
+struct ShapesOf {
+  static auto chain() { return (ShapeChain<In>{} >> ... >> std::type_identity<L>{}); }
+};
 
 // Where a layer's output lives inside a Sequential's plan.
 enum class Place : unsigned char {
@@ -69,31 +76,44 @@ constexpr std::size_t max_of(const std::array<std::size_t, N>& values) {
 
 template <class... L>
 struct Sequential : ContainerLayer<L...> {
-  static_assert(sizeof...(L) > 0, "Sequential<L...>: needs at least one layer");
+  static_assert(diagnostic::Sequential_needs_at_least_one_layer<sizeof...(L)>::ok);
   static constexpr std::string_view type_name = "Sequential";
   static constexpr std::size_t layer_count = sizeof...(L);
   using layers = std::tuple<L...>;
 
   template <ShapeType In>
-  using shapes = decltype((detail::ShapeChain<In>{} >> ... >> std::type_identity<L>{}));
+  using shapes = decltype(detail::ShapesOf<In, L...>::chain());
 
   template <ShapeType In>
   using output_shape = typename shapes<In>::last;
   template <ShapeType In, std::size_t I>
   using child_input_shape = typename shapes<In>::template at<I>;
 
+  // Whether every layer accepts the shape it receives. Where one does not, its check has printed
+  // the error; the figures below are then 0 rather than one more error each (clang).
+  template <ShapeType In>
+  static constexpr bool accepts = requires { typename output_shape<In>; };
+
   template <ShapeType In>
   static constexpr std::size_t macs = [] {
-    return [&]<std::size_t... I>(std::index_sequence<I...>) {
-      return (std::size_t{0} + ... + L::template macs<typename shapes<In>::template at<I>>);
-    }(std::make_index_sequence<layer_count>{});
+    if constexpr (!accepts<In>) {
+      return std::size_t{0};
+    } else {
+      return [&]<std::size_t... I>(std::index_sequence<I...>) {
+        return (std::size_t{0} + ... + L::template macs<typename shapes<In>::template at<I>>);
+      }(std::make_index_sequence<layer_count>{});
+    }
   }();
 
   template <ShapeType In>
   static constexpr std::size_t workspace_elements = [] {
-    return [&]<std::size_t... I>(std::index_sequence<I...>) {
-      return std::max({std::size_t{0}, L::template workspace_elements<typename shapes<In>::template at<I>>...});
-    }(std::make_index_sequence<layer_count>{});
+    if constexpr (!accepts<In>) {
+      return std::size_t{0};
+    } else {
+      return [&]<std::size_t... I>(std::index_sequence<I...>) {
+        return std::max({std::size_t{0}, L::template workspace_elements<typename shapes<In>::template at<I>>...});
+      }(std::make_index_sequence<layer_count>{});
+    }
   }();
 
   // ---- where each layer's output lives: decided by the layers' flags alone --------------------
@@ -237,9 +257,15 @@ struct Sequential : ContainerLayer<L...> {
   };
 
   template <ShapeType In>
-  static constexpr std::size_t saved_elements = plan<In>::saved_total;
+  static constexpr std::size_t saved_elements = [] {
+    if constexpr (accepts<In>) return plan<In>::saved_total;
+    else return std::size_t{0};
+  }();
   template <ShapeType In>
-  static constexpr std::size_t scratch_elements = plan<In>::scratch_total;
+  static constexpr std::size_t scratch_elements = [] {
+    if constexpr (accepts<In>) return plan<In>::scratch_total;
+    else return std::size_t{0};
+  }();
 };
 
 template <class... L, class Device, class T>

@@ -21,7 +21,7 @@
 #include <utility>       // std::index_sequence
 
 #include <ctnn/container.hpp>     // ctnn::BranchContainer, ctnn::child_t, ctnn::backward_branches
-#include <ctnn/diagnostics.hpp>   // Sum_branch_produces_a_shape_other_than_the_first_branch
+#include <ctnn/diagnostics.hpp>   // Sum_branch_produces_a_shape_other_than_the_first_branch, ...
 #include <ctnn/evaluator.hpp>     // ctnn::Evaluator, ctnn::forward_layer, ctnn::backward_layer
 #include <ctnn/layer.hpp>         // ctnn::Mode, ctnn::align_elements
 #include <ctnn/pass_state.hpp>    // ctnn::record_if
@@ -31,7 +31,7 @@ namespace ctnn {
 
 template <class... B>
 struct Sum : BranchContainer<Sum<B...>, B...> {
-  static_assert(sizeof...(B) > 0, "Sum<B...>: needs at least one branch");
+  static_assert(diagnostic::Sum_needs_at_least_one_branch<sizeof...(B)>::ok);
   static constexpr std::string_view type_name = "Sum";
   static constexpr std::size_t branch_count = sizeof...(B);
   // Backward passes x on to the branches; the outputs it needs it keeps itself.

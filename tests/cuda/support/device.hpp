@@ -19,11 +19,9 @@
 #include <ctnn/cuda.hpp>   // ctnn::Model<..., Cuda>, ctnn::cuda::device_status
 
 #include "../../support/reference.hpp"   // ctnn::test::relative_error, read_tensor, data_path
+#include "../../support/skip.hpp"        // ctnn::test::skipped_exit_code
 
 namespace ctnn::test {
-
-// ctest's SKIP_RETURN_CODE for the GPU tests (tests/CMakeLists.txt).
-inline constexpr int skipped_exit_code = 77;
 
 // Runs during static initialisation of the test executable, before any test case.
 inline const bool cuda_device_present = [] {
@@ -47,12 +45,6 @@ std::vector<T> uniform_values(std::size_t n, std::uint64_t seed, double low = -1
   std::vector<T> values(n);
   for (T& v : values) v = static_cast<T>(uniform(generator));
   return values;
-}
-
-// relative_error (support/reference.hpp: max |a - b| / max |b|) of two vectors.
-template <class A, class B>
-double relative_error(const std::vector<A>& actual, const std::vector<B>& expected) {
-  return relative_error(std::span<const A>(actual), std::span<const B>(expected));
 }
 
 // The same network on the CPU and on the GPU, with the same parameters and buffers (the
