@@ -5,6 +5,7 @@
 //   OMP_WAIT_POLICY=passive ctnn-train-fashion-mnist --epochs 12  # a shorter run, on a busy machine
 //   ctnn-train-fashion-mnist --resume --out runs/fashion          # continue a stopped run
 //   ctnn-train-fashion-mnist --overwrite --out runs/fashion       # start afresh, replacing the run there
+//   mpirun -np 2 ctnn-train-fashion-mnist --out runs/fashion      # data parallel over 2 processes
 //
 // A fresh run into an --out that holds a run stops before training: --resume continues that run,
 // --overwrite replaces it. --out is checked for writing before the data is read.
@@ -21,6 +22,10 @@
 // checkpoint (or saying there is none); nothing broken is saved.
 // Exit status: 0 completed, 1 error, 2 diverged, 130 interrupted (Ctrl-C), 3 time limit.
 //
+// Started by mpirun or srun (built with MPI), the processes train together (docs/distributed.md):
+// --batch is the global batch, each process trains on its share; rank 0 checks --out, prints and
+// writes the files. An error in one process ends them all (exit status 1).
+//
 // OMP_WAIT_POLICY=passive matters on a machine shared with other work: OpenMP's default
 // spin-waiting between the many short parallel regions of a small network wastes the cores
 // another process holds (measured 2-4x slower under load).
@@ -31,6 +36,7 @@
 #include <cstdlib>      // std::getenv
 #include <exception>    // std::exception
 #include <filesystem>   // std::filesystem::path, exists, remove
+#include <optional>     // std::optional
 #include <string>       // std::string
 #include <vector>       // std::vector
 
@@ -48,6 +54,10 @@
 
 #if defined(_OPENMP)
 #include <omp.h>   // omp_set_num_threads: the optimizer's loops use the same thread count
+#endif
+
+#if defined(CTNN_WITH_MPI)
+#include <ctnn/distributed/data_parallel.hpp>  // ctnn::distributed::DataParallel, Environment, Communicator
 #endif
 
 #include "cli_checks.hpp"   // cli_checks::integer_in, finite_above, finite_at_least, thread_count
@@ -121,6 +131,31 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(cli_checks::finite_at_least(0));
   app.add_option("--train-subset", train_subset, "train on the first N training images only (quick checks); 0: all")
       ->check(cli_checks::integer_in(0));
+  // ---- data parallelism (only in a build with MPI, only under mpirun / srun) ----
+#if defined(CTNN_WITH_MPI)
+  std::optional<ctnn::distributed::Environment> mpi;
+  std::optional<ctnn::distributed::Communicator> world;
+  if (ctnn::distributed::launched_by_mpi()) mpi.emplace(argc, argv), world.emplace(ctnn::distributed::Communicator::world());
+  ctnn::distributed::DataParallelOptions parallel_options;
+  double bucket_megabytes = static_cast<double>(parallel_options.bucket_bytes) / (1 << 20);
+  app.add_flag("--sync-batch-norm", parallel_options.sync_batch_norm,
+               "with several processes: batch norm over the global batch (SyncBatchNorm)");
+  app.add_option("--bucket-mb", bucket_megabytes, "with several processes: MiB of gradients per all-reduce")
+      ->capture_default_str()->check(cli_checks::finite_above(0));
+  const bool parallel_run = world && world->size() > 1;
+  const bool root = !world || world->is_root();
+#else
+  const bool root = true;
+#endif
+  // An error ends the run; in a data-parallel run it ends every process (they would wait for ever).
+  const auto fail = [&](const std::string& message) {
+#if defined(CTNN_WITH_MPI)
+    if (parallel_run) world->abort(1, "ctnn-train-fashion-mnist: " + message);
+#endif
+    std::fprintf(stderr, "ctnn-train-fashion-mnist: %s\n", message.c_str());
+    return 1;
+  };
+  // ---- end data parallelism ----
   CLI11_PARSE(app, argc, argv);
 
   options.optimizer = optimizer == "sgd" ? train::OptimizerKind::sgd : optimizer == "adam" ? train::OptimizerKind::adam
@@ -133,27 +168,29 @@ int main(int argc, char** argv) {
 
   try {
     // Before anything slow: never replace a run by accident, and learn now, not after an epoch,
-    // that --out cannot be written.
-    const std::string existing = run_files_in(out);
-    if (!resume && !existing.empty() && !overwrite) {
-      std::fprintf(stderr,
-                   "ctnn-train-fashion-mnist: --out %s holds a run (%s); continue it with --resume, or start afresh with "
-                   "--overwrite, which replaces it\n",
-                   out.c_str(), existing.c_str());
-      return 1;
-    }
-    try {
-      ctnn::io::check_writable_directory(out);
-    } catch (const ctnn::Error& error) {
-      std::fprintf(stderr, "ctnn-train-fashion-mnist: --out %s: %s\n", out.c_str(), error.reason().c_str());
-      return 1;
-    }
-    if (!resume && !existing.empty()) {  // --overwrite: the old run's files go, so none is mistaken for this run's
-      for (const char* name : run_files) std::filesystem::remove(std::filesystem::path(out) / name);
-      std::printf("--overwrite: removed the run in %s (%s)\n", out.c_str(), existing.c_str());
+    // that --out cannot be written. With several processes rank 0 alone looks and writes there.
+    if (root) {
+      const std::string existing = run_files_in(out);
+      if (!resume && !existing.empty() && !overwrite)
+        return fail("--out " + out + " holds a run (" + existing +
+                    "); continue it with --resume, or start afresh with --overwrite, which replaces it");
+      try {
+        ctnn::io::check_writable_directory(out);
+      } catch (const ctnn::Error& error) {
+        return fail("--out " + out + ": " + error.reason());
+      }
+      if (!resume && !existing.empty()) {  // --overwrite: the old run's files go, so none is mistaken for this run's
+        for (const char* name : run_files) std::filesystem::remove(std::filesystem::path(out) / name);
+        std::printf("--overwrite: removed the run in %s (%s)\n", out.c_str(), existing.c_str());
+      }
     }
 
     Model model;
+#if defined(CTNN_WITH_MPI)  // data parallelism: the processes train `model` together
+    parallel_options.bucket_bytes = static_cast<std::size_t>(bucket_megabytes * (1 << 20));
+    std::optional<ctnn::distributed::DataParallel<Model>> parallel;
+    if (parallel_run) options.parallel = &parallel.emplace(model, *world, parallel_options);
+#endif
     if (threads > 0) {
       model.set_threads(threads);
 #if defined(_OPENMP)
@@ -171,14 +208,20 @@ int main(int argc, char** argv) {
       train_set.labels.resize(train_subset);
     }
 
-    std::printf("%s: %zu parameters, %.2f M multiply-adds per image; %d threads%s\n",
+    if (root) std::printf("%s: %zu parameters, %.2f M multiply-adds per image; %d threads%s\n",
                 std::string(ctnn::FashionInception::type_name).c_str(), Model::parameter_count,
                 static_cast<double>(ctnn::macs_v<ctnn::FashionInception, ctnn::FashionInput>) / 1e6, model.threads(),
                 std::getenv("OMP_WAIT_POLICY") ? "" : " (set OMP_WAIT_POLICY=passive on a busy machine)");
-    std::printf("data: %zu training and %zu test images from %s\n", train_set.count, test_set.count, data_directory.c_str());
-    std::printf("%s lr %g, %s schedule, weight decay %g, batch %zu, %zu epochs, augmentation %s, seed %llu\n",
+    if (root) std::printf("data: %zu training and %zu test images from %s\n", train_set.count, test_set.count, data_directory.c_str());
+    if (root) std::printf("%s lr %g, %s schedule, weight decay %g, batch %zu, %zu epochs, augmentation %s, seed %llu\n",
                 optimizer.c_str(), options.lr, schedule.c_str(), options.weight_decay, options.batch, options.epochs,
                 ctnn::train::augmentation_name(options.augmentation).c_str(), static_cast<unsigned long long>(options.seed));
+#if defined(CTNN_WITH_MPI)
+    if (root && parallel_run)
+      std::printf("data parallel: %d processes, %zu images each per step, %s batch norm, %.4g MiB buckets\n", world->size(),
+                  options.batch / static_cast<std::size_t>(world->size()), parallel_options.sync_batch_norm ? "synchronised" : "local",
+                  bucket_megabytes);
+#endif
     std::fflush(stdout);
 
     train::Trainer<Model> trainer(model, train_set, test_set, options);
@@ -186,13 +229,14 @@ int main(int argc, char** argv) {
       if (!std::filesystem::exists(trainer.checkpoint_path()))
         throw ctnn::Error(trainer.checkpoint_path().string(), "no checkpoint to resume from");
       trainer.resume();
-      std::printf("resuming %s: epoch %zu%s, %s of training so far\n", trainer.checkpoint_path().string().c_str(),
+      if (root) std::printf("resuming %s: epoch %zu%s, %s of training so far\n", trainer.checkpoint_path().string().c_str(),
                   trainer.state().epoch, trainer.state().in_epoch ? " (inside it)" : " done",
                   train::format_duration(trainer.state().elapsed_seconds).c_str());
     } else {
       trainer.start();
     }
     trainer.on_epoch = [&](const train::EpochMetrics& m) {
+      if (!root) return;
       std::printf("epoch %3zu/%zu  train loss %.4f acc %6.2f%%  test loss %.4f acc %6.2f%%  lr %.4g  %s\n", m.epoch,
                   options.epochs, m.train_loss, 100 * m.train_accuracy, m.test_loss, 100 * m.test_accuracy, m.lr,
                   train::format_duration(m.seconds).c_str());
@@ -208,6 +252,7 @@ int main(int argc, char** argv) {
     switch (result.status) {
       case train::RunStatus::completed: {
         const std::filesystem::path weights = std::filesystem::path(out) / "fashion_inception.safetensors";
+        if (!root) return 0;
         ctnn::save_weights(model, weights);
         const auto& last = trainer.history().back();
         std::printf("done: test accuracy %.2f%% after %zu epochs in %s; weights in %s, curves in %s\n",
@@ -216,18 +261,17 @@ int main(int argc, char** argv) {
         return 0;
       }
       case train::RunStatus::interrupted:
-        std::printf("%s\n", result.message.c_str());
+        if (root) std::printf("%s\n", result.message.c_str());
         return 130;
       case train::RunStatus::time_limit:
-        std::printf("%s\n", result.message.c_str());
+        if (root) std::printf("%s\n", result.message.c_str());
         return 3;
       case train::RunStatus::diverged:
-        std::fprintf(stderr, "ctnn-train-fashion-mnist: %s\n", result.message.c_str());
+        if (root) std::fprintf(stderr, "ctnn-train-fashion-mnist: %s\n", result.message.c_str());
         return 2;
     }
   } catch (const std::exception& error) {
-    std::fprintf(stderr, "ctnn-train-fashion-mnist: %s\n", error.what());
-    return 1;
+    return fail(error.what());
   }
   return 0;
 }

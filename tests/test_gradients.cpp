@@ -16,14 +16,18 @@
 
 #include <cstddef>     // std::size_t
 #include <cstdint>     // std::int64_t
+#include <ratio>       // std::ratio
 #include <span>        // std::span
 #include <string>      // std::string
 #include <vector>      // std::vector
 
 #include <ctnn/cpu/conv.hpp>          // Evaluator<Conv, Cpu>
-#include <ctnn/cpu/elementwise.hpp>   // Evaluator<ReLU | Dropout | Flatten, Cpu>
+#include <ctnn/cpu/conv_transpose.hpp>   // Evaluator<ConvTranspose2d, Cpu>
+#include <ctnn/cpu/elementwise.hpp>   // Evaluator<ReLU | Dropout | Flatten | activations, Cpu>
 #include <ctnn/cpu/linear.hpp>        // Evaluator<Linear, Cpu>
 #include <ctnn/cpu/pooling.hpp>       // Evaluator<MaxPool | AvgPool | AdaptiveAvgPool, Cpu>
+#include <ctnn/cpu/softmax.hpp>       // Evaluator<Softmax, Cpu>
+#include <ctnn/cpu/upsample.hpp>      // Evaluator<Upsample, Cpu>
 #include <ctnn/init.hpp>              // ctnn::init::reference_uniform
 #include <ctnn/layers/aux_output.hpp>      // ctnn::AuxOutput
 #include <ctnn/layers/basic_conv.hpp>      // ctnn::BasicConv2d
@@ -31,6 +35,8 @@
 #include <ctnn/layers/inception.hpp>       // ctnn::Inception
 #include <ctnn/layers/inception_aux.hpp>   // ctnn::InceptionAux
 #include <ctnn/layers/residual.hpp>        // ctnn::Residual, ctnn::Sum
+#include <ctnn/cpu/batch_norm.hpp>         // Evaluator<BatchNorm, Cpu> (MobileNetV2's block)
+#include <ctnn/models/mobilenet_v2.hpp>    // ctnn::torchvision::InvertedResidual
 #include <ctnn/model.hpp>             // ctnn::Model
 #include <ctnn/parameters.hpp>        // ctnn::named_tensors
 #include <ctnn/reference_init.hpp>    // ctnn::reference_uniform_fill
@@ -209,6 +215,20 @@ void check_modes_agree() {
   CHECK(test::max_difference(trained, std::span<const double>(evaluated)) == 0.0);
 }
 
+// The gradients against finite differences, and the two modes' forwards against each other where
+// they compute the same (batch norm normalises with the batch's statistics in training only).
+template <class C>
+void check_case() {
+  using Net = typename C::Net;
+  using In = typename C::In;
+  const Errors errors = check_gradients<Net, In>();
+  MESSAGE("parameters: " << errors.parameters_checked << " checked, max error " << errors.parameters
+                         << "; input: " << errors.inputs_checked << " checked, max error " << errors.input);
+  CHECK(errors.parameters <= kTolerance);
+  CHECK(errors.input <= kTolerance);
+  if constexpr (Net::buffer_count == 0) check_modes_agree<Net, In>();
+}
+
 // ---- the cases -------------------------------------------------------------------------------
 
 using ConvK3 = Case<Conv<3, 4, 3>, Shape<3, 6, 6>>;
@@ -266,12 +286,102 @@ TEST_CASE_TEMPLATE("backward matches central finite differences in double precis
                    MaxPoolCeilPaddedWide, AvgPoolCeilPaddedWide, AdaptiveAvgPool3x2, Fc,
                    Flat, Drop, Chain, Branches, BasicConv, InceptionBlock, AuxClassifier, Tapped, MiniGoogLeNet,
                    ResidualIdentity, ResidualDownsample, SumOfBranches) {
-  using Net = typename C::Net;
-  using In = typename C::In;
-  const Errors errors = check_gradients<Net, In>();
-  MESSAGE("parameters: " << errors.parameters_checked << " checked, max error " << errors.parameters
-                         << "; input: " << errors.inputs_checked << " checked, max error " << errors.input);
-  CHECK(errors.parameters <= kTolerance);
-  CHECK(errors.input <= kTolerance);
-  check_modes_agree<Net, In>();
+  check_case<C>();
+}
+
+// ---- grouped and depthwise convolution, ReLU6, MobileNetV2's block ----------------------------
+
+namespace {
+using GroupedConv = Case<Conv<4, 6, 3, 1, 1, true, 2>, Shape<4, 6, 6>>;
+using GroupedPointwise = Case<Conv<6, 9, 1, 1, 0, true, 3>, Shape<6, 4, 4>>;
+using GroupedStridedNoBias = Case<Conv<4, 4, 3, 2, 1, false, 2>, Shape<4, 7, 7>>;
+using ChannelMultiplier = Case<Conv<2, 4, 3, 1, 0, true, 2>, Shape<2, 6, 6>>;
+using Depthwise = Case<DepthwiseConv<3, 3, 1, 1>, Shape<3, 6, 6>>;
+using DepthwiseStridedNoBias = Case<DepthwiseConv<4, 3, 2, 1, false>, Shape<4, 7, 7>>;
+using DepthwiseK5S3P2 = Case<DepthwiseConv<2, 5, 3, 2>, Shape<2, 11, 13>>;
+using Relu6 = Case<ReLU6, Shape<3, 5, 5>>;
+// Expand 1x1, depthwise 3x3, project 1x1, batch norms (batch statistics), the identity added.
+using InvertedResidualBlock = Case<torchvision::InvertedResidual<4, 4, 1, 2>, Shape<4, 6, 6>>;
+using InvertedResidualStrided = Case<torchvision::InvertedResidual<3, 4, 2, 2>, Shape<3, 7, 7>>;
+}  // namespace
+
+TEST_CASE_TEMPLATE("grouped and depthwise convolution and ReLU6: backward matches central finite differences", C,
+                   GroupedConv, GroupedPointwise, GroupedStridedNoBias, ChannelMultiplier, Depthwise,
+                   DepthwiseStridedNoBias, DepthwiseK5S3P2, Relu6, InvertedResidualBlock, InvertedResidualStrided) {
+  check_case<C>();
+}
+
+TEST_CASE("ReLU6 passes the gradient only strictly between 0 and 6, as finite differences say") {
+  using In = Shape<1, 4, 4>;
+  Model<ReLU6, In, double> model;
+  model.train();
+  model.compute_input_gradient(true);
+  std::vector<double> x(In::size);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = -2.5 + 0.73 * static_cast<double>(i);  // -2.5 ... 8.45
+  const auto sum = [&](const std::vector<double>& input) {
+    double total = 0;
+    for (double y : model.forward(input)) total += y;
+    return total;
+  };
+  model.forward(x);
+  model.backward(std::vector<double>(In::size, 1.0));
+  const std::vector<double> analytic(model.input_gradient().begin(), model.input_gradient().end());
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    CAPTURE(x[i]);
+    std::vector<double> shifted = x;
+    shifted[i] = x[i] + kEps;
+    const double plus = sum(shifted);
+    shifted[i] = x[i] - kEps;
+    const double numeric = (plus - sum(shifted)) / (2 * kEps);
+    CHECK(analytic[i] == (x[i] > 0 && x[i] < 6 ? 1.0 : 0.0));
+    CHECK(std::abs(numeric - analytic[i]) <= 1e-6);
+  }
+
+// ---- Activations, softmax, upsampling and transposed convolution ------------------------------
+// Inputs lie in [-1, 1); a sum of four identities takes them to [-4, 4), past Hardswish's -3 and 3.
+// Chains run the in-place activations on their predecessor's slot in training (Sigmoid, Tanh,
+// LeakyReLU keep their output) and in evaluation; a Sum's later branches add into dx
+// (ConvTranspose2d through its scratch).
+
+namespace {
+
+using Bilinear2 = Upsample<2, UpsampleMode::bilinear>;
+using Times4 = Sum<Identity, Identity, Identity, Identity>;
+
+using IdentityAlone = Case<Identity, Shape<2, 3, 3>>;
+using SigmoidCase = Case<Sigmoid, Shape<3, 4, 4>>;
+using TanhCase = Case<Tanh, Shape<3, 4, 4>>;
+using SiLUCase = Case<SiLU, Shape<3, 4, 4>>;
+using HardswishCase = Case<Sequential<Times4, Hardswish>, Shape<3, 4, 4>>;
+using LeakyReLUDefault = Case<LeakyReLU<>, Shape<3, 4, 4>>;
+using LeakyReLUNegativeSlope = Case<LeakyReLU<std::ratio<-1, 2>>, Shape<3, 4, 4>>;
+using ActivationChain = Case<Sequential<Conv<3, 4, 3, 1, 1>, Sigmoid, Conv<4, 4, 1>, Tanh, LeakyReLU<std::ratio<1, 5>>,
+                                        Conv<4, 3, 1>, SiLU, Hardswish>,
+                             Shape<3, 5, 5>>;
+using SoftmaxFeatures = Case<Softmax, Features<7>>;
+using SoftmaxPixels = Case<Sequential<Conv<3, 4, 1>, Softmax>, Shape<3, 3, 3>>;
+using UpsampleNearest2 = Case<Upsample<2>, Shape<2, 3, 4>>;
+using UpsampleBilinear2 = Case<Bilinear2, Shape<2, 4, 3>>;
+using UpsampleBilinear3 = Case<Upsample<3, UpsampleMode::bilinear>, Shape<2, 3, 4>>;
+using ConvTransposeK3S2P1Op1 = Case<ConvTranspose2d<3, 2, 3, 2, 1, 1>, Shape<3, 4, 4>>;
+using ConvTransposeK4S2P1NoBias = Case<ConvTranspose2d<2, 3, 4, 2, 1, 0, false>, Shape<2, 3, 3>>;
+using ConvTransposeK1 = Case<ConvTranspose2d<4, 3, 1>, Shape<4, 3, 3>>;
+using ConvTransposeK2S3Op2 = Case<ConvTranspose2d<2, 2, 2, 3, 0, 2>, Shape<2, 3, 2>>;
+// A segmentation head: downsample, learn to upsample, upsample again, classify every pixel.
+using SegmentationHead = Case<Sequential<Conv<3, 4, 3, 2, 1>, ReLU, ConvTranspose2d<4, 4, 4, 2, 1>, Bilinear2,
+                                         Conv<4, 3, 1>, Softmax>,
+                              Shape<3, 6, 6>>;
+using SumOfNewLayers = Case<Sum<SiLU, ConvTranspose2d<3, 3, 3, 1, 1>, Sequential<Upsample<2>, Conv<3, 3, 2, 2>>,
+                                Sequential<Bilinear2, Conv<3, 3, 2, 2>>, Softmax, LeakyReLU<std::ratio<-1, 2>>, Tanh>,
+                            Shape<3, 4, 4>>;
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("backward of the activations, softmax, upsampling and transposed convolution matches central finite "
+                   "differences in double precision",
+                   C, IdentityAlone, SigmoidCase, TanhCase, SiLUCase, HardswishCase, LeakyReLUDefault,
+                   LeakyReLUNegativeSlope, ActivationChain, SoftmaxFeatures, SoftmaxPixels, UpsampleNearest2,
+                   UpsampleBilinear2, UpsampleBilinear3, ConvTransposeK3S2P1Op1, ConvTransposeK4S2P1NoBias,
+                   ConvTransposeK1, ConvTransposeK2S3Op2, SegmentationHead, SumOfNewLayers) {
+  check_case<C>();
 }

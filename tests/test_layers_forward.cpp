@@ -1,10 +1,11 @@
 // Every layer kind's forward pass against PyTorch's on the same input and parameters
-// (tests/data/reference/layers.safetensors, written by tools/make_reference_data.py), in both
-// evaluation and training mode (the memory plans differ).
+// (tests/data/reference/layers.safetensors and activations_upsampling.safetensors, written by
+// tools/make_reference_data.py), in both evaluation and training mode (the memory plans differ).
 
 #include <doctest/doctest.h>
 
-#include <random>   // std::mt19937, std::uniform_int_distribution
+#include <random>        // std::mt19937, std::uniform_int_distribution
+#include <type_traits>   // std::is_same_v
 
 #include <ctnn/ctnn.hpp>             // layers, ctnn::Model
 #include <ctnn/io/safetensors.hpp>   // ctnn::safetensors::Reader
@@ -24,13 +25,13 @@ const test::ReferenceFile& layers_file() { return test::ReferenceFile::open("ref
 
 // Runs the case's layer (fed In) on the reference input; the output must match PyTorch's.
 template <class Net, ShapeType In>
-void check_case(const std::string& name, Mode mode = Mode::eval) {
+void check_case(const std::string& name, Mode mode = Mode::eval, const test::ReferenceFile& file = layers_file()) {
   Model<Net, In> model;
-  test::load_parameters(model, layers_file(), name + ".");
+  test::load_parameters(model, file, name + ".");
   model.train(mode == Mode::train);
   model.disable_dropout(true);  // PyTorch ran in evaluation mode
-  const std::vector<float> input = test::read_tensor(layers_file(), name + ".input");
-  const std::vector<float> expected = test::read_tensor(layers_file(), name + ".output");
+  const std::vector<float> input = test::read_tensor(file, name + ".input");
+  const std::vector<float> expected = test::read_tensor(file, name + ".output");
   const std::span<const float> output = model.forward(input);
   CAPTURE(name);
   CHECK(output.size() == expected.size());
@@ -45,6 +46,12 @@ struct BothModes {
     check_case<Net, In>(name, Mode::train);
   }
 };
+
+template <class Net, ShapeType In>
+void check_both_modes(const std::string& name, const test::ReferenceFile& file = layers_file()) {
+  check_case<Net, In>(name, Mode::eval, file);
+  check_case<Net, In>(name, Mode::train, file);
+}
 
 }  // namespace
 
@@ -160,4 +167,47 @@ TEST_CASE("MaxPool gives the same maxima in training as in evaluation, with and 
   compare.template operator()<MaxPool<3, 2, 0, Rounding::ceil>, Shape<3, 14, 14>>();
   compare.template operator()<MaxPool<3, 2, 1, Rounding::ceil>, Shape<2, 9, 11>>();
   compare.template operator()<MaxPool<2, 2>, Shape<4, 14, 14>>();
+}
+
+// ---- grouped and depthwise convolution, ReLU6 (MobileNetV2's layers) -------------------------
+
+TEST_CASE("grouped and depthwise Conv, and ReLU6, match nn.Conv2d(groups=G) and nn.ReLU6") {
+  test::grouped_conv_cases(BothModes{});
+  static_assert(DepthwiseConv<5, 3, 1, 1>::tensors[0].dims[1] == 1);  // weight [5, 1, 3, 3]
+  static_assert(Conv<4, 6, 3, 1, 1, true, 2>::parameter_count == 6 * 2 * 3 * 3 + 6);
+}
+
+// ---- Activations, softmax, upsampling and transposed convolution ------------------------------
+// (activations_upsampling.safetensors)
+
+namespace {
+
+const test::ReferenceFile& activations_upsampling_file() {
+  return test::ReferenceFile::open("reference/activations_upsampling.safetensors");
+}
+
+// Runs a case of activations_upsampling.safetensors in evaluation and in training mode.
+struct BothModesOnActivationsFile {
+  template <class Net, ShapeType In>
+  void operator()(const std::string& name) const {
+    check_both_modes<Net, In>(name, activations_upsampling_file());
+  }
+};
+
+}  // namespace
+
+TEST_CASE("Identity, the activations, Softmax, Upsample and ConvTranspose2d match PyTorch") {
+  test::activation_upsampling_cases(BothModesOnActivationsFile{});
+}
+
+TEST_CASE("ConvTranspose2d's weight is [In, Out, K, K] under PyTorch's names, and its output size is PyTorch's") {
+  using Up = ConvTranspose2d<64, 32, 4, 2, 1>;
+  const auto tensors = named_tensors<Up, Shape<64, 14, 14>>();
+  REQUIRE(tensors.size() == 2);
+  CHECK(tensors[0].name == "weight");
+  CHECK(tensors[0].shape == std::vector<std::size_t>{64, 32, 4, 4});
+  CHECK(tensors[1].name == "bias");
+  CHECK(tensors[1].shape == std::vector<std::size_t>{32});
+  static_assert(std::is_same_v<output_shape_t<Up, Shape<64, 14, 14>>, Shape<32, 28, 28>>);  // 13 * 2 - 2 + 4
+  static_assert(std::is_same_v<output_shape_t<ConvTranspose2d<2, 3, 2, 3, 0, 2>, Shape<2, 4, 3>>, Shape<3, 13, 10>>);
 }

@@ -1,6 +1,7 @@
 // The oneDNN backend (<ctnn/onednn.hpp>) against PyTorch and the Eigen reference: every layer kind
-// on PyTorch's reference data, both GoogLeNets' logits, bf16 against f32, the boundary (recorded
-// layers, input gradients), training through the Eigen fallback, and bad input.
+// on PyTorch's reference data (tests/support/layer_cases.hpp), both GoogLeNets' and the model
+// zoo's logits, bf16 against f32, the boundary (recorded layers, input gradients), training
+// through the Eigen fallback, and bad input.
 //
 // Without oneDNN (not found at configure time) the test says so and exits 77: ctest shows it as
 // skipped. CI installs oneDNN (tools/install-deps), so there it runs. ctest onednn_avx2 runs the
@@ -21,11 +22,15 @@ TEST_CASE("oneDNN backend: SKIPPED, oneDNN was not found at configure time (run 
 #include <algorithm>   // std::max_element, std::copy
 #include <cmath>       // std::abs
 
-#include <ctnn/ctnn.hpp>             // layers, ctnn::Model
-#include <ctnn/io/safetensors.hpp>   // ctnn::safetensors::Reader
-#include <ctnn/onednn.hpp>           // ctnn::OneDnn
+#include <ctnn/ctnn.hpp>                  // layers, ctnn::Model
+#include <ctnn/io/safetensors.hpp>        // ctnn::safetensors::Reader
+#include <ctnn/models/mobilenet_v2.hpp>   // ctnn::MobileNetV2
+#include <ctnn/models/resnet18.hpp>       // ctnn::ResNet18
+#include <ctnn/models/resnet50.hpp>       // ctnn::ResNet50
+#include <ctnn/onednn.hpp>                // ctnn::OneDnn
 
-#include "support/reference.hpp"   // ctnn::test::ReferenceFile, read_tensor, relative_error, load_parameters
+#include "support/layer_cases.hpp"   // ctnn::test::all_layer_cases, grouped_conv_cases, ...
+#include "support/reference.hpp"     // ctnn::test::ReferenceFile, read_tensor, relative_error, load_parameters
 
 using namespace ctnn;
 using onednn::Precision;
@@ -40,23 +45,28 @@ const test::ReferenceFile& layers_file() { return test::ReferenceFile::open("ref
 // The layer case `name` on oneDNN, against PyTorch's output; in training the Eigen fallback
 // computes what keeps state for backward.
 template <class Net, ShapeType In>
-void check_case(const std::string& name, Mode mode = Mode::eval) {
+void check_case(const std::string& name, Mode mode, const test::ReferenceFile& file) {
   FastModel<Net, In> model;
-  test::load_parameters(model, layers_file(), name + ".");
+  test::load_parameters(model, file, name + ".");
   model.train(mode == Mode::train);
-  const std::vector<float> input = test::read_tensor(layers_file(), name + ".input");
-  const std::vector<float> expected = test::read_tensor(layers_file(), name + ".output");
+  model.disable_dropout(true);  // PyTorch ran in evaluation mode
+  const std::vector<float> input = test::read_tensor(file, name + ".input");
+  const std::vector<float> expected = test::read_tensor(file, name + ".output");
   const std::span<const float> output = model.forward(input);
   CAPTURE(name);
   CAPTURE(mode == Mode::train);
   REQUIRE(output.size() == expected.size());
   CHECK(test::relative_error(output, std::span<const float>(expected)) <= 1e-5);
 }
-template <class Net, ShapeType In>
-void check_both_modes(const std::string& name) {
-  check_case<Net, In>(name, Mode::eval);
-  check_case<Net, In>(name, Mode::train);
-}
+// A layer case of `file` in evaluation and in training mode (the memory plans differ).
+struct BothModes {
+  const test::ReferenceFile& file = layers_file();
+  template <class Net, ShapeType In>
+  void operator()(const std::string& name) const {
+    check_case<Net, In>(name, Mode::eval, file);
+    check_case<Net, In>(name, Mode::train, file);
+  }
+};
 
 std::vector<float> pattern(std::size_t count, float scale = 1.0f) {
   std::vector<float> v(count);
@@ -84,41 +94,17 @@ std::size_t argmax(std::span<const float> v) {
 
 // ---- every layer kind on PyTorch's data (also run with ONEDNN_MAX_CPU_ISA=AVX2) -------------------
 
-TEST_CASE("layers: Conv matches nn.Conv2d on oneDNN") {
+TEST_CASE("layers: Conv, pooling, Linear, BasicConv2d and Inception match PyTorch on oneDNN") {
   MESSAGE("oneDNN dispatches to " << onednn::isa_name());
-  check_both_modes<Conv<4, 6, 3, 1, 1>, Shape<4, 9, 9>>("conv_k3_s1_p1");
-  check_both_modes<Conv<3, 5, 7, 2, 3>, Shape<3, 17, 17>>("conv_k7_s2_p3");
-  check_both_modes<Conv<8, 4, 1>, Shape<8, 5, 5>>("conv_k1");
-  check_both_modes<Conv<3, 4, 5, 3, 2>, Shape<3, 11, 13>>("conv_k5_s3_p2");
+  test::all_layer_cases(BothModes{});
 }
 
-TEST_CASE("layers: ReLU and Flatten match PyTorch on oneDNN") {
-  check_both_modes<ReLU, Shape<3, 5, 5>>("relu");
-  check_both_modes<Flatten, Shape<3, 4, 4>>("flatten");
+TEST_CASE("layers: grouped and depthwise Conv and ReLU6 match PyTorch on oneDNN") {
+  test::grouped_conv_cases(BothModes{});
 }
 
-TEST_CASE("layers: MaxPool matches nn.MaxPool2d on oneDNN, ceil mode as right padding") {
-  check_both_modes<MaxPool<3, 2, 0, Rounding::ceil>, Shape<3, 14, 14>>("maxpool_k3_s2_ceil");
-  check_both_modes<MaxPool<3, 2, 0, Rounding::ceil>, Shape<2, 13, 13>>("maxpool_k3_s2_ceil_odd");
-  check_both_modes<MaxPool<3, 1, 1>, Shape<3, 7, 7>>("maxpool_k3_s1_p1");
-  check_both_modes<MaxPool<3, 2, 1, Rounding::ceil>, Shape<2, 6, 6>>("maxpool_k3_s2_p1_ceil");
-  check_both_modes<MaxPool<2, 2, 1, Rounding::ceil>, Shape<2, 5, 5>>("maxpool_k2_s2_p1_ceil_drop");
-  check_both_modes<MaxPool<2, 2, 0, Rounding::ceil>, Shape<2, 7, 7>>("maxpool_k2_s2_ceil");
-}
-
-TEST_CASE("layers: AvgPool and AdaptiveAvgPool match PyTorch on oneDNN") {
-  check_both_modes<AvgPool<5, 3>, Shape<4, 14, 14>>("avgpool_k5_s3");
-  check_both_modes<AvgPool<3, 2, 1, Rounding::ceil>, Shape<2, 6, 6>>("avgpool_k3_s2_p1_ceil");
-  check_both_modes<AvgPool<2, 2, 1, Rounding::ceil>, Shape<2, 5, 5>>("avgpool_k2_s2_p1_ceil_drop");
-  check_both_modes<AdaptiveAvgPool<1>, Shape<5, 7, 7>>("adaptive_avgpool_1x1");
-  check_both_modes<AdaptiveAvgPool<4>, Shape<3, 14, 14>>("adaptive_avgpool_4x4");
-  check_both_modes<AdaptiveAvgPool<4>, Shape<3, 10, 10>>("adaptive_avgpool_4x4_uneven");
-}
-
-TEST_CASE("layers: Linear, BasicConv2d and Inception match PyTorch on oneDNN") {
-  check_both_modes<Linear<12, 7>, Features<12>>("linear");
-  check_both_modes<BasicConv2d<4, 6, 3, 1, 1>, Shape<4, 8, 8>>("basic_conv");
-  check_both_modes<Inception<8, 4, 3, 5, 2, 3, 2>, Shape<8, 9, 9>>("inception");
+TEST_CASE("layers: the activations, Softmax, Upsample and ConvTranspose2d match PyTorch on oneDNN (Eigen fallback)") {
+  test::activation_upsampling_cases(BothModes{test::ReferenceFile::open("reference/activations_upsampling.safetensors")});
 }
 
 TEST_CASE("layers: a Flatten of 4x4 images feeds Linear in PyTorch's order, and BatchNorm + ReLU fuse") {
@@ -139,6 +125,7 @@ TEST_CASE("layers: a Flatten of 4x4 images feeds Linear in PyTorch's order, and 
 
 namespace {
 const test::ReferenceFile& googlenet_file() { return test::ReferenceFile::open("reference/googlenet.safetensors"); }
+// Two 224x224 images drawn as tools/make_reference_data.py and make_zoo_reference.py draw them.
 std::vector<float> googlenet_input(std::uint64_t seed) {
   std::vector<float> input(2 * Shape<3, 224, 224>::size);
   const std::int64_t shape[] = {2, 3, 224, 224};
@@ -189,6 +176,34 @@ TEST_CASE("torchvision's GoogLeNet (batch norm, transform_input) on oneDNN equal
   const double error = test::relative_error(pair.fast.forward(input), pair.reference.forward(input));
   MESSAGE("relative error against Eigen: " << error);
   CHECK(error <= 1e-4);
+}
+
+// ---- the model zoo: grouped and depthwise Conv on oneDNN, residual sums and ReLU6 on Eigen ----
+// (tests/data/reference/zoo.safetensors: torchvision's logits for two images, the reference
+// initialisation with seed 7; tests/test_zoo.cpp holds the Eigen reference to the same logits)
+
+namespace {
+const test::ReferenceFile& zoo_file() { return test::ReferenceFile::open("reference/zoo.safetensors"); }
+
+template <class Net>
+void check_zoo_logits(const std::string& model, Mode mode = Mode::eval) {
+  FastModel<Net, Shape<3, 224, 224>> net;
+  init::reference_uniform(net, 7);
+  net.train(mode == Mode::train);
+  net.disable_dropout(true);
+  const std::string name = model + (mode == Mode::train ? ".train_logits" : ".logits");
+  const double error = test::relative_error(net.forward(googlenet_input(7)),
+                                            std::span<const float>(test::read_tensor(zoo_file(), name)));
+  MESSAGE(name << " on oneDNN: relative error against PyTorch's float32 " << error);
+  CHECK(error <= 1e-4);
+}
+}  // namespace
+
+TEST_CASE("ResNet18, ResNet50 and MobileNetV2 on oneDNN give torchvision's logits in f32") {
+  check_zoo_logits<ResNet18<>>("resnet18");
+  check_zoo_logits<ResNet50<>>("resnet50");
+  check_zoo_logits<MobileNetV2<>>("mobilenet_v2");
+  check_zoo_logits<MobileNetV2<>>("mobilenet_v2", Mode::train);
 }
 
 // ---- the boundary: what the caller reads is plain NCHW f32 ------------------------------------

@@ -18,7 +18,6 @@
 #include <vector>      // std::vector
 
 #include <ctnn/ctnn.hpp>             // layers, ctnn::Model, named_tensors, init, summary, freeze_up_to
-#include <ctnn/io/safetensors.hpp>   // ctnn::safetensors::Reader
 #include <ctnn/io/weights.hpp>       // ctnn::save_weights_to_memory, ctnn::load_weights_from_memory
 
 #include "support/reference.hpp"   // ctnn::test::read_tensor, relative_error, load_parameters
@@ -38,10 +37,7 @@ using BasicBlock = Sequential<
 template <std::size_t In, std::size_t Out, std::size_t S>
 using Downsample = Named<"downsample", Sequential<Conv<In, Out, 1, S, 0, false>, BatchNorm<Out>>>;
 
-const safetensors::Reader& residual_file() {
-  static const safetensors::Reader file = safetensors::Reader::open(test::data_path("reference/residual.safetensors"));
-  return file;
-}
+const test::ReferenceFile& residual_file() { return test::ReferenceFile::open("reference/residual.safetensors"); }
 
 // The case's block on the reference input, in both modes (training: the batch's statistics).
 template <class Net, ShapeType In>

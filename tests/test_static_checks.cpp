@@ -36,6 +36,10 @@
 #include <ctnn/layers/relu.hpp>            // ctnn::ReLU
 #include <ctnn/layers/sequential.hpp>      // ctnn::Sequential
 #include <ctnn/layers/transform_input.hpp> // ctnn::TransformInput
+#include <ctnn/layers/activations.hpp>     // ctnn::Sigmoid, Tanh, SiLU, Hardswish, LeakyReLU
+#include <ctnn/layers/conv_transpose.hpp>  // ctnn::ConvTranspose2d, conv_transpose_output_size
+#include <ctnn/layers/softmax.hpp>         // ctnn::Softmax
+#include <ctnn/layers/upsample.hpp>        // ctnn::Upsample, ctnn::UpsampleMode
 #include <ctnn/queries.hpp>                // activation_bytes_v, training_activation_bytes_v
 #include <ctnn/shape.hpp>                  // Shape, Features, output_shape_t, conv_output_size, ...
 
@@ -285,4 +289,57 @@ TEST_CASE("Each layer type counts its parameters as PyTorch does") {
   CHECK(parameter_count_v<Inception<192, 64, 96, 128, 16, 32, 32>> == 163'696);
   CHECK(parameter_count_v<InceptionAux<512, 2>> == 2'165'890);
   CHECK(activation_bytes_v<GoogLeNet<1000, false>, Image> < training_activation_bytes_v<GoogLeNet<1000, false>, Image>);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Activations, softmax, upsampling and transposed convolution
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+
+// nn.ConvTranspose2d's output size: (in - 1) * S - 2P + K + OutputPadding
+static_assert(conv_transpose_output_size(14, 4, 2, 1, 0) == 28);   // the usual learned 2x upsampling
+static_assert(conv_transpose_output_size(5, 3, 2, 1, 1) == 10);    // 8 - 2 + 3 + 1
+static_assert(conv_transpose_output_size(4, 2, 3, 0, 2) == 13);    // 9 + 2 + 2
+static_assert(std::is_same_v<output_shape_t<ConvTranspose2d<4, 3, 3, 2, 1, 1>, Shape<4, 5, 7>>, Shape<3, 10, 14>>);
+static_assert(parameter_count_v<ConvTranspose2d<64, 32, 4, 2, 1>> == 64 * 32 * 4 * 4 + 32);   // weight [In, Out, K, K]
+static_assert(parameter_count_v<ConvTranspose2d<64, 32, 4, 2, 1, 0, false>> == 64 * 32 * 4 * 4);
+static_assert(macs_v<ConvTranspose2d<64, 32, 4, 2, 1>, Shape<64, 14, 14>> == 64 * 14 * 14 * 32 * 4 * 4);
+static_assert(std::is_same_v<output_shape_t<Upsample<2>, Shape<3, 5, 7>>, Shape<3, 10, 14>>);
+static_assert(std::is_same_v<output_shape_t<Upsample<3, UpsampleMode::bilinear>, Shape<3, 5, 7>>, Shape<3, 15, 21>>);
+static_assert(std::is_same_v<output_shape_t<Softmax, Features<10>>, Features<10>>);
+static_assert(parameter_count_v<Sigmoid> + parameter_count_v<Tanh> + parameter_count_v<SiLU> +
+                  parameter_count_v<Hardswish> + parameter_count_v<LeakyReLU<>> + parameter_count_v<Softmax> +
+                  parameter_count_v<Upsample<2>> ==
+              0);
+static_assert(LeakyReLU<>::negative_slope == 0.01 && LeakyReLU<std::ratio<1, 5>>::negative_slope == 0.2);
+
+// What an activation's backward keeps decides where it runs in training. Conv's backward reads
+// its input only, so an activation after it writes over the convolution's output (one saved slot)
+// where its own backward reads its output, and keeps a slot of its own where it reads its input.
+template <class Activation>
+using AfterConv = Sequential<Conv<3, 4, 3, 1, 1>, Activation, Conv<4, 2, 1>>;
+template <class Activation>
+constexpr bool shares_slot_in_training =
+    AfterConv<Activation>::template plan<Shape<3, 8, 8>>::saved_slot_offsets[0] ==
+    AfterConv<Activation>::template plan<Shape<3, 8, 8>>::saved_slot_offsets[1];
+static_assert(shares_slot_in_training<Sigmoid> && shares_slot_in_training<Tanh> && shares_slot_in_training<LeakyReLU<>>);
+static_assert(!shares_slot_in_training<SiLU> && !shares_slot_in_training<Hardswish> &&
+              !shares_slot_in_training<LeakyReLU<std::ratio<-1, 2>>> && !shares_slot_in_training<Softmax>);
+// In evaluation every element-wise activation writes over its input; Softmax does not.
+static_assert(AfterConv<SiLU>::eval_places[1] == AfterConv<SiLU>::eval_places[0]);
+static_assert(AfterConv<Softmax>::eval_places[1] != AfterConv<Softmax>::eval_places[0]);
+
+}  // namespace
+
+TEST_CASE("ConvTranspose2d's output size is PyTorch's") {
+  struct Case {
+    std::size_t in, kernel, stride, padding, output_padding, out;
+  };
+  // Checked against torch.nn.ConvTranspose2d output shapes.
+  const std::array<Case, 4> cases{{{14, 4, 2, 1, 0, 28}, {5, 3, 2, 1, 1, 10}, {4, 2, 3, 0, 2, 13}, {5, 3, 2, 2, 0, 7}}};
+  for (const Case& c : cases) {
+    INFO("in ", c.in, " K ", c.kernel, " S ", c.stride, " P ", c.padding, " OP ", c.output_padding);
+    CHECK(conv_transpose_output_size(c.in, c.kernel, c.stride, c.padding, c.output_padding) == c.out);
+  }
 }

@@ -4,11 +4,12 @@
 Usage (Debian's interpreter has torch; the `safetensors` package is not needed):
     /usr/bin/python3 tools/convert_to_safetensors.py CHECKPOINT [-o OUT] [--dtype float32|float16|bfloat16]
                                                       [--keep-prefix] [--weights-only]
-                                                      [--check-seed | --check-torchvision]
+                                                      [--check MODEL | --check-seed | --check-torchvision]
 
 CHECKPOINT may hold
   * a state dict:         torch.save(model.state_dict(), path)   (torchvision's downloaded
-                          googlenet-1378be20.pth is one)
+                          googlenet-1378be20.pth, resnet18-f37072fd.pth, resnet50-0676ba61.pth,
+                          mobilenet_v2-b0353104.pth are)
   * a whole module:       torch.save(model, path); the module's class must be importable (run from
                           the training script's directory) or be one of the seed's GoogLeNet classes
   * a checkpoint dict:    {"state_dict": ..., "epoch": ..., ...}; also under "model_state_dict",
@@ -18,9 +19,11 @@ Tensor names keep PyTorch's state_dict names, which are ctnn's; a "module." pref
 by default); integer tensors (BatchNorm's num_batches_tracked) stay I64. The file is written like
 safetensors.torch.save_file, metadata {"format": "pt", ...}.
 
---check-seed / --check-torchvision load the converted tensors into the seed's GoogLeNet
-(tools/reference_model/googlenet_seed.py) or torchvision's googlenet with load_state_dict(strict=True)
-(num_classes and aux_logits taken from the weights) and check every value arrived.
+--check MODEL loads the converted tensors into the PyTorch module of ctnn-classify's --model MODEL
+(googlenet-seed: tools/reference_model/googlenet_seed.py; torchvision-googlenet, resnet18,
+resnet50, mobilenet-v2: torchvision.models) with load_state_dict(strict=True), num_classes (and
+aux_logits) taken from the weights, and checks every value arrived. --check-seed and
+--check-torchvision are --check googlenet-seed and --check torchvision-googlenet.
 
 Exit status: 0 on success, 1 with a one-line error otherwise.
 """
@@ -48,6 +51,9 @@ def parse_arguments(argv):
                        help="check the result loads into the seed GoogLeNet with strict=True")
     check.add_argument("--check-torchvision", action="store_true",
                        help="check the result loads into torchvision's googlenet with strict=True")
+    check.add_argument("--check", choices=sorted(cw.CLASSIFIER_WEIGHT), metavar="MODEL",
+                       help="check the result loads into ctnn-classify's --model MODEL with strict=True: "
+                            + ", ".join(cw.CLASSIFIER_WEIGHT))
     return parser.parse_args(argv)
 
 
@@ -61,13 +67,14 @@ def convert(arguments, log=print):
     dtype = cw.DTYPES[arguments.dtype]
     converted = {name: (t.to(dtype) if t.is_floating_point() else t) for name, t in state.items()}
 
-    if arguments.check_seed or arguments.check_torchvision:
-        kind = "googlenet-seed" if arguments.check_seed else "torchvision-googlenet"
+    kind = arguments.check or ("googlenet-seed" if arguments.check_seed else
+                               "torchvision-googlenet" if arguments.check_torchvision else None)
+    if kind:
         module = cw.build(kind, converted)
         count = cw.load_into(module, converted)
+        aux = f", aux_logits={getattr(module, 'aux1', None) is not None}" if "googlenet" in kind else ""
         log(f"check: {count} tensors load into {kind} ({type(module).__module__}.{type(module).__name__}, "
-            f"num_classes={module.fc.out_features}, aux_logits={module.aux1 is not None if hasattr(module, 'aux1') else False}) "
-            f"with strict=True")
+            f"num_classes={cw.num_classes(module)}{aux}) with strict=True")
 
     metadata = {"converted_from": os.path.basename(arguments.checkpoint), "converted_by": "tools/convert_to_safetensors.py"}
     cw.save_state_dict(converted, output, metadata=metadata)

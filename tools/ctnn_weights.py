@@ -227,9 +227,15 @@ def read_state_dict(path, weights_only=False, keep_prefix=False, log=print):
 # Models
 # --------------------------------------------------------------------------------------------------
 
-def _num_classes(state, key="fc.weight"):
+# The models ctnn-classify knows, by its --model name: the head whose rows are the classes.
+CLASSIFIER_WEIGHT = {"googlenet-seed": "fc.weight", "torchvision-googlenet": "fc.weight", "resnet18": "fc.weight",
+                     "resnet50": "fc.weight", "mobilenet-v2": "classifier.1.weight"}
+
+
+def _num_classes(state, kind):
+    key = CLASSIFIER_WEIGHT[kind]
     if key not in state:
-        raise ConversionError(f"the weights have no {key!r}: not a GoogLeNet state dict")
+        raise ConversionError(f"the weights have no {key!r}: not a {kind} state dict")
     return int(state[key].shape[0])
 
 
@@ -237,23 +243,34 @@ def build_seed(state):
     """The seed GoogLeNet (tools/reference_model/googlenet_seed.py) shaped for `state`: num_classes
     from fc.weight, aux_logits from the presence of aux1.*."""
     aux = any(name.startswith("aux1.") for name in state)
-    return _seed_module().GoogLeNet(num_classes=_num_classes(state), aux_logits=aux, init_weights=False)
+    return _seed_module().GoogLeNet(num_classes=_num_classes(state, "googlenet-seed"), aux_logits=aux,
+                                    init_weights=False)
 
 
 def build_torchvision(state, transform_input=False):
     """torchvision.models.googlenet shaped for `state` (num_classes, aux_logits), untrained."""
     from torchvision.models import googlenet
     aux = any(name.startswith("aux1.") for name in state)
-    return googlenet(weights=None, num_classes=_num_classes(state), aux_logits=aux, init_weights=False,
-                     transform_input=transform_input)
+    return googlenet(weights=None, num_classes=_num_classes(state, "torchvision-googlenet"), aux_logits=aux,
+                     init_weights=False, transform_input=transform_input)
 
 
 def build(kind, state, transform_input=False):
+    """The untrained PyTorch module of ctnn-classify's --model `kind`, shaped for `state` (num_classes
+    from its classifier, and for the GoogLeNets aux_logits from aux1.*)."""
     if kind == "googlenet-seed":
         return build_seed(state)
     if kind == "torchvision-googlenet":
         return build_torchvision(state, transform_input)
-    raise ConversionError(f"unknown model {kind!r} (googlenet-seed or torchvision-googlenet)")
+    if kind in ("resnet18", "resnet50", "mobilenet-v2"):
+        import torchvision
+        return getattr(torchvision.models, kind.replace("-", "_"))(weights=None, num_classes=_num_classes(state, kind))
+    raise ConversionError(f"unknown model {kind!r} ({', '.join(CLASSIFIER_WEIGHT)})")
+
+
+def num_classes(module):
+    """The class count of a module that build() made."""
+    return module.classifier[-1].out_features if hasattr(module, "classifier") else module.fc.out_features
 
 
 def load_into(module, state):

@@ -8,6 +8,9 @@ Writes
   layers.safetensors            per-layer cases: "<case>.input", "<case>.<state_dict name>",
                                 "<case>.output" (float32). Inputs and parameters come from the
                                 reference initialisation with seed 1 under exactly those names.
+  activations_upsampling.safetensors
+                                the same for the element-wise activations, Softmax, Identity,
+                                Upsample and ConvTranspose2d (inputs scaled by a power of two)
   residual.safetensors          skip connections: "<case>.input", "<case>.<state_dict name>",
                                 "<case>.output" (evaluation) and "<case>.train_output" (training:
                                 batch statistics) of a sum of branches and torchvision's ResNet
@@ -159,17 +162,38 @@ def layer_cases():
          gs.InceptionAux(16, 3), [2, 16, 14, 14]),
         ("batchnorm", "nn.BatchNorm2d(6, eps=0.001), eval mode (running statistics)",
          nn.BatchNorm2d(6, eps=0.001), [2, 6, 5, 5]),
+    ] + grouped_conv_cases()
+
+
+# Grouped and depthwise convolution and ReLU6 (MobileNetV2's layers). A case may end with an input
+# scale: ReLU6's input reaches past 6.
+def grouped_conv_cases():
+    return [
+        ("conv_groups2", "nn.Conv2d(4, 6, 3, 1, 1, groups=2)", nn.Conv2d(4, 6, 3, 1, 1, groups=2), [2, 4, 9, 9]),
+        ("conv_groups3_k1", "nn.Conv2d(6, 9, 1, groups=3)", nn.Conv2d(6, 9, 1, groups=3), [2, 6, 5, 5]),
+        ("conv_depthwise_k3_s1_p1", "nn.Conv2d(5, 5, 3, 1, 1, groups=5)", nn.Conv2d(5, 5, 3, 1, 1, groups=5),
+         [2, 5, 8, 8]),
+        ("conv_depthwise_k3_s2_p1_no_bias", "nn.Conv2d(4, 4, 3, 2, 1, groups=4, bias=False)",
+         nn.Conv2d(4, 4, 3, 2, 1, groups=4, bias=False), [2, 4, 9, 9]),
+        ("conv_depthwise_k5_s3_p2", "nn.Conv2d(3, 3, 5, 3, 2, groups=3)", nn.Conv2d(3, 3, 5, 3, 2, groups=3),
+         [2, 3, 11, 13]),
+        ("conv_depthwise_multiplier2", "nn.Conv2d(3, 6, 3, groups=3)", nn.Conv2d(3, 6, 3, groups=3), [2, 3, 7, 7]),
+        ("relu6", "nn.ReLU6() on 8 * reference input", nn.ReLU6(), [2, 3, 5, 5], 8.0),
     ]
 
 
-def make_layers(out_dir, command):
+def make_layers(out_dir, command, file_name="layers.safetensors", cases=None):
+    """Writes `cases` (layer_cases() by default) to file_name. A case may end in an input scale, a
+    power of two (so exact) that the reference input is multiplied by."""
     tensors, metadata, not_stored = {}, common_metadata(command), []
     metadata["seed"] = str(LAYER_SEED)
-    for case, description, module, in_shape in layer_cases():
+    for case, description, module, in_shape, *input_scale in cases or layer_cases():
         prefix = case + "."
         ref.init_module(module, LAYER_SEED, prefix=prefix)
         module.eval()
         x = ref.reference_uniform(prefix + "input", in_shape, LAYER_SEED)
+        if input_scale:
+            x = x * np.float32(input_scale[0])
         with torch.no_grad():
             y = module(torch.from_numpy(x.copy()))
         tensors[prefix + "input"] = x
@@ -186,9 +210,51 @@ def make_layers(out_dir, command):
         metadata["case." + case] = description
         print(f"  {case:30s} {description:60s} {list(in_shape)} -> {list(y.shape)}")
     metadata["not_stored"] = ", ".join(not_stored)
-    path = os.path.join(out_dir, "layers.safetensors")
+    path = os.path.join(out_dir, file_name)
     ref.write_safetensors(path, tensors, metadata)
     return path, tensors
+
+
+# --------------------------------------------------------------------------------------------------
+# Activations, softmax, upsampling and transposed convolution: activations_upsampling.safetensors
+# --------------------------------------------------------------------------------------------------
+
+def activation_and_upsampling_cases():
+    """(case name, description, module, input shape, input scale): tests/test_layers_forward.cpp
+    mirrors them. The scales spread the inputs over every piece of the piecewise activations
+    (Hardswish's -3 and 3) and into the saturating tails of the smooth ones."""
+    return [
+        ("identity", "nn.Identity()", nn.Identity(), [2, 3, 4, 4], 1),
+        ("sigmoid", "nn.Sigmoid()", nn.Sigmoid(), [2, 3, 5, 5], 8),
+        ("tanh", "nn.Tanh()", nn.Tanh(), [2, 3, 5, 5], 4),
+        ("silu", "nn.SiLU()", nn.SiLU(), [2, 3, 5, 5], 8),
+        ("hardswish", "nn.Hardswish()", nn.Hardswish(), [2, 3, 5, 5], 4),
+        ("leaky_relu", "nn.LeakyReLU()", nn.LeakyReLU(), [2, 3, 5, 5], 2),
+        ("leaky_relu_0_2", "nn.LeakyReLU(0.2)", nn.LeakyReLU(0.2), [2, 3, 5, 5], 2),
+        ("leaky_relu_negative", "nn.LeakyReLU(-0.5)", nn.LeakyReLU(-0.5), [2, 3, 5, 5], 2),
+        ("softmax_features", "nn.Softmax(dim=1) on [N, C]", nn.Softmax(dim=1), [3, 10], 4),
+        ("softmax_pixels", "nn.Softmax(dim=1) on [N, C, H, W]: per pixel over C", nn.Softmax(dim=1),
+         [2, 5, 4, 3], 4),
+        ("upsample_nearest_2", "nn.Upsample(scale_factor=2)", nn.Upsample(scale_factor=2), [2, 3, 4, 5], 1),
+        ("upsample_nearest_3", "nn.Upsample(scale_factor=3)", nn.Upsample(scale_factor=3), [2, 2, 3, 4], 1),
+        ("upsample_bilinear_2", "nn.Upsample(scale_factor=2, mode='bilinear', align_corners=False)",
+         nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False), [2, 3, 4, 5], 1),
+        ("upsample_bilinear_3", "nn.Upsample(scale_factor=3, mode='bilinear', align_corners=False)",
+         nn.Upsample(scale_factor=3, mode="bilinear", align_corners=False), [2, 2, 5, 3], 1),
+        ("conv_transpose_k3_s2_p1_op1", "nn.ConvTranspose2d(4, 3, 3, stride=2, padding=1, output_padding=1)",
+         nn.ConvTranspose2d(4, 3, 3, stride=2, padding=1, output_padding=1), [2, 4, 5, 5], 1),
+        ("conv_transpose_k4_s2_p1", "nn.ConvTranspose2d(3, 5, 4, stride=2, padding=1)",
+         nn.ConvTranspose2d(3, 5, 4, stride=2, padding=1), [2, 3, 6, 7], 1),
+        ("conv_transpose_k1", "nn.ConvTranspose2d(6, 4, 1)", nn.ConvTranspose2d(6, 4, 1), [2, 6, 4, 4], 1),
+        ("conv_transpose_k3_no_bias", "nn.ConvTranspose2d(3, 4, 3, bias=False)",
+         nn.ConvTranspose2d(3, 4, 3, bias=False), [2, 3, 5, 5], 1),
+        # The output padding (2) exceeds the padding (0): its last rows and columns hold the bias only.
+        ("conv_transpose_k2_s3_op2", "nn.ConvTranspose2d(2, 3, 2, stride=3, output_padding=2)",
+         nn.ConvTranspose2d(2, 3, 2, stride=3, output_padding=2), [2, 2, 4, 3], 1),
+        # Padding beyond K - 1: the output is cropped inside the scattered windows.
+        ("conv_transpose_k3_s2_p2", "nn.ConvTranspose2d(2, 3, 3, stride=2, padding=2)",
+         nn.ConvTranspose2d(2, 3, 3, stride=2, padding=2), [2, 2, 5, 5], 1),
+    ]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -443,6 +509,9 @@ def main():
     t0 = time.time()
     print("layers.safetensors:")
     layers_path, _ = make_layers(args.out, command)
+    print("activations_upsampling.safetensors:")
+    activations_path, _ = make_layers(args.out, command, "activations_upsampling.safetensors",
+                                      activation_and_upsampling_cases())
     print("residual.safetensors:")
     residual_path = make_residual(args.out, command)
     t1 = time.time()
@@ -458,7 +527,7 @@ def main():
     for k, (es, ess) in stage_noise.items():
         print(f"  {k:14s} {es:.3e}  {ess:.3e}")
     print("\nfiles:")
-    for p in [layers_path, residual_path, googlenet_path] + check_paths:
+    for p in [layers_path, activations_path, residual_path, googlenet_path] + check_paths:
         print(f"  {os.path.relpath(p)}  {os.path.getsize(p)} bytes")
     print(f"time: layers {t1 - t0:.1f} s, googlenet {t2 - t1:.1f} s, init check {t3 - t2:.1f} s,"
           f" total {t3 - t0:.1f} s")

@@ -2,20 +2,21 @@
 """Classify image files with PyTorch: the reference for ctnn-classify's predictions.
 
 Usage (Debian's interpreter has torch, torchvision and PIL):
-    /usr/bin/python3 tools/predict_pytorch.py --model googlenet-seed|torchvision-googlenet --weights FILE
-                                              [--labels FILE] [--top K] [--no-transform-input]
-                                              [--json OUT] images...
+    /usr/bin/python3 tools/predict_pytorch.py --model MODEL --weights FILE [--labels FILE] [--top K]
+                                              [--resize N] [--no-transform-input] [--json OUT] images...
 
-The model is the seed's GoogLeNet (tools/reference_model/googlenet_seed.py) or torchvision's
-googlenet, shaped for the weights (num_classes from fc.weight, aux_logits from aux1.*) and loaded with
+MODEL is one of ctnn-classify's: googlenet-seed (tools/reference_model/googlenet_seed.py),
+torchvision-googlenet, resnet18, resnet50, mobilenet-v2 (torchvision.models), shaped for the
+weights (num_classes from the classifier's weight, aux_logits from aux1.*) and loaded with
 load_state_dict(strict=True) from a .safetensors file or anything tools/convert_to_safetensors.py
-reads (.pt state dict, whole module, checkpoint dict). torchvision's model runs with
+reads (.pt state dict, whole module, checkpoint dict). torchvision's googlenet runs with
 transform_input=True, as torchvision's pretrained googlenet does (and ctnn-classify); pass
 --no-transform-input for a model trained without it.
 
 Each image goes through torchvision's ImageNet evaluation transform:
-    Image.open(p).convert("RGB") -> Resize(256) -> CenterCrop(224) -> ToTensor()
+    Image.open(p).convert("RGB") -> Resize(N) -> CenterCrop(224) -> ToTensor()
     -> Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+with N = 256 (--resize; the IMAGENET1K_V2 weights of resnet50 and mobilenet_v2 use 232)
 and all images run as one batch in evaluation mode. The output has ctnn-classify's layout:
     <image path>
        1. <label>   97.12%
@@ -34,10 +35,12 @@ import ctnn_weights as cw
 
 def parse_arguments(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", choices=["googlenet-seed", "torchvision-googlenet"], required=True)
+    parser.add_argument("--model", choices=list(cw.CLASSIFIER_WEIGHT), required=True)
     parser.add_argument("--weights", required=True, help=".safetensors or a PyTorch checkpoint")
     parser.add_argument("--labels", help="one class name per line")
     parser.add_argument("--top", type=int, default=5, help="how many classes to print per image (default 5)")
+    parser.add_argument("--resize", type=int, default=256,
+                        help="the shorter side before the 224x224 centre crop (default 256)")
     parser.add_argument("--no-transform-input", action="store_true",
                         help="torchvision-googlenet without transform_input")
     parser.add_argument("--json", help="also write the logits and predictions to this JSON file")
@@ -45,9 +48,9 @@ def parse_arguments(argv):
     return parser.parse_args(argv)
 
 
-def imagenet_transform():
+def imagenet_transform(resize=256):
     from torchvision import transforms
-    return transforms.Compose([transforms.Resize(256), transforms.CenterCrop(224), transforms.ToTensor(),
+    return transforms.Compose([transforms.Resize(resize), transforms.CenterCrop(224), transforms.ToTensor(),
                                transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
 
 
@@ -68,10 +71,10 @@ def predict(arguments, log):
     model = cw.build(arguments.model, state, transform_input=not arguments.no_transform_input)
     cw.load_into(model, {n: t.float() if t.is_floating_point() else t for n, t in state.items()})
     model.eval()
-    classes = model.fc.out_features
+    classes = cw.num_classes(model)
     labels = read_labels(arguments.labels, classes)
 
-    transform = imagenet_transform()
+    transform = imagenet_transform(arguments.resize)
     images, batch, failed = [], [], 0
     for path in arguments.images:
         try:

@@ -24,11 +24,17 @@
 #include <ctnn/layers/named.hpp>           // ctnn::Named
 #include <ctnn/layers/pooling.hpp>         // ctnn::MaxPool, ctnn::AvgPool, ctnn::AdaptiveAvgPool
 #include <ctnn/layers/relu.hpp>            // ctnn::ReLU
+#include <ctnn/layers/relu6.hpp>           // ctnn::ReLU6
 #include <ctnn/layers/residual.hpp>        // ctnn::Residual
 #include <ctnn/layers/sequential.hpp>      // ctnn::Sequential
 #include <ctnn/layers/sum.hpp>             // ctnn::Sum
 #include <ctnn/layers/torchvision_googlenet.hpp>   // ctnn::TorchvisionGoogLeNet, ctnn::torchvision::*
 #include <ctnn/layers/transform_input.hpp>         // ctnn::TransformInput
+// Layers of other CNN families.
+#include <ctnn/layers/activations.hpp>      // ctnn::Sigmoid, Tanh, SiLU, Hardswish, LeakyReLU
+#include <ctnn/layers/conv_transpose.hpp>   // ctnn::ConvTranspose2d
+#include <ctnn/layers/softmax.hpp>          // ctnn::Softmax
+#include <ctnn/layers/upsample.hpp>         // ctnn::Upsample, ctnn::UpsampleMode
 
 #include <ctnn/cpu/batch_norm.hpp>    // Evaluator<BatchNorm, Cpu>
 #include <ctnn/cpu/conv.hpp>          // Evaluator<Conv, Cpu>
@@ -36,6 +42,10 @@
 #include <ctnn/cpu/linear.hpp>        // Evaluator<Linear, Cpu>
 #include <ctnn/cpu/pooling.hpp>       // Evaluator<MaxPool | AvgPool | AdaptiveAvgPool, Cpu>
 #include <ctnn/cpu/transform_input.hpp>   // Evaluator<TransformInput, Cpu>
+// Their CPU kernels (the activations' are in cpu/elementwise.hpp).
+#include <ctnn/cpu/conv_transpose.hpp>    // ConvTranspose2d's bias (its evaluator runs the Conv's)
+#include <ctnn/cpu/softmax.hpp>           // Evaluator<Softmax, Cpu>
+#include <ctnn/cpu/upsample.hpp>          // Evaluator<Upsample, Cpu>
 
 #include <ctnn/queries.hpp>      // ctnn::activation_bytes_v
 #include <ctnn/model.hpp>        // ctnn::Model

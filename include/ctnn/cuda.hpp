@@ -20,9 +20,13 @@
 //   backend.hpp      Backend<Cuda>: the model's device memory, planning, graph replay
 //   conv.hpp         Evaluator<Conv, Cuda>, Fusion<Conv, ReLU, Cuda> (convolution + bias + ReLU)
 //   pooling.hpp      Evaluator<MaxPool | AvgPool | AdaptiveAvgPool, Cuda>
-//   elementwise.hpp  Evaluator<ReLU | TransformInput, Cuda>, DropoutKernel<Cuda>
+//   elementwise.hpp  Evaluator<ReLU | TransformInput | Sigmoid | Tanh | SiLU | Hardswish | LeakyReLU, Cuda>,
+//                    DropoutKernel<Cuda>
 //   linear.hpp       Evaluator<Linear, Cuda>
 //   batch_norm.hpp   Evaluator<BatchNorm, Cuda>
+//   conv_transpose.hpp  ConvTranspose2d's bias (its evaluator runs the Conv's)
+//   softmax.hpp      Evaluator<Softmax, Cuda>
+//   upsample.hpp     Evaluator<Upsample, Cuda>
 //   model.hpp        Model<Net, In, T, Cuda>
 //   optim.hpp        cuda::optim::SGD, Adam, AdamW on the device
 //   loss.hpp         cuda::ClassificationObjective on the device
@@ -37,9 +41,13 @@
 #include <ctnn/cuda/backend.hpp>       // ctnn::Backend<Cuda, T>
 #include <ctnn/cuda/conv.hpp>          // Evaluator<Conv, Cuda>, Fusion<Conv, ReLU, Cuda>
 #include <ctnn/cuda/pooling.hpp>       // Evaluator<MaxPool | AvgPool | AdaptiveAvgPool, Cuda>
-#include <ctnn/cuda/elementwise.hpp>   // Evaluator<ReLU | TransformInput, Cuda>, DropoutKernel<Cuda>
+#include <ctnn/cuda/elementwise.hpp>   // Evaluator<ReLU | TransformInput | activations, Cuda>, DropoutKernel<Cuda>
 #include <ctnn/cuda/linear.hpp>        // Evaluator<Linear, Cuda>
 #include <ctnn/cuda/batch_norm.hpp>    // Evaluator<BatchNorm, Cuda>
+// The GPU kernels of other CNN families' layers (the activations' are in elementwise.hpp).
+#include <ctnn/cuda/conv_transpose.hpp>   // ConvTranspose2d's bias (its evaluator runs the Conv's)
+#include <ctnn/cuda/softmax.hpp>          // Evaluator<Softmax, Cuda>
+#include <ctnn/cuda/upsample.hpp>         // Evaluator<Upsample, Cuda>
 #include <ctnn/cuda/model.hpp>         // ctnn::Model<Net, In, T, Cuda>
 #include <ctnn/cuda/optim.hpp>         // ctnn::cuda::optim::SGD, Adam, AdamW
 #include <ctnn/cuda/loss.hpp>          // ctnn::cuda::ClassificationObjective

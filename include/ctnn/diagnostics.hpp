@@ -99,6 +99,14 @@ struct Conv_kernel_is_larger_than_its_padded_input_of_height_and_width {
   static constexpr bool ok = true;
 };
 
+template <std::size_t groups, std::size_t declared_In, std::size_t declared_Out>
+struct Conv_groups_must_divide_both_In_and_Out {
+  static_assert(groups > 0 && declared_In % groups == 0 && declared_Out % groups == 0,
+                "Conv<In, Out, K, S, P, Bias, Groups>: Groups must be positive and divide both In and Out, "
+                "as nn.Conv2d requires (this check's arguments are <Groups, In, Out>)");
+  static constexpr bool ok = true;
+};
+
 template <std::size_t kernel, std::size_t padded_input_height, std::size_t padded_input_width>
 struct Pool_window_is_larger_than_its_padded_input_of_height_and_width {
   static_assert(kernel <= padded_input_height && kernel <= padded_input_width,
@@ -205,6 +213,34 @@ struct Layer_has_no_evaluator_for_the_device {
                 "Model<Net, In, T, Device>: a layer of the network has no Evaluator<Layer, Device, T> "
                 "(this check's arguments are <the layer, the device>); include the device's kernels "
                 "(<ctnn/ctnn.hpp>, <ctnn/cuda.hpp>) or write the layer's evaluator for that device");
+  static constexpr bool ok = true;
+};
+
+// ---- ConvTranspose2d ------------------------------------------------------------------------
+
+template <std::size_t received_channels, std::size_t declared_In>
+struct ConvTranspose2d_receives_channels_but_was_declared_with_In {
+  static_assert(received_channels == declared_In,
+                "ConvTranspose2d<In, Out, K, S, P, OutputPadding>: receives a channel count that differs from In "
+                "(this check's arguments are <received, declared In>)");
+  static constexpr bool ok = true;
+};
+
+// A zero stride is reported by ConvTranspose2d's own check that S is positive, not here too.
+template <std::size_t output_padding, std::size_t stride>
+struct ConvTranspose2d_output_padding_must_be_smaller_than_its_stride {
+  static_assert(output_padding < stride || stride == 0,
+                "ConvTranspose2d<In, Out, K, S, P, OutputPadding>: OutputPadding must be smaller than the stride S, "
+                "as in PyTorch (this check's arguments are <OutputPadding, S>)");
+  static constexpr bool ok = true;
+};
+
+// The output before cropping is (H - 1) * S + K + OutputPadding; the padding removes P on each side.
+template <std::size_t twice_padding, std::size_t uncropped_height, std::size_t uncropped_width>
+struct ConvTranspose2d_padding_crops_away_its_whole_output_of_height_and_width {
+  static_assert(twice_padding < uncropped_height && twice_padding < uncropped_width,
+                "ConvTranspose2d<In, Out, K, S, P, OutputPadding>: 2P removes the whole output "
+                "(H - 1) * S + K + OutputPadding (this check's arguments are <2P, uncropped H, uncropped W>)");
   static constexpr bool ok = true;
 };
 

@@ -11,7 +11,8 @@
 // disable_dropout, set_trainable_from (a frozen prefix; ctnn/freeze.hpp names it by layer),
 // compute_input_gradient (-> input_gradient()), record_output_of (a named layer's output ->
 // recorded_output(); ctnn/features.hpp), set_gradient_ready_hook (gradients as backward makes
-// them final, for an all-reduce; ctnn/pass_state.hpp).
+// them final, for an all-reduce) and set_batch_statistics_hook (SyncBatchNorm; both in
+// ctnn/pass_state.hpp).
 //
 // One front end for every device. ModelFrontEnd below holds everything a model is — mode,
 // freezing, recording, the checks of every argument, auxiliary outputs, the arena's layout,
@@ -50,7 +51,7 @@
 #include <ctnn/evaluator.hpp>     // ctnn::EvaluatorFor, ctnn::forward_layer, ctnn::backward_layer
 #include <ctnn/find_layer.hpp>    // ctnn::find_layer, ctnn::LayerInfo
 #include <ctnn/layer.hpp>         // ctnn::Mode, ctnn::align_elements, ctnn::HasBody, ctnn::LayerDescription
-#include <ctnn/pass_state.hpp>    // ctnn::record_if, ctnn::GradientReadyHook, ctnn::max_aux_outputs
+#include <ctnn/pass_state.hpp>    // ctnn::record_if, the two hooks, ctnn::max_aux_outputs
 #include <ctnn/shape.hpp>         // ctnn::ShapeType, ctnn::output_shape_t
 
 namespace ctnn {
@@ -179,6 +180,12 @@ class ModelFrontEnd {
   // Backward reports each range of gradients it makes final (ctnn/pass_state.hpp), e.g. to start
   // an all-reduce while the rest of backward runs. An empty hook (default) reports nothing.
   void set_gradient_ready_hook(GradientReadyHook hook) { context().gradient_ready = hook; }
+  GradientReadyHook gradient_ready_hook() const { return context().gradient_ready; }
+  // BatchNorm in training sums its per-channel statistics over every process through this hook
+  // (SyncBatchNorm; ctnn/pass_state.hpp); the CPU backend only. An empty hook (default): each
+  // process normalises with its own batch's statistics.
+  void set_batch_statistics_hook(BatchStatisticsHook hook) { context().batch_statistics_sum = hook; }
+  BatchStatisticsHook batch_statistics_hook() const { return context().batch_statistics_sum; }
 
   // ---- recording a layer's output ----------------------------------------------------------
   // Every forward from now on copies the output of the layer at `path` (its PyTorch module path,

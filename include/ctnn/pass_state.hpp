@@ -13,7 +13,8 @@
 //   parameter_base, trainable_from     the frozen prefix: frozen_parameter_count(values)
 //   node, recorded_*                   walk positions (walk.hpp order) and the one layer whose
 //                                      output is copied aside (Model::record_output_of)
-//   gradient_ready                     the hook below
+//   gradient_ready                     the gradient hook below
+//   batch_statistics_sum               the batch-statistics hook below
 //
 // The gradient hook. Backward calls gradient_ready(begin, end) each time the parameter gradients
 // [begin, end) of the model's flat gradient buffer are final: after each leaf layer's backward,
@@ -22,9 +23,17 @@
 // queued on the context's stream, not necessarily finished. A data-parallel trainer starts the
 // all-reduce of a bucket when every range inside it has been reported. By default there is no
 // hook: one test of a null pointer per layer.
+//
+// The batch-statistics hook (SyncBatchNorm). BatchNorm in training, with a hook, normalises with
+// the statistics of the batch of every process together: between its passes over the values it
+// hands its per-channel sums (and its count of values) to sum(), which replaces them by their sums
+// over the processes, in a workspace() the hook owns, so the kernel allocates nothing. The CPU
+// backend's BatchNorm (cpu/batch_norm.hpp) calls it; the CUDA backend's refuses a hook. By default
+// there is none, and BatchNorm takes the one-pass-per-channel path it always took.
 
 #include <array>     // std::array
 #include <cstddef>   // std::size_t, std::ptrdiff_t
+#include <span>      // std::span
 
 #include <ctnn/error.hpp>       // ctnn::Error
 #include <ctnn/evaluator.hpp>   // ctnn::Slot
@@ -41,6 +50,15 @@ inline constexpr std::size_t no_node = static_cast<std::size_t>(-1);
 // Called as backward makes gradients [begin, end) final; see the file comment.
 struct GradientReadyHook {
   void (*notify)(void* user, std::size_t begin, std::size_t end) = nullptr;
+  void* user = nullptr;
+};
+
+// Sums BatchNorm's per-channel statistics over every process; see the file comment.
+struct BatchStatisticsHook {
+  // Room for `count` doubles, owned by `user` (grown once, reused by every call).
+  std::span<double> (*workspace)(void* user, std::size_t count) = nullptr;
+  // Replaces `values` by their elementwise sums over every process.
+  void (*sum)(void* user, std::span<double> values) = nullptr;
   void* user = nullptr;
 };
 
@@ -76,6 +94,7 @@ struct PassState {
   // Where the model's gradient buffer starts, for the offsets the hook reports.
   const T* gradient_base = nullptr;
   GradientReadyHook gradient_ready{};
+  BatchStatisticsHook batch_statistics_sum{};
 
   // Forgets what the last forward published and recorded.
   void begin_forward() {

@@ -6,7 +6,7 @@
 #                     add_subdirectory()s CTNN_SOURCE_DIR
 #
 # cmake -DMODE=... -DCTNN_SOURCE_DIR=... -DCTNN_BINARY_DIR=... -DPREFIX=... -DWORK_DIR=...
-#       [-DCONFIG=...] [-DGENERATOR=...] [-DCXX_COMPILER=...] [-DWITH_CUDA=ON|OFF]
+#       [-DCONFIG=...] [-DGENERATOR=...] [-DCXX_COMPILER=...] [-DWITH_CUDA=ON|OFF] [-DWITH_MPI=ON|OFF]
 #       [-DCUDA_ARCHITECTURES=90,80] -P run_consumer.cmake
 
 foreach(var MODE CTNN_SOURCE_DIR CTNN_BINARY_DIR PREFIX WORK_DIR)
@@ -35,12 +35,14 @@ endif()
 if(CONFIG)
   list(APPEND configure_args "-DCMAKE_BUILD_TYPE=${CONFIG}")
 endif()
-if(WITH_CUDA)
-  set(WITH_CUDA ON)
-else()
-  set(WITH_CUDA OFF)
-endif()
-list(APPEND configure_args "-DCTNN_CONSUMER_EXPECT_CUDA=${WITH_CUDA}")
+foreach(component CUDA MPI)
+  if(WITH_${component})
+    set(WITH_${component} ON)
+  else()
+    set(WITH_${component} OFF)
+  endif()
+  list(APPEND configure_args "-DCTNN_CONSUMER_EXPECT_${component}=${WITH_${component}}")
+endforeach()
 
 file(REMOVE_RECURSE "${WORK_DIR}")
 if(MODE STREQUAL "find_package")
@@ -61,6 +63,9 @@ ctnn_step(${MODE} "build the consumer" "${CMAKE_COMMAND}" --build "${WORK_DIR}" 
 set(programs consumer)
 if(WITH_CUDA)
   list(APPEND programs consumer_cuda)  # links ctnn::cuda; prints without touching a GPU
+endif()
+if(WITH_MPI)
+  list(APPEND programs consumer_mpi)  # links ctnn::mpi; prints MPI's version without starting it
 endif()
 foreach(program IN LISTS programs)
   set(path "${WORK_DIR}/${program}")

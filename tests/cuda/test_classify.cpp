@@ -105,3 +105,10 @@ TEST_CASE("ctnn-classify --device cuda gives the CPU's probabilities: torchvisio
       " " + (data / "fashion_mnist_0_ankle_boot.png").string() + " " + (data / "fashion_mnist_2_trouser.png").string();
   compare("--model torchvision-googlenet --top 1000" + images, 2, 1000);
 }
+
+TEST_CASE("ctnn-classify --device cuda gives the CPU's probabilities: ResNet18, ResNet50 and MobileNetV2") {
+  const std::string images =
+      " " + (data / "fashion_mnist_0_ankle_boot.png").string() + " " + (data / "fashion_mnist_2_trouser.png").string();
+  for (const char* model : {"resnet18", "resnet50", "mobilenet-v2"})
+    compare(std::string("--model ") + model + " --top 1000" + images, 2, 1000);
+}

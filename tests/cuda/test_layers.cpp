@@ -16,6 +16,8 @@
 #include <string>    // std::string
 #include <vector>    // std::vector
 
+#include <ctnn/models/mobilenet_v2.hpp>   // ctnn::torchvision::InvertedResidual
+
 using namespace ctnn;
 
 namespace {
@@ -266,4 +268,92 @@ TEST_CASE("Dropout in training drops about p of the elements, scales the rest, a
   // Evaluation never drops.
   model.eval();
   CHECK(test::relative_error(copy(model.forward(x)), x) == 0.0);
+}
+
+// ---- grouped and depthwise convolution, ReLU6 (MobileNetV2's layers) -------------------------
+
+TEST_CASE("grouped and depthwise Conv through cuDNN (cudnnSetConvolutionGroupCount) match the CPU") {
+  check_layer<Conv<4, 6, 3, 1, 1, true, 2>, Shape<4, 9, 9>>("conv_groups2", 3);
+  check_layer<Conv<6, 9, 1, 1, 0, false, 3>, Shape<6, 5, 5>>("conv_groups3_k1", 2);
+  check_layer<DepthwiseConv<8, 3, 1, 1>, Shape<8, 9, 9>>("conv_depthwise", 3);
+  check_layer<DepthwiseConv<8, 3, 2, 1, false>, Shape<8, 10, 10>>("conv_depthwise_s2", 2);
+  check_layer<Conv<3, 6, 3, 1, 0, true, 3>, Shape<3, 7, 7>>("conv_depthwise_multiplier2", 2);
+  check_layer<DepthwiseConv<4, 3, 1, 1>, Shape<4, 7, 7>, double>("conv_depthwise_double", 2, in_double);
+  // Fused with a ReLU in evaluation, as BasicConv2d's body is.
+  check_layer<Sequential<Conv<4, 6, 3, 1, 1, true, 2>, ReLU>, Shape<4, 8, 8>>("conv_groups2_relu", 2);
+  // MobileNetV2's block: expand, depthwise, project, batch norms, the identity added.
+  check_layer<torchvision::InvertedResidual<8, 8, 1, 6>, Shape<8, 7, 7>>("inverted_residual", 3, {1e-5, 2e-4});
+}
+
+TEST_CASE("ReLU6 through cuDNN's clipped ReLU matches the CPU on both sides of 0 and 6") {
+  check_layer<ReLU6, Shape<3, 5, 5>>("relu6", 3, exact);
+  using In = Shape<3, 6, 6>;
+  test::BothBackends<ReLU6, In> both(1);
+  both.cpu.compute_input_gradient(true);
+  both.gpu.compute_input_gradient(true);
+  both.train(true);
+  const std::vector<float> x = test::uniform_values<float>(2 * In::size, 4, -3.0, 9.0);
+  CHECK(test::relative_error(copy(both.gpu.forward(x)), copy(both.cpu.forward(x))) == 0.0);
+  const std::vector<float> dy = test::uniform_values<float>(2 * In::size, 5);
+  both.cpu.backward(dy);
+  both.gpu.backward(dy);
+  CHECK(test::relative_error(copy(both.gpu.input_gradient()), copy(both.cpu.input_gradient())) == 0.0);
+}
+
+// ---- Activations, softmax, upsampling and transposed convolution ------------------------------
+
+namespace {
+// The element-wise activations and Upsample run the CPU's own source text (ctnn/rules/): the
+// results differ only where one compiler contracts a product and a sum and the other does not,
+// or where the device's exp and tanh round differently from the host's.
+constexpr Tolerance same_text{1e-6, 1e-6};
+using Bilinear2 = Upsample<2, UpsampleMode::bilinear>;
+}  // namespace
+
+TEST_CASE("Identity, Sigmoid, Tanh, SiLU, Hardswish and LeakyReLU match the CPU, alone and in place in a chain") {
+  check_layer<Identity, Shape<3, 5, 5>>("identity", 2, exact);
+  check_layer<Sigmoid, Shape<3, 5, 5>>("sigmoid", 3, same_text);
+  check_layer<Tanh, Shape<3, 5, 5>>("tanh", 3, same_text);
+  check_layer<SiLU, Shape<3, 5, 5>>("silu", 3, same_text);
+  // The sum of four identities takes the inputs to [-4, 4), past Hardswish's -3 and 3.
+  check_layer<Sequential<Sum<Identity, Identity, Identity, Identity>, Hardswish>, Shape<3, 5, 5>>("hardswish", 3,
+                                                                                                 same_text);
+  check_layer<LeakyReLU<>, Shape<3, 5, 5>>("leaky_relu", 3, exact);
+  check_layer<LeakyReLU<std::ratio<-1, 2>>, Shape<3, 5, 5>>("leaky_relu_negative", 3, exact);
+  using Chain = Sequential<Conv<3, 4, 3, 1, 1>, Sigmoid, Conv<4, 4, 1>, Tanh, LeakyReLU<std::ratio<1, 5>>,
+                           Conv<4, 6, 1>, SiLU, Conv<6, 6, 1>, Hardswish>;
+  check_layer<Chain, Shape<3, 7, 7>>("activation_chain", 2);
+  check_layer<Chain, Shape<3, 7, 7>, double>("activation_chain_double", 2, in_double);
+}
+
+TEST_CASE("Softmax through cuDNN matches the CPU on feature vectors and per pixel") {
+  check_layer<Softmax, Features<10>>("softmax_features", 4);
+  check_layer<Sequential<Conv<3, 5, 1>, Softmax>, Shape<3, 6, 4>>("softmax_pixels", 2);
+  check_layer<Softmax, Shape<5, 4, 3>, double>("softmax_double", 2, in_double);
+}
+
+TEST_CASE("Upsample, nearest and bilinear, matches the CPU (the same gather in both)") {
+  check_layer<Upsample<2>, Shape<3, 4, 5>>("upsample_nearest_2", 2, exact);
+  check_layer<Upsample<3>, Shape<2, 3, 4>>("upsample_nearest_3", 2, exact);
+  check_layer<Bilinear2, Shape<3, 4, 5>>("upsample_bilinear_2", 2, same_text);
+  check_layer<Upsample<3, UpsampleMode::bilinear>, Shape<2, 5, 3>>("upsample_bilinear_3", 2, same_text);
+  check_layer<Bilinear2, Shape<2, 4, 3>, double>("upsample_bilinear_double", 2, in_double);
+}
+
+TEST_CASE("ConvTranspose2d through cuDNN's backward-data, backward-filter and forward matches the CPU") {
+  check_layer<ConvTranspose2d<4, 3, 3, 2, 1, 1>, Shape<4, 5, 5>>("conv_transpose_k3_s2_p1_op1", 3);
+  check_layer<ConvTranspose2d<3, 5, 4, 2, 1>, Shape<3, 6, 7>>("conv_transpose_k4_s2_p1", 2);
+  check_layer<ConvTranspose2d<6, 4, 1>, Shape<6, 4, 4>>("conv_transpose_k1", 2);
+  check_layer<ConvTranspose2d<3, 4, 3, 1, 0, 0, false>, Shape<3, 5, 5>>("conv_transpose_no_bias", 2);
+  check_layer<ConvTranspose2d<2, 3, 2, 3, 0, 2>, Shape<2, 4, 3>>("conv_transpose_k2_s3_op2", 2);
+  check_layer<ConvTranspose2d<4, 3, 3, 2, 1, 1>, Shape<4, 5, 5>, double>("conv_transpose_double", 2, in_double);
+}
+
+TEST_CASE("a segmentation head and a Sum of the new layers (later branches add into dx) match the CPU") {
+  using Head = Sequential<Conv<3, 8, 3, 2, 1>, ReLU, ConvTranspose2d<8, 4, 4, 2, 1>, Bilinear2, Conv<4, 3, 1>, Softmax>;
+  check_layer<Head, Shape<3, 8, 8>>("segmentation_head", 2);
+  using Branches = Sum<SiLU, ConvTranspose2d<3, 3, 3, 1, 1>, Sequential<Upsample<2>, Conv<3, 3, 2, 2>>,
+                       Sequential<Bilinear2, Conv<3, 3, 2, 2>>, Softmax, LeakyReLU<std::ratio<-1, 2>>, Tanh>;
+  check_layer<Branches, Shape<3, 4, 4>>("sum_of_new_layers", 2);
+  check_layer<Branches, Shape<3, 4, 4>, double>("sum_of_new_layers_double", 2, in_double);
 }

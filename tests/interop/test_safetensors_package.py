@@ -163,6 +163,8 @@ def package_state_dict_to_ctnn():
     shapes = {"conv.weight": (4, 3, 3, 3), "conv.bias": (4,), "bn.weight": (4,), "bn.bias": (4,),
               "bn.running_mean": (4,), "bn.running_var": (4,), "fc.weight": (2, 36), "fc.bias": (2,)}
     state = {name: rng.standard_normal(shape).astype(np.float32) for name, shape in shapes.items()}
+    # A trained BatchNorm's variance is positive; load_weights rejects a negative one as corrupt.
+    state["bn.running_var"] = np.abs(state["bn.running_var"]) + np.float32(0.1)
     state["bn.num_batches_tracked"] = np.array(12, dtype=np.int64)
     path = os.path.join(WORK, "state_dict.safetensors")
     listing = os.path.join(WORK, "state_dict.values.txt")

@@ -16,12 +16,16 @@
 
 #include <cmath>     // std::sqrt
 #include <cstddef>   // std::size_t, std::ptrdiff_t
+#include <span>      // std::span
 #include <string>    // std::to_string
+#include <tuple>     // std::tie
+#include <utility>   // std::pair
 
 #include <ctnn/cpu/context.hpp>         // ctnn::cpu::Context
 #include <ctnn/error.hpp>               // ctnn::Error
 #include <ctnn/evaluator.hpp>           // ctnn::Evaluator, ctnn::ForwardArgs, ctnn::BackwardArgs
 #include <ctnn/layers/batch_norm.hpp>   // ctnn::BatchNorm
+#include <ctnn/pass_state.hpp>           // ctnn::BatchStatisticsHook (SyncBatchNorm)
 
 namespace ctnn::cpu {
 
@@ -80,23 +84,24 @@ void batch_norm_forward_eval(const Context<T>& ctx, const BatchNormGeometry& g, 
 
 // Normalises with the batch's statistics, writes them to mean[C] and invstd[C], and updates the
 // running statistics (buffers: running_mean [C], running_var [C], num_batches_tracked).
+// With a batch-statistics hook (SyncBatchNorm, ctnn/pass_state.hpp) the batch is the global one:
+// the per-channel sums and the count are summed over every process between passes.
 template <class T>
 void batch_norm_forward_train(const Context<T>& ctx, const BatchNormGeometry& g, const T* gamma, const T* beta,
                               T* running_mean, T* running_var, T* num_batches_tracked, ConstSlot<T> x, Slot<T> y,
                               T* mean, T* invstd) {
   const std::size_t count = ctx.batch * g.plane;  // M
-  if (count < 2)
-    throw Error("BatchNorm2d", "needs more than one value per channel in training (N*H*W is " +
-                                   std::to_string(count) + "), as in PyTorch");
-  const double m = static_cast<double>(count);
-  parallel_over_channels(ctx, g.channels, count, [&](std::size_t c) {
-    const auto value = [&](std::size_t n, std::size_t i) { return static_cast<double>(x.image(n)[c * g.plane + i]); };
-    const double batch_mean = channel_sum(ctx.batch, g.plane, value) / m;
-    // Two passes: no cancellation when the mean is large.
-    const double squares = channel_sum(ctx.batch, g.plane, [&](std::size_t n, std::size_t i) {
-      const double d = value(n, i) - batch_mean;
+  const auto value = [&](std::size_t c) {
+    return [&x, &g, c](std::size_t n, std::size_t i) { return static_cast<double>(x.image(n)[c * g.plane + i]); };
+  };
+  const auto squares_about = [&](std::size_t c, double batch_mean) {
+    return channel_sum(ctx.batch, g.plane, [&, c, batch_mean](std::size_t n, std::size_t i) {
+      const double d = value(c)(n, i) - batch_mean;
       return d * d;
     });
+  };
+  // Normalises channel c and moves its running statistics, given the sums over m values.
+  const auto finish_channel = [&](std::size_t c, double batch_mean, double squares, double m) {
     const double batch_var = squares / m;
     const double inverse_std = 1.0 / std::sqrt(batch_var + g.epsilon);
     const T scale = static_cast<T>(gamma[c] * inverse_std);
@@ -111,20 +116,49 @@ void batch_norm_forward_train(const Context<T>& ctx, const BatchNormGeometry& g,
     const double unbiased_var = squares / (m - 1);
     running_mean[c] = static_cast<T>((1 - g.momentum) * running_mean[c] + g.momentum * batch_mean);
     running_var[c] = static_cast<T>((1 - g.momentum) * running_var[c] + g.momentum * unbiased_var);
-  });
+  };
+  const auto too_few = [](double m) {
+    return Error("BatchNorm2d", "needs more than one value per channel in training (N*H*W is " +
+                                    std::to_string(static_cast<std::size_t>(m)) + "), as in PyTorch");
+  };
+
+  if (const BatchStatisticsHook& hook = ctx.batch_statistics_sum; hook.sum != nullptr) {
+    // Three passes with two sums over the processes in between: [sum x | M], then sum (x - mean)^2.
+    const std::span<double> workspace = hook.workspace(hook.user, 2 * g.channels + 1);
+    const std::span<double> sums = workspace.first(g.channels + 1), squares = workspace.subspan(g.channels + 1);
+    parallel_over_channels(ctx, g.channels, count, [&](std::size_t c) { sums[c] = channel_sum(ctx.batch, g.plane, value(c)); });
+    sums[g.channels] = static_cast<double>(count);
+    hook.sum(hook.user, sums);
+    const double m = sums[g.channels];
+    if (m < 2) throw too_few(m);
+    for (std::size_t c = 0; c < g.channels; ++c) sums[c] /= m;  // the global means
+    parallel_over_channels(ctx, g.channels, count, [&](std::size_t c) { squares[c] = squares_about(c, sums[c]); });
+    hook.sum(hook.user, squares);
+    parallel_over_channels(ctx, g.channels, count, [&](std::size_t c) { finish_channel(c, sums[c], squares[c], m); });
+  } else {
+    // One pass per channel, its values still in cache; two sums: no cancellation when the mean is large.
+    if (count < 2) throw too_few(static_cast<double>(count));
+    const double m = static_cast<double>(count);
+    parallel_over_channels(ctx, g.channels, count, [&](std::size_t c) {
+      const double batch_mean = channel_sum(ctx.batch, g.plane, value(c)) / m;
+      finish_channel(c, batch_mean, squares_about(c, batch_mean), m);
+    });
+  }
   *num_batches_tracked += T(1);
 }
 
 // Backward with per-channel statistics (mean, invstd): the batch's in training, the running
 // ones in evaluation. gamma_grad/beta_grad may be nullptr (no parameter gradients wanted), and
-// dx.data too.
+// dx.data too. With a batch-statistics hook (SyncBatchNorm, batch statistics only) dx uses sum dy,
+// sum dy * x_hat and M over every process; gamma_grad and beta_grad stay this process's share
+// (data parallelism averages them with every other gradient).
 template <class T>
 void batch_norm_backward(const Context<T>& ctx, const BatchNormGeometry& g, const T* gamma, const T* mean,
                          const T* invstd, bool batch_statistics, ConstSlot<T> x, ConstSlot<T> dy, Slot<T> dx,
                          bool accumulate_dx, T* gamma_grad, T* beta_grad) {
   const std::size_t count = ctx.batch * g.plane;
-  const double m = static_cast<double>(count);
-  parallel_over_channels(ctx, g.channels, 2 * count, [&](std::size_t c) {
+  // sum dy and sum dy * x_hat of channel c; writes the parameter gradients from them.
+  const auto channel_sums = [&](std::size_t c) {
     const double sum_dy = channel_sum(ctx.batch, g.plane, [&](std::size_t n, std::size_t i) {
       return static_cast<double>(dy.image(n)[c * g.plane + i]);
     });
@@ -136,8 +170,10 @@ void batch_norm_backward(const Context<T>& ctx, const BatchNormGeometry& g, cons
       gamma_grad[c] = static_cast<T>(ctx.accumulate_parameter_gradients ? gamma_grad[c] + sum_dy_xhat : sum_dy_xhat);
       beta_grad[c] = static_cast<T>(ctx.accumulate_parameter_gradients ? beta_grad[c] + sum_dy : sum_dy);
     }
-    if (!dx) return;
-    // dx = k * (dy - a - x_hat * b); the batch's statistics depend on x, giving a and b.
+    return std::pair{sum_dy, sum_dy_xhat};
+  };
+  // dx = k * (dy - a - x_hat * b); the batch's statistics depend on x, giving a and b.
+  const auto input_gradient = [&](std::size_t c, double sum_dy, double sum_dy_xhat, double m) {
     const T k = gamma[c] * invstd[c];
     const T a = batch_statistics ? static_cast<T>(sum_dy / m) : T(0);
     const T b = batch_statistics ? static_cast<T>(sum_dy_xhat / m) : T(0);
@@ -151,6 +187,25 @@ void batch_norm_backward(const Context<T>& ctx, const BatchNormGeometry& g, cons
         input_grad[i] = accumulate_dx ? input_grad[i] + value : value;
       }
     }
+  };
+
+  if (const BatchStatisticsHook& hook = ctx.batch_statistics_sum; hook.sum != nullptr && batch_statistics && dx) {
+    // [sum dy (C) | sum dy * x_hat (C) | M], summed over the processes between two passes.
+    const std::span<double> sums = hook.workspace(hook.user, 2 * g.channels + 1);
+    parallel_over_channels(ctx, g.channels, 2 * count, [&](std::size_t c) {
+      std::tie(sums[c], sums[g.channels + c]) = channel_sums(c);
+    });
+    sums[2 * g.channels] = static_cast<double>(count);
+    hook.sum(hook.user, sums);
+    parallel_over_channels(ctx, g.channels, count, [&](std::size_t c) {
+      input_gradient(c, sums[c], sums[g.channels + c], sums[2 * g.channels]);
+    });
+    return;
+  }
+  const double m = static_cast<double>(count);
+  parallel_over_channels(ctx, g.channels, 2 * count, [&](std::size_t c) {
+    const auto [sum_dy, sum_dy_xhat] = channel_sums(c);
+    if (dx) input_gradient(c, sum_dy, sum_dy_xhat, m);
   });
 }
 

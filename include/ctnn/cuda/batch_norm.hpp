@@ -6,7 +6,8 @@
 //   training    cudnnBatchNormalizationForwardTraining: normalises with the batch's statistics,
 //               keeps mean and 1/sqrt(var + eps) in the layer's `saved` area for backward, and
 //               moves the running statistics by the momentum with the unbiased variance, as
-//               PyTorch; num_batches_tracked counts the step (a kernel)
+//               PyTorch; num_batches_tracked counts the step (a kernel). A batch-statistics hook
+//               (SyncBatchNorm, ctnn/pass_state.hpp) is refused: the CPU backend only, so far
 //   backward    cudnnBatchNormalizationBackward from the saved statistics; beta = 1 where dx or
 //               the parameter gradients are added to
 // Tensors are the Slots' strided views, so a batch norm works in place on its branch's slice.
@@ -68,6 +69,8 @@ struct Evaluator<BatchNorm<C, Eps, Momentum>, Cuda, T> {
       if (ctx.batch * I::plane < 2)
         throw Error("BatchNorm2d", "needs more than one value per channel in training (N*H*W is " +
                                        std::to_string(ctx.batch * I::plane) + "), as in PyTorch");
+      if (ctx.batch_statistics_sum.sum != nullptr)
+        throw Error("BatchNorm2d", "statistics summed over processes (SyncBatchNorm) are not available on the GPU");
       ctx.run([&](const cuda::Handles& h) {
         CTNN_CUDNN_CHECK(cudnnBatchNormalizationForwardTraining(
             h.cudnn(), CUDNN_BATCHNORM_SPATIAL, cuda::one<T>.get(), cuda::zero<T>.get(), plan.x, a.x.data, plan.y,

@@ -101,6 +101,8 @@ enum class PlanKind : int {
   activation,
   batch_norm,
   dropout,
+  relu6,
+  softmax,
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -260,16 +260,20 @@ ConvPlan<T>& conv_plan(Context<T>& ctx, const ConvGeometry& g, ConvDirection dir
                      static_cast<std::int64_t>(g.padding), static_cast<std::int64_t>(g.in_height),
                      static_cast<std::int64_t>(g.in_width), static_cast<std::int64_t>(ctx.batch),
                      static_cast<std::int64_t>(input.image_stride), static_cast<std::int64_t>(output.image_stride),
-                     (has_bias ? 1 : 0) + (ctx.allow_tf32 ? 2 : 0) + (ctx.exclude_transform_algorithms ? 4 : 0),
+                     (has_bias ? 1 : 0) + (ctx.allow_tf32 ? 2 : 0) + (ctx.exclude_transform_algorithms ? 4 : 0) +
+                         static_cast<std::int64_t>(g.groups) * 8,
                      static_cast<std::int64_t>(ctx.algorithm_search), std::is_same_v<T, double> ? 1 : 0,
                      static_cast<std::int64_t>(ctx.workspace_limit >> 20), detail::alignment_class(input.data),
                      detail::alignment_class(output.data)});
   ConvPlan<T>& plan = ctx.plans.template get<ConvPlan<T>>(key, [&] {
     auto* made = new ConvPlan<T>;
     ConvPlan<T>& p = *made;
-    p.filter.template set<T>(g.out_channels, g.in_channels, g.kernel, g.kernel);
-    p.filter_elements = g.out_channels * g.in_channels * g.kernel * g.kernel;
+    // Grouped: the filter is [Out, In / groups, K, K] and cuDNN splits the channels itself.
+    p.filter.template set<T>(g.out_channels, g.group_in_channels(), g.kernel, g.kernel);
+    p.filter_elements = g.weight_size();
     p.convolution.template set<T>(g.padding, g.stride, ctx.allow_tf32);
+    if (g.groups > 1)
+      CTNN_CUDNN_CHECK(cudnnSetConvolutionGroupCount(p.convolution, detail::to_int(g.groups, "groups")));
     if (has_bias) p.bias.template set_packed<T>(1, g.out_channels, 1, 1);
     p.relu.set_relu();
     // The image operands: x is In x H x W, y (and dy) Out x OH x OW.
@@ -297,7 +301,8 @@ ConvPlan<T>& conv_plan(Context<T>& ctx, const ConvGeometry& g, ConvDirection dir
       if (!detail::choose_algorithm(ctx, p, direction, detail::SearchOperands<T>{}))
         throw Error("cuDNN", std::string("no convolution ") + detail::direction_name(direction) +
                                  " algorithm for Conv2d(" + std::to_string(g.in_channels) + ", " +
-                                 std::to_string(g.out_channels) + ", " + std::to_string(g.kernel) + ") on " +
+                                 std::to_string(g.out_channels) + ", " + std::to_string(g.kernel) +
+                                 (g.groups > 1 ? ", groups=" + std::to_string(g.groups) : std::string()) + ") on " +
                                  std::to_string(g.in_height) + "x" + std::to_string(g.in_width) + " at batch " +
                                  std::to_string(ctx.batch) + " within a workspace of " +
                                  std::to_string(ctx.workspace_limit) + " bytes");
@@ -442,9 +447,10 @@ void conv_backward_data(Context<T>& ctx, const ConvGeometry& g, const T* weight,
 
 namespace ctnn {
 
-template <std::size_t In, std::size_t Out, std::size_t K, std::size_t S, std::size_t P, bool Bias, class T>
-struct Evaluator<Conv<In, Out, K, S, P, Bias>, Cuda, T> {
-  using Layer = Conv<In, Out, K, S, P, Bias>;
+template <std::size_t In, std::size_t Out, std::size_t K, std::size_t S, std::size_t P, bool Bias, std::size_t Groups,
+          class T>
+struct Evaluator<Conv<In, Out, K, S, P, Bias, Groups>, Cuda, T> {
+  using Layer = Conv<In, Out, K, S, P, Bias, Groups>;
   static const T* bias(const ParamSpan<T>& params) { return Bias ? params.values + Layer::bias_offset : nullptr; }
 
   template <ShapeType I>
@@ -464,10 +470,10 @@ struct Evaluator<Conv<In, Out, K, S, P, Bias>, Cuda, T> {
 // A convolution with bias followed by a ReLU (BasicConv2d's body), in evaluation mode:
 // y = relu(conv(x) + b) in one cuDNN call. Float only: cuDNN fuses float convolutions (in double
 // the two layers run one after the other).
-template <std::size_t In, std::size_t Out, std::size_t K, std::size_t S, std::size_t P>
-struct Fusion<Conv<In, Out, K, S, P, true>, ReLU, Cuda, float> {
+template <std::size_t In, std::size_t Out, std::size_t K, std::size_t S, std::size_t P, std::size_t Groups>
+struct Fusion<Conv<In, Out, K, S, P, true, Groups>, ReLU, Cuda, float> {
   static constexpr bool available = true;
-  using Layer = Conv<In, Out, K, S, P, true>;
+  using Layer = Conv<In, Out, K, S, P, true, Groups>;
 
   template <ShapeType I>
   static void forward(cuda::Context<float>& ctx, const ForwardArgs<float>& a) {

@@ -114,6 +114,11 @@ class ActivationDescriptor
   void set_relu() {
     CTNN_CUDNN_CHECK(cudnnSetActivationDescriptor(get(), CUDNN_ACTIVATION_RELU, CUDNN_NOT_PROPAGATE_NAN, 0.0));
   }
+  // min(max(x, 0), ceiling): ReLU6 at ceiling 6.
+  void set_clipped_relu(double ceiling) {
+    CTNN_CUDNN_CHECK(
+        cudnnSetActivationDescriptor(get(), CUDNN_ACTIVATION_CLIPPED_RELU, CUDNN_NOT_PROPAGATE_NAN, ceiling));
+  }
 };
 
 class DropoutDescriptor

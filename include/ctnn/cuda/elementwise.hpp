@@ -1,7 +1,9 @@
 #pragma once
-// CUDA evaluators of the element-wise layers: ReLU and Dropout's mask through cuDNN, and
-// TransformInput (a kernel of ctnn/cuda/kernels/elementwise.hpp). Dropout's pass-through and the
-// views Flatten and Identity are device-generic (ctnn/layers/).
+// CUDA evaluators of the element-wise layers: ReLU and Dropout's mask through cuDNN,
+// TransformInput (a kernel of ctnn/cuda/kernels/elementwise.hpp), and the activations of
+// ctnn/layers/activations.hpp (kernels of ctnn/cuda/kernels/activations.hpp, whose arithmetic is
+// the CPU's: ctnn/rules/activations.hpp). Dropout's pass-through and the views Flatten and
+// Identity are device-generic (ctnn/layers/).
 //
 //   ReLU      cudnnActivationForward / Backward; dx = dy where y > 0 (y stands in for x, which
 //             ReLU's backward does not keep)
@@ -12,8 +14,9 @@
 //             different elements for the same seed.
 // Each runs in place when the memory plan gives it the same slot for x and y.
 
-#include <cstddef>   // std::size_t
-#include <string>    // std::to_string
+#include <cstddef>       // std::size_t
+#include <string>        // std::to_string
+#include <type_traits>   // std::is_same_v
 
 #include <cudnn.h>   // cudnnActivation*, cudnnDropout*
 
@@ -22,8 +25,10 @@
 #include <ctnn/cuda/error.hpp>               // CTNN_CUDNN_CHECK
 #include <ctnn/cuda/kernels.hpp>             // ctnn::cuda::launch, Kernel
 #include <ctnn/evaluator.hpp>                // ctnn::Evaluator
+#include <ctnn/layers/activations.hpp>       // ctnn::ElementwiseActivation, Sigmoid, Tanh, SiLU, ...
 #include <ctnn/layers/dropout.hpp>           // ctnn::Dropout, ctnn::DropoutKernel
 #include <ctnn/layers/relu.hpp>              // ctnn::ReLU
+#include <ctnn/layers/relu6.hpp>             // ctnn::ReLU6
 #include <ctnn/layers/transform_input.hpp>   // ctnn::TransformInput
 
 namespace ctnn::cuda {
@@ -50,7 +55,10 @@ ElementwisePlan<T>& elementwise_plan(Context<T>& ctx, PlanKind kind, std::size_t
     plan->a.template set_images<T>(ctx.batch, elements, 1, 1, stride_a);
     plan->b.template set_images<T>(ctx.batch, elements, 1, 1, stride_b);
     plan->c.template set_images<T>(ctx.batch, elements, 1, 1, stride_c != 0 ? stride_c : elements);
-    plan->relu.set_relu();
+    if (kind == PlanKind::relu6)
+      plan->relu.set_clipped_relu(ReLU6::ceiling);
+    else
+      plan->relu.set_relu();
     return plan;
   });
 }
@@ -59,29 +67,35 @@ ElementwisePlan<T>& elementwise_plan(Context<T>& ctx, PlanKind kind, std::size_t
 
 namespace ctnn {
 
-template <class T>
-struct Evaluator<ReLU, Cuda, T> {
+namespace cuda {
+// ReLU (Kind activation) and ReLU6 (Kind relu6, cuDNN's clipped ReLU at 6) through cuDNN's
+// activation calls; backward gives dx = dy where 0 < y < ceiling (y stands in for x, which the
+// layers' backward does not keep: the two agree on where the gradient passes).
+template <class T, PlanKind Kind>
+struct ActivationEvaluator {
   template <ShapeType In>
-  static void forward(cuda::Context<T>& ctx, const ForwardArgs<T>& a) {
-    auto& plan = cuda::elementwise_plan(ctx, cuda::PlanKind::activation, In::size, a.x.image_stride, a.y.image_stride, 0);
-    ctx.run([&](const cuda::Handles& h) {
-      CTNN_CUDNN_CHECK(cudnnActivationForward(h.cudnn(), plan.relu, cuda::one<T>.get(), plan.a, a.x.data,
-                                              cuda::zero<T>.get(), plan.b, a.y.data));
+  static void forward(Context<T>& ctx, const ForwardArgs<T>& a) {
+    auto& plan = elementwise_plan(ctx, Kind, In::size, a.x.image_stride, a.y.image_stride, 0);
+    ctx.run([&](const Handles& h) {
+      CTNN_CUDNN_CHECK(
+          cudnnActivationForward(h.cudnn(), plan.relu, one<T>.get(), plan.a, a.x.data, zero<T>.get(), plan.b, a.y.data));
     });
   }
   template <ShapeType In>
-  static void backward(cuda::Context<T>& ctx, const BackwardArgs<T>& a) {
+  static void backward(Context<T>& ctx, const BackwardArgs<T>& a) {
     if (!a.dx) return;
-    // a: y (also given as x, which ReLU's backward does not keep), b: dy, c: dx
-    auto& plan = cuda::elementwise_plan(ctx, cuda::PlanKind::activation, In::size, a.y.image_stride, a.dy.image_stride,
-                                        a.dx.image_stride, 1);
-    ctx.run([&](const cuda::Handles& h) {
-      CTNN_CUDNN_CHECK(cudnnActivationBackward(h.cudnn(), plan.relu, cuda::one<T>.get(), plan.a, a.y.data, plan.b,
-                                               a.dy.data, plan.a, a.y.data, cuda::blend<T>(a.accumulate_dx), plan.c,
-                                               a.dx.data));
+    // a: y (also given as x), b: dy, c: dx
+    auto& plan = elementwise_plan(ctx, Kind, In::size, a.y.image_stride, a.dy.image_stride, a.dx.image_stride, 1);
+    ctx.run([&](const Handles& h) {
+      CTNN_CUDNN_CHECK(cudnnActivationBackward(h.cudnn(), plan.relu, one<T>.get(), plan.a, a.y.data, plan.b, a.dy.data,
+                                               plan.a, a.y.data, blend<T>(a.accumulate_dx), plan.c, a.dx.data));
     });
   }
 };
+}  // namespace cuda
+
+template <class T>
+struct Evaluator<ReLU, Cuda, T> : cuda::ActivationEvaluator<T, cuda::PlanKind::activation> {};
 
 // The mask lives in cuDNN's reserve space, which is the layer's `saved` area.
 template <class T>
@@ -152,6 +166,62 @@ struct Evaluator<TransformInput, Cuda, T> {
     ctx.launch(cuda::Kernel::transform_input_backward, total, total, static_cast<long long>(In::plane), a.dy.data,
                static_cast<long long>(a.dy.image_stride), a.dx.data, static_cast<long long>(a.dx.image_stride),
                scale(0), scale(1), scale(2), a.accumulate_dx ? 1 : 0);
+  }
+};
+
+}  // namespace ctnn
+
+// ---- ReLU6 ------------------------------------------------------------------------------------
+
+namespace ctnn {
+
+template <class T>
+struct Evaluator<ReLU6, Cuda, T> : cuda::ActivationEvaluator<T, cuda::PlanKind::relu6> {};
+
+}  // namespace ctnn
+
+// ---- Element-wise activations (Sigmoid, Tanh, SiLU, Hardswish, LeakyReLU) -------------------
+
+namespace ctnn::cuda {
+
+// The two kernels of each activation rule (ctnn/cuda/kernels/activations.hpp).
+struct ActivationKernels {
+  Kernel forward, backward;
+};
+template <class Rule>
+constexpr ActivationKernels activation_kernels() {
+  if constexpr (std::is_same_v<Rule, rules::SigmoidRule>) return {Kernel::sigmoid_forward, Kernel::sigmoid_backward};
+  if constexpr (std::is_same_v<Rule, rules::TanhRule>) return {Kernel::tanh_forward, Kernel::tanh_backward};
+  if constexpr (std::is_same_v<Rule, rules::SiLURule>) return {Kernel::silu_forward, Kernel::silu_backward};
+  if constexpr (std::is_same_v<Rule, rules::HardswishRule>) return {Kernel::hardswish_forward, Kernel::hardswish_backward};
+  if constexpr (std::is_same_v<Rule, rules::LeakyReLURule>) return {Kernel::leaky_relu_forward, Kernel::leaky_relu_backward};
+}
+
+}  // namespace ctnn::cuda
+
+namespace ctnn {
+
+// One evaluator for every ElementwiseActivation, as on the CPU: its rule's kernels, backward fed
+// what the description keeps (the output y or the input x).
+template <ElementwiseActivation L, class T>
+struct Evaluator<L, Cuda, T> {
+  static constexpr cuda::ActivationKernels kernels = cuda::activation_kernels<typename L::rule>();
+  static constexpr T parameter = static_cast<T>(L::rule_parameter);
+
+  template <ShapeType In>
+  static void forward(cuda::Context<T>& ctx, const ForwardArgs<T>& a) {
+    const auto total = static_cast<long long>(ctx.batch * In::size);
+    ctx.launch(kernels.forward, total, total, static_cast<long long>(In::size), a.x.data,
+               static_cast<long long>(a.x.image_stride), a.y.data, static_cast<long long>(a.y.image_stride), parameter);
+  }
+  template <ShapeType In>
+  static void backward(cuda::Context<T>& ctx, const BackwardArgs<T>& a) {
+    if (!a.dx) return;
+    const ConstSlot<T> kept = L::backward_reads_output ? a.y : a.x;
+    const auto total = static_cast<long long>(ctx.batch * In::size);
+    ctx.launch(kernels.backward, total, total, static_cast<long long>(In::size), kept.data,
+               static_cast<long long>(kept.image_stride), a.dy.data, static_cast<long long>(a.dy.image_stride),
+               a.dx.data, static_cast<long long>(a.dx.image_stride), parameter, a.accumulate_dx ? 1 : 0);
   }
 };
 

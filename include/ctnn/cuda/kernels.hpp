@@ -1,6 +1,7 @@
 #pragma once
-// ctnn's own CUDA kernels (pooling, element-wise, optimizer and loss steps), compiled at run time
-// by NVRTC for the device present and launched through the CUDA runtime.
+// ctnn's own CUDA kernels (pooling, element-wise, activations, upsampling, optimizer and loss
+// steps), compiled at run time by NVRTC for the device present and launched through the CUDA
+// runtime.
 //
 // Why at run time: every other part of the backend is cuDNN and cuBLAS calls, plain C++ that the
 // host compiler builds. Compiling the kernels with NVRTC keeps it that way: a program using
@@ -31,15 +32,19 @@
 #include <nvrtc.h>          // nvrtcCreateProgram, nvrtcCompileProgram, ...
 
 #include <ctnn/cuda/error.hpp>                 // CTNN_CUDA_CHECK, CTNN_NVRTC_CHECK
+#include <ctnn/cuda/kernels/activations.hpp>   // kernels::activations_source
 #include <ctnn/cuda/kernels/common.hpp>        // kernels::common_source
 #include <ctnn/cuda/kernels/elementwise.hpp>   // kernels::elementwise_source
 #include <ctnn/cuda/kernels/loss.hpp>          // kernels::loss_source
 #include <ctnn/cuda/kernels/optim.hpp>         // kernels::optim_source
 #include <ctnn/cuda/kernels/pooling.hpp>       // kernels::pooling_source
+#include <ctnn/cuda/kernels/upsample.hpp>      // kernels::upsample_source
 #include <ctnn/error.hpp>                      // ctnn::Error
+#include <ctnn/rules/activations.hpp>          // rules::activation_rules_source
 #include <ctnn/rules/cross_entropy.hpp>        // rules::cross_entropy_rules_source
 #include <ctnn/rules/optimizers.hpp>           // rules::optimizer_rules_source
 #include <ctnn/rules/source.hpp>               // rules::device_prelude
+#include <ctnn/rules/upsample.hpp>             // rules::upsample_rules_source
 
 namespace ctnn::cuda {
 
@@ -60,6 +65,20 @@ enum class Kernel : int {
   sgd_step,
   adam_step,
   cross_entropy_backward,
+  // Element-wise activations (kernels/activations.hpp).
+  sigmoid_forward,
+  sigmoid_backward,
+  tanh_forward,
+  tanh_backward,
+  silu_forward,
+  silu_backward,
+  hardswish_forward,
+  hardswish_backward,
+  leaky_relu_forward,
+  leaky_relu_backward,
+  // Upsampling (kernels/upsample.hpp).
+  upsample_forward,
+  upsample_backward,
   count
 };
 inline constexpr std::size_t kernel_count = static_cast<std::size_t>(Kernel::count);
@@ -68,7 +87,12 @@ inline constexpr std::string_view kernel_name_list[] = {
     "max_pool_forward",        "max_pool_backward",        "avg_pool_forward", "avg_pool_backward",
     "adaptive_avg_pool_forward", "adaptive_avg_pool_backward", "add_images",     "transform_input_forward",
     "transform_input_backward", "add_bias_rows",            "column_sums",      "add_scalar",
-    "sgd_step",                "adam_step",                "cross_entropy_backward"};
+    "sgd_step",                "adam_step",                "cross_entropy_backward",
+    // Element-wise activations.
+    "sigmoid_forward", "sigmoid_backward", "tanh_forward", "tanh_backward", "silu_forward", "silu_backward",
+    "hardswish_forward", "hardswish_backward", "leaky_relu_forward", "leaky_relu_backward",
+    // Upsampling.
+    "upsample_forward", "upsample_backward"};
 static_assert(std::size(kernel_name_list) == kernel_count,
               "ctnn::cuda::Kernel and kernel_name_list must list the same kernels, in the same order");
 inline constexpr std::array<std::string_view, kernel_count> kernel_names = [] {
@@ -82,11 +106,13 @@ inline constexpr std::array<std::string_view, kernel_count> kernel_names = [] {
 inline std::string kernel_source() {
   std::string source(kernels::common_source);
   source += "namespace ctnn_kernels {\n";
-  for (std::string_view rules : {rules::device_prelude, rules::optimizer_rules_source, rules::cross_entropy_rules_source})
+  for (std::string_view rules : {rules::device_prelude, rules::optimizer_rules_source, rules::cross_entropy_rules_source,
+                                 rules::activation_rules_source, rules::upsample_rules_source})
     (source += rules) += "\n";
   source += "}  // namespace ctnn_kernels\n";
   for (std::string_view part :
-       {kernels::pooling_source, kernels::elementwise_source, kernels::optim_source, kernels::loss_source})
+       {kernels::pooling_source, kernels::elementwise_source, kernels::optim_source, kernels::loss_source,
+        kernels::activations_source, kernels::upsample_source})
     source += part;
   return source;
 }

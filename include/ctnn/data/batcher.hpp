@@ -23,11 +23,12 @@
 #include <span>        // std::span
 #include <sstream>     // std::ostringstream, std::istringstream, std::ws
 #include <string>      // std::string, std::to_string
-#include <utility>     // std::swap
 #include <vector>      // std::vector
 
-#include "ctnn/data/fashion_mnist.hpp"   // Dataset
-#include "ctnn/error.hpp"                // ctnn::Error
+#include "ctnn/data/fashion_mnist.hpp"     // Dataset
+#include "ctnn/data/shuffle.hpp"           // uniform_below, arrange_order
+#include "ctnn/distributed/sampler.hpp"    // sampler_total_size, check_rank (data parallelism)
+#include "ctnn/error.hpp"                  // ctnn::Error
 
 namespace ctnn::data {
 
@@ -57,7 +58,8 @@ struct Augmentation {
 
 // One batch. images / labels point into the loader's buffer (next()) or the caller's
 // (next_into()) and stay valid until the next call that fills that buffer; indices point into the
-// loader's epoch order and stay valid until begin_epoch() or set_state().
+// loader's epoch order and stay valid until begin_epoch() or set_state() (a sharded loader's until
+// the next batch).
 struct Batch {
   std::span<const float> images;          // size x channels x height x width floats, NCHW
   std::span<const std::int32_t> labels;   // size labels
@@ -112,10 +114,32 @@ class BatchLoader {
   // Floats per sample: channels * height * width.
   std::size_t sample_size() const { return dataset_->image_size(); }
   std::size_t batches_per_epoch() const {
-    return drop_last_ ? dataset_->count / batch_size_ : (dataset_->count + batch_size_ - 1) / batch_size_;
+    return drop_last_ ? epoch_length() / batch_size_ : (epoch_length() + batch_size_ - 1) / batch_size_;
   }
   // How many epochs have begun: 0 before the first, 1 during the first.
   std::size_t epoch() const { return epoch_; }
+
+  // ---- data parallelism: this process's share of every batch ----------------------------------
+  // From now on batches are process `rank`'s share of the batches of batch_size() samples a
+  // single process would get from the same seed: the rows at positions rank, rank + world, ...
+  // of each, batch_size() / world of them (DistributedSampler's strided share, see
+  // ctnn/distributed/sampler.hpp). Every process draws the augmentation of every row in order
+  // and writes only its own, so the union over the processes is the single process's batch,
+  // augmented alike, and state() stays the single process's: a run resumes with any number of
+  // processes. Without drop_last the epoch is padded by repeating its start until its length is
+  // a multiple of `world` (pad = true, every process gets as many samples), or not (pad = false:
+  // evaluation, where each sample must count once; a process may then get fewer rows, or none,
+  // in the last batch). batch_size() must be a multiple of world.
+  void shard(std::size_t rank, std::size_t world, bool pad = true) {
+    distributed::check_rank("BatchLoader::shard", rank, world);
+    if (batch_size_ % world != 0)
+      throw Error("BatchLoader", "the batch of " + std::to_string(batch_size_) + " samples does not split evenly over " +
+                                     std::to_string(world) + " processes (each takes batch / processes samples)");
+    shard_rank_ = rank, shard_world_ = world, shard_pad_ = pad;
+    shard_indices_.resize(batch_size_ / world);
+  }
+  std::size_t shard_rank() const { return shard_rank_; }
+  std::size_t shard_world() const { return shard_world_; }
 
   // Starts the next epoch: reshuffles (when shuffling) with the generator and rewinds.
   void begin_epoch() {
@@ -139,24 +163,31 @@ class BatchLoader {
                                      std::to_string(sample_size()) + " floats");
     }
     if (epoch_ == 0) begin_epoch();
-    const std::size_t remaining = dataset_->count - cursor_;
+    const std::size_t remaining = epoch_length() - cursor_;
     const std::size_t size = std::min(batch_size_, remaining);
     if (size == 0 || (drop_last_ && size < batch_size_)) return std::nullopt;
 
+    std::size_t kept = 0;  // rows of this process (all of them unless sharded)
     for (std::size_t slot = 0; slot < size; ++slot) {
-      const std::size_t index = order_[cursor_ + slot];
-      write_sample(index, images.data() + slot * sample_size());
-      labels[slot] = static_cast<std::int32_t>(dataset_->labels[index]);
+      const std::size_t index = order_[(cursor_ + slot) % dataset_->count];  // past the end: padding
+      const Transform transform = draw_transform();
+      if (slot % shard_world_ != shard_rank_) continue;
+      write_sample(index, transform, images.data() + kept * sample_size());
+      labels[kept] = static_cast<std::int32_t>(dataset_->labels[index]);
+      if (shard_world_ > 1) shard_indices_[kept] = index;
+      ++kept;
     }
     Batch batch;
-    batch.images = images.first(size * sample_size());
-    batch.labels = labels.first(size);
-    batch.indices = std::span<const std::size_t>(order_).subspan(cursor_, size);
-    batch.size = size;
+    batch.images = images.first(kept * sample_size());
+    batch.labels = labels.first(kept);
+    batch.indices = shard_world_ > 1 ? std::span<const std::size_t>(shard_indices_).first(kept)
+                                     : std::span<const std::size_t>(order_).subspan(cursor_, size);
+    batch.size = kept;
     batch.channels = dataset_->channels;
     batch.height = dataset_->height;
     batch.width = dataset_->width;
     cursor_ += size;
+    if (kept == 0) return std::nullopt;  // an unpadded shard's last batch had no row for this process
     return batch;
   }
 
@@ -189,7 +220,7 @@ class BatchLoader {
       throw Error("BatchLoader", "state was saved by a loader configured as " + saved_configuration +
                                      ", this one is " + configuration());
     }
-    if (saved_cursor > dataset_->count || (saved_epoch == 0 && saved_cursor != 0)) {
+    if (saved_cursor > epoch_length() || (saved_epoch == 0 && saved_cursor != 0)) {
       throw Error("BatchLoader", "malformed state string: position " + std::to_string(saved_cursor) +
                                      " in epoch " + std::to_string(saved_epoch));
     }
@@ -217,47 +248,44 @@ class BatchLoader {
            std::to_string(augmentation_.crop_padding) + ",flip=" + std::to_string(augmentation_.horizontal_flip);
   }
 
-  // Uniform in [0, bound), bound > 0. Rejection sampling keeps it unbiased and, unlike
-  // std::uniform_int_distribution, the same on every standard library, so seeds reproduce
-  // everywhere.
-  std::uint64_t uniform_below(std::uint64_t bound) {
-    const std::uint64_t rejected_below = (0 - bound) % bound;   // 2^64 mod bound
-    for (;;) {
-      const std::uint64_t draw = engine_();
-      if (draw >= rejected_below) return draw % bound;
-    }
+  // The epoch's order from the generator state at its start (which lets set_state() rebuild it).
+  void arrange_epoch_order() { arrange_order(order_, shuffle_, engine_); }
+
+  // Positions in an epoch: the data set, or (sharded, padded, without drop_last) the data set
+  // followed by its start up to a multiple of the process count.
+  std::size_t epoch_length() const {
+    return shard_world_ > 1 && shard_pad_ && !drop_last_
+               ? distributed::sampler_total_size(dataset_->count, shard_world_, false)
+               : dataset_->count;
   }
 
-  // Fisher-Yates shuffle of the identity, so an epoch's order depends only on the generator
-  // state at its start (which lets set_state() rebuild it).
-  void arrange_epoch_order() {
-    std::iota(order_.begin(), order_.end(), std::size_t{0});
-    if (!shuffle_) return;
-    for (std::size_t last = order_.size(); last > 1; --last) {
-      std::swap(order_[last - 1], order_[uniform_below(last)]);
+  // A sample's random distortion: its content moves by (shift_y, shift_x), then maybe flips.
+  struct Transform {
+    std::ptrdiff_t shift_y = 0, shift_x = 0;
+    bool flip = false;
+  };
+  Transform draw_transform() {
+    // Cropping a window at offset o from the image padded by P moves content by o - P.
+    Transform t;
+    if (augmentation_.random_crop) {
+      const std::uint64_t positions = 2 * augmentation_.crop_padding + 1;
+      const auto padding = static_cast<std::ptrdiff_t>(augmentation_.crop_padding);
+      t.shift_y = static_cast<std::ptrdiff_t>(uniform_below(engine_, positions)) - padding;
+      t.shift_x = static_cast<std::ptrdiff_t>(uniform_below(engine_, positions)) - padding;
     }
+    if (augmentation_.horizontal_flip) t.flip = (engine_() >> 63) != 0;
+    return t;
   }
 
-  // Normalises sample `index` into `output` (channels x height x width floats), cropping and
-  // flipping it when augmentation asks for it.
-  void write_sample(std::size_t index, float* output) {
+  // Normalises sample `index` into `output` (channels x height x width floats), cropped and
+  // flipped as `transform` says.
+  void write_sample(std::size_t index, const Transform& transform, float* output) {
     const std::uint8_t* pixels = dataset_->images.data() + index * sample_size();
     const auto height = static_cast<std::ptrdiff_t>(dataset_->height);
     const auto width = static_cast<std::ptrdiff_t>(dataset_->width);
     const std::size_t plane_size = dataset_->height * dataset_->width;
 
-    // Cropping a window at offset o from the image padded by P moves content by o - P.
-    std::ptrdiff_t shift_y = 0;
-    std::ptrdiff_t shift_x = 0;
-    bool flip = false;
-    if (augmentation_.random_crop) {
-      const std::uint64_t positions = 2 * augmentation_.crop_padding + 1;
-      const auto padding = static_cast<std::ptrdiff_t>(augmentation_.crop_padding);
-      shift_y = static_cast<std::ptrdiff_t>(uniform_below(positions)) - padding;
-      shift_x = static_cast<std::ptrdiff_t>(uniform_below(positions)) - padding;
-    }
-    if (augmentation_.horizontal_flip) flip = (engine_() >> 63) != 0;
-
+    const auto [shift_y, shift_x, flip] = transform;
     if (shift_y == 0 && shift_x == 0 && !flip) {
       for (std::size_t i = 0; i < sample_size(); ++i) output[i] = normalized_pixel_[pixels[i]];
       return;
@@ -297,6 +325,10 @@ class BatchLoader {
   std::size_t cursor_ = 0;                       // samples of this epoch already handed out
   std::vector<float> image_buffer_;
   std::vector<std::int32_t> label_buffer_;
+  // Data parallelism (shard()): this process's rank among shard_world_, and its rows' indices.
+  std::size_t shard_rank_ = 0, shard_world_ = 1;
+  bool shard_pad_ = true;
+  std::vector<std::size_t> shard_indices_;
 };
 
 }  // namespace ctnn::data

@@ -115,10 +115,10 @@ void backward_on_cpu(Context<T>& ctx, const BackwardArgs<T>& a, Run&& run) {
 
 }  // namespace onednn
 
-// Every leaf layer on the oneDNN device: its kernel, or its Eigen evaluator (see above).
+namespace onednn {
+// A leaf layer on the oneDNN device: its kernel, or its Eigen evaluator (see above).
 template <class L, class T>
-  requires(!onednn::DeviceGeneric<L, T> && (onednn::HasKernel<L, T> || EvaluatorFor<L, Cpu, T>))
-struct Evaluator<L, OneDnn, T> {
+struct LeafEvaluator {
   template <ShapeType In>
   static void forward(onednn::Context<T>& ctx, const ForwardArgs<T>& a) {
     if constexpr (onednn::HasKernel<L, T>) {
@@ -142,6 +142,12 @@ struct Evaluator<L, OneDnn, T> {
       throw Error("oneDNN backend", "this layer has no backward on the device");
   }
 };
+}  // namespace onednn
+
+// Every leaf layer on the oneDNN device.
+template <class L, class T>
+  requires(!onednn::DeviceGeneric<L, T> && (onednn::HasKernel<L, T> || EvaluatorFor<L, Cpu, T>))
+struct Evaluator<L, OneDnn, T> : onednn::LeafEvaluator<L, T> {};
 
 // Dropout's mask in training: the CPU's, on plain copies of its operands.
 template <class T>

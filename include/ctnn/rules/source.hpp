@@ -7,11 +7,11 @@
 //   )
 // defines twice() here, for the CPU kernels, and `optimizer_rules_source`, the same code as text,
 // which ctnn/cuda/kernels.hpp hands to NVRTC inside namespace ctnn_kernels after device_prelude
-// below. The code may call only what both sides provide: the operators, sqrt, exp_of and
-// atomic_min (host twins below; device ones in device_prelude). No preprocessor lines inside,
+// below. The code may call only what both sides provide: the operators, sqrt, exp_of, tanh_of
+// and atomic_min (host twins below; device ones in device_prelude). No preprocessor lines inside,
 // and no comments the NVRTC text needs (they vanish from it).
 
-#include <cmath>         // std::sqrt, std::exp
+#include <cmath>         // std::sqrt, std::exp, std::tanh
 #include <string_view>   // std::string_view
 
 #include <ctnn/config.hpp>   // CTNN_HOST_DEVICE
@@ -27,6 +27,8 @@ namespace ctnn::rules {
 using std::sqrt;
 inline float exp_of(float v) { return std::exp(v); }
 inline double exp_of(double v) { return std::exp(v); }
+inline float tanh_of(float v) { return std::tanh(v); }
+inline double tanh_of(double v) { return std::tanh(v); }
 inline void atomic_min(unsigned* value, unsigned candidate) {
   if (candidate < *value) *value = candidate;
 }
@@ -36,6 +38,8 @@ inline constexpr std::string_view device_prelude = R"cuda(
 #define CTNN_HOST_DEVICE __device__
 __device__ inline float exp_of(float v) { return expf(v); }
 __device__ inline double exp_of(double v) { return exp(v); }
+__device__ inline float tanh_of(float v) { return tanhf(v); }
+__device__ inline double tanh_of(double v) { return tanh(v); }
 __device__ inline void atomic_min(unsigned* value, unsigned candidate) { atomicMin(value, candidate); }
 )cuda";
 

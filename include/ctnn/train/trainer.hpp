@@ -50,6 +50,7 @@
 #include <ctnn/optim/lr_schedule.hpp>    // ctnn::optim::CosineAnnealingLR, StepLR
 #include <ctnn/optim/sgd.hpp>            // ctnn::optim::SGD
 #include <ctnn/train/checkpoint.hpp>     // ctnn::train::save_checkpoint, load_checkpoint, TrainingState
+#include <ctnn/train/parallel.hpp>       // ctnn::train::DataParallelism
 #include <ctnn/train/plot.hpp>           // ctnn::train::plot_panels, write_png
 #include <ctnn/train/progress.hpp>       // ctnn::train::ProgressBar
 
@@ -86,6 +87,9 @@ struct TrainerOptions {
   double time_limit_minutes = 0;        // 0: none; counts this session's wall clock
   std::FILE* log = stderr;              // progress bar and messages; nullptr: silent
   int interactive = -1;                 // progress bar redraws in place: 1, logs lines: 0, auto: -1
+  // Data parallelism over processes (ctnn/train/parallel.hpp, ctnn/distributed/data_parallel.hpp):
+  // `batch` stays the global batch; rank 0 alone logs and writes files. nullptr: one process.
+  DataParallelism* parallel = nullptr;
 };
 
 // What one epoch measured.
@@ -153,19 +157,29 @@ inline Canvas training_curves(const std::vector<EpochMetrics>& history, const st
   return plot_panels(panels);
 }
 
-// Mean loss and top-1 accuracy of `model` (evaluation mode) on all of `dataset`.
+// Mean loss and top-1 accuracy of `model` (evaluation mode) on all of `dataset`. With data
+// parallelism each process evaluates a strided share (no padding: each image counts once) and
+// the sums are taken over the processes.
 template <class Model>
-std::pair<double, double> evaluate(Model& model, const data::Dataset& dataset, std::size_t batch = 500) {
+std::pair<double, double> evaluate(Model& model, const data::Dataset& dataset, std::size_t batch = 500,
+                                   DataParallelism* parallel = nullptr) {
   constexpr std::size_t classes = Model::output_shape::size;
   const bool was_training = model.is_training();
   model.eval();
-  data::BatchLoader loader(dataset, batch, /*shuffle=*/false, /*seed=*/0);
+  const std::size_t processes = parallel ? parallel->size() : 1;
+  data::BatchLoader loader(dataset, std::max(batch / processes, std::size_t{1}) * processes, /*shuffle=*/false, /*seed=*/0);
+  if (parallel) loader.shard(parallel->rank(), processes, /*pad=*/false);
   double loss_sum = 0;
   std::size_t correct = 0;
   while (auto b = loader.next()) {
     const auto logits = model.forward(b->images);
     loss_sum += static_cast<double>(cross_entropy<typename Model::scalar>(logits, b->labels, classes)) * static_cast<double>(b->size);
     correct += count_correct(logits, b->labels, classes);
+  }
+  if (parallel) {
+    double sums[2] = {loss_sum, static_cast<double>(correct)};
+    parallel->sum(sums);
+    loss_sum = sums[0], correct = static_cast<std::size_t>(sums[1]);
   }
   model.train(was_training);
   const double count = static_cast<double>(std::max<std::size_t>(dataset.count, 1));
@@ -195,6 +209,8 @@ class Trainer {
                                                                                            static_cast<double>(loader_.batches_per_epoch()))))
                              : 0;
     reset_schedule();
+    shard_loader();
+    if (!writes_files()) options_.log = nullptr;  // data parallelism: rank 0 reports
   }
 
   std::filesystem::path checkpoint_path() const { return options_.out / "checkpoint.safetensors"; }
@@ -216,7 +232,9 @@ class Trainer {
     history_.clear();
     reset_schedule();
     loader_ = data::BatchLoader(train_set_, options_.batch, true, options_.seed, options_.augmentation, true);
+    shard_loader();
     good_checkpoint_.clear();
+    if (options_.parallel) options_.parallel->broadcast_model();  // rank 0's weights on every process
   }
 
   // Continues the run saved in options.out's checkpoint. The settings must be the run's (a
@@ -244,13 +262,16 @@ class Trainer {
     if (step_) step_->restore(state.schedule_steps, state.learning_rate);
     state_ = std::move(state);
     good_checkpoint_ = describe_checkpoint(path);
+    if (options_.parallel) options_.parallel->broadcast_model();  // every process read the file; rank 0's rules
   }
 
   // Trains until the last epoch is done, `stop` becomes true, the time limit passes or the loss
   // diverges.
   RunResult run(const std::atomic<bool>* stop = nullptr) {
-    std::filesystem::create_directories(options_.out);
-    io::remove_stale_temporaries(options_.out);  // left by a run killed while it wrote
+    if (writes_files()) {
+      std::filesystem::create_directories(options_.out);
+      io::remove_stale_temporaries(options_.out);  // left by a run killed while it wrote
+    }
     const auto session_start = clock::now();
     const double elapsed_before = state_.elapsed_seconds;
     const auto elapsed = [&] { return elapsed_before + std::chrono::duration<double>(clock::now() - session_start).count(); };
@@ -259,6 +280,10 @@ class Trainer {
     const std::size_t batches = loader_.batches_per_epoch();
     RunResult result;
     model_.train();
+    // Data parallelism: sums over the processes, so every process decides alike (stop, diverge).
+    const auto agree = [&](std::span<double> values) {
+      if (options_.parallel) options_.parallel->sum(values);
+    };
 
     // Continue an epoch that stopped between batches, or begin the next one.
     while (state_.in_epoch || state_.epoch < options_.epochs) {
@@ -274,26 +299,36 @@ class Trainer {
       while (auto batch = loader_.next()) {
         model_.forward(batch->images);
         const ClassificationLoss<T> loss = objective_.backward(model_, batch->labels);
-        if (!std::isfinite(static_cast<double>(loss.total))) {
+        if (options_.parallel) options_.parallel->synchronize_gradients();
+        // [non-finite losses, loss sum, correct, images, stop requests, out of time], over the processes.
+        double step[6] = {std::isfinite(static_cast<double>(loss.total)) ? 0.0 : 1.0,
+                          static_cast<double>(loss.main) * static_cast<double>(batch->size),
+                          static_cast<double>(count_correct<T>(model_.output(), batch->labels, Model::output_shape::size)),
+                          static_cast<double>(batch->size), stop != nullptr && stop->load() ? 1.0 : 0.0,
+                          options_.time_limit_minutes > 0 && session_minutes() >= options_.time_limit_minutes ? 1.0 : 0.0};
+        agree(step);
+        if (step[0] > 0) {
           if (options_.log) bar.end_epoch();
           result.status = RunStatus::diverged;
           result.epochs_completed = state_.epoch - 1;
           char text[256];
           std::snprintf(text, sizeof text,
                         "the training loss became %s at epoch %zu, batch %zu (iteration %llu, learning rate %.4g)",
-                        std::isnan(static_cast<double>(loss.total)) ? "NaN" : "infinite", state_.epoch, done + 1,
-                        static_cast<unsigned long long>(state_.iteration + 1), lr_);
+                        std::isnan(static_cast<double>(loss.total))   ? "NaN"
+                        : std::isinf(static_cast<double>(loss.total)) ? "infinite"
+                                                                      : "NaN or infinite in another process",
+                        state_.epoch, done + 1, static_cast<unsigned long long>(state_.iteration + 1), lr_);
           result.message = text + stopped_without_saving();
           return result;
         }
         std::visit([&](auto& optimizer) { optimizer.set_learning_rate(lr_); optimizer.step(model_); }, optimizer_);
         ++state_.iteration;
         advance_schedule_iteration();
-        state_.epoch_loss_sum += static_cast<double>(loss.main) * static_cast<double>(batch->size);
-        state_.epoch_correct += count_correct<T>(model_.output(), batch->labels, Model::output_shape::size);
-        state_.epoch_seen += batch->size;
+        state_.epoch_loss_sum += step[1];
+        state_.epoch_correct += static_cast<std::size_t>(step[2]);
+        state_.epoch_seen += static_cast<std::size_t>(step[3]);
         ++done;
-        session_images += batch->size;
+        session_images += static_cast<std::size_t>(step[3]);
         if (options_.log) {
           const double seen = static_cast<double>(state_.epoch_seen);
           const double per_batch = std::chrono::duration<double>(clock::now() - session_start).count() /
@@ -302,8 +337,8 @@ class Trainer {
           bar.update(done, session_images, state_.epoch_loss_sum / seen, static_cast<double>(state_.epoch_correct) / seen,
                      per_batch * batches_left);  // the session's time per batch, evaluations included
         }
-        const bool stop_requested = stop != nullptr && stop->load();
-        const bool out_of_time = options_.time_limit_minutes > 0 && session_minutes() >= options_.time_limit_minutes;
+        const bool stop_requested = step[4] > 0;
+        const bool out_of_time = step[5] > 0;
         if ((stop_requested || out_of_time) && done < batches) {
           if (options_.log) bar.end_epoch();
           state_.elapsed_seconds = elapsed();
@@ -338,7 +373,7 @@ class Trainer {
       metrics.epoch = state_.epoch;
       metrics.train_loss = state_.epoch_loss_sum / static_cast<double>(std::max<std::size_t>(state_.epoch_seen, 1));
       metrics.train_accuracy = static_cast<double>(state_.epoch_correct) / static_cast<double>(std::max<std::size_t>(state_.epoch_seen, 1));
-      const auto [test_loss, test_accuracy] = evaluate(model_, test_set_, options_.eval_batch);
+      const auto [test_loss, test_accuracy] = evaluate(model_, test_set_, options_.eval_batch, options_.parallel);
       if (!std::isfinite(test_loss)) {  // finite weights whose outputs overflow
         result.status = RunStatus::diverged;
         result.epochs_completed = state_.epoch - 1;
@@ -359,8 +394,10 @@ class Trainer {
       write_reports();
       if (on_epoch) on_epoch(metrics);
 
-      const bool stop_requested = stop != nullptr && stop->load();
-      const bool out_of_time = options_.time_limit_minutes > 0 && session_minutes() >= options_.time_limit_minutes;
+      double stopping[2] = {stop != nullptr && stop->load() ? 1.0 : 0.0,
+                            options_.time_limit_minutes > 0 && session_minutes() >= options_.time_limit_minutes ? 1.0 : 0.0};
+      agree(stopping);
+      const bool stop_requested = stopping[0] > 0, out_of_time = stopping[1] > 0;
       if ((stop_requested || out_of_time) && state_.epoch < options_.epochs) {
         result.status = stop_requested ? RunStatus::interrupted : RunStatus::time_limit;
         result.epochs_completed = state_.epoch;
@@ -492,11 +529,19 @@ class Trainer {
     state_.dropout_generator = generator_state(model_.generator());
     state_.optimizer_steps = optimizer_step_count();
     state_.history = metrics_csv(history_);
-    save_checkpoint(checkpoint_path(), model_, optimizer_state_tensors(), state_);
-    good_checkpoint_ = describe_checkpoint(checkpoint_path());
+    if (writes_files()) save_checkpoint(checkpoint_path(), model_, optimizer_state_tensors(), state_);
+    good_checkpoint_ = describe_checkpoint(checkpoint_path());  // rank 0's, with data parallelism
+  }
+
+  // Data parallelism: rank 0 alone writes the checkpoint, metrics and plot (every process holds
+  // the same state), and each process trains on its share of every global batch.
+  bool writes_files() const { return options_.parallel == nullptr || options_.parallel->is_root(); }
+  void shard_loader() {
+    if (options_.parallel) loader_.shard(options_.parallel->rank(), options_.parallel->size());
   }
 
   void write_reports() {
+    if (!writes_files()) return;
     const std::string csv = metrics_csv(history_);
     io::write_file_atomically(metrics_path(), std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(csv.data()), csv.size()));
     write_png(training_curves(history_, std::string(Model::network::type_name)), plot_path());

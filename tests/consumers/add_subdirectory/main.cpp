@@ -1,5 +1,5 @@
-// A user's program: ctnn found through add_subdirectory (ctest package.add_subdirectory). Built twice: against
-// ctnn::ctnn, and against ctnn::cuda when ctnn has its CUDA backend (no GPU is used).
+// A user's program: ctnn found through add_subdirectory (ctest package.add_subdirectory). Built against
+// ctnn::ctnn, and against ctnn::cuda and ctnn::mpi when ctnn has them (no GPU is used, MPI is not started).
 #include <ctnn/ctnn.hpp>   // ctnn::Conv, ctnn::parameter_count_v
 
 #include <cstdio>   // std::printf
@@ -8,6 +8,9 @@
 #include <cublas_v2.h>      // cublasGetProperty
 #include <cuda_runtime.h>   // cudaRuntimeGetVersion
 #include <cudnn.h>          // cudnnGetVersion
+#endif
+#if defined(CTNN_WITH_MPI)
+#include <mpi.h>   // MPI_Get_version: callable before MPI_Init
 #endif
 
 // Conv2d(3, 4, kernel_size=3): weight 4*3*3*3 = 108, bias 4.
@@ -21,5 +24,10 @@ int main() {
   cudaRuntimeGetVersion(&runtime);
   cublasGetProperty(MAJOR_VERSION, &cublas);
   std::printf("add_subdirectory: CUDA runtime %d, cuBLAS %d, cuDNN %zu\n", runtime, cublas, cudnnGetVersion());
+#endif
+#if defined(CTNN_WITH_MPI)
+  int version = 0, subversion = 0;
+  MPI_Get_version(&version, &subversion);
+  std::printf("add_subdirectory: MPI %d.%d\n", version, subversion);
 #endif
 }
