@@ -143,27 +143,33 @@ struct Context : cpu::Context<T> {
   void forget_plans() {
     for (auto& list : plans) list.clear();
     next_plan = {};
-    scratchpad_bytes = staging_bytes = concat_bytes = concat_top = 0;
+    scratchpad_bytes = staging_bytes = parameter_staging_bytes = concat_bytes = concat_top = 0;
   }
 
   // ---- the device memory, stated while planning --------------------------------------------
-  std::size_t scratchpad_bytes = 0;  // the largest primitive scratchpad
-  std::size_t staging_bytes = 0;     // each of the four staging buffers of a layer's operands
-  std::size_t concat_bytes = 0;      // Concat's staging stack, at its deepest
-  std::size_t concat_top = 0;        // the stack's top during a pass
-  std::byte* memory_base = nullptr;  // [scratchpad][staging 0..3][concat stack]
+  std::size_t scratchpad_bytes = 0;         // the largest primitive scratchpad
+  std::size_t staging_bytes = 0;            // each of the four staging buffers of a layer's operands
+  std::size_t parameter_staging_bytes = 0;  // a layer's parameter-sized temporaries (weight gradients)
+  std::size_t concat_bytes = 0;             // Concat's staging stack, at its deepest
+  std::size_t concat_top = 0;               // the stack's top during a pass
+  std::byte* memory_base = nullptr;         // [scratchpad][staging 0..3][parameter staging][concat stack]
   static constexpr std::size_t staging_count = 4;
 
   static constexpr std::size_t round_up(std::size_t bytes) { return (bytes + 63) / 64 * 64; }
   void need_scratchpad(const memory::desc& md) { scratchpad_bytes = std::max(scratchpad_bytes, round_up(md.get_size())); }
   void need_staging(std::size_t bytes) { staging_bytes = std::max(staging_bytes, round_up(bytes)); }
-  std::size_t memory_bytes() const { return scratchpad_bytes + staging_count * staging_bytes + concat_bytes; }
+  void need_parameter_staging(std::size_t bytes) { parameter_staging_bytes = std::max(parameter_staging_bytes, round_up(bytes)); }
+  std::size_t memory_bytes() const {
+    return scratchpad_bytes + staging_count * staging_bytes + parameter_staging_bytes + concat_bytes;
+  }
   void* scratchpad() const { return memory_base; }
   // Staging buffer i (0: a layer's input, 1: its output; backward: x, y, dy, dx).
   void* staging(std::size_t i) const { return memory_base + scratchpad_bytes + i * staging_bytes; }
+  // Weight and bias gradients in the primitive's layout, before they reach the gradient buffer.
+  std::byte* parameter_staging() const { return memory_base + scratchpad_bytes + staging_count * staging_bytes; }
   // Concat stages its branches' outputs on a stack (a branch may hold a Concat of its own).
   std::byte* push_concat(std::size_t bytes) {
-    std::byte* at = memory_base ? memory_base + scratchpad_bytes + staging_count * staging_bytes + concat_top : nullptr;
+    std::byte* at = memory_base ? parameter_staging() + parameter_staging_bytes + concat_top : nullptr;
     concat_top += round_up(bytes);
     if (planning) concat_bytes = std::max(concat_bytes, concat_top);
     return at;

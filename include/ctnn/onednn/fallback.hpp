@@ -1,12 +1,14 @@
 #pragma once
 // Which code computes a leaf layer on the oneDNN device:
 //
-//   onednn::Kernel<L, T>   oneDNN primitives (conv.hpp, pooling.hpp, linear.hpp, ...): forward in
-//                          evaluation, and in training where the layer keeps nothing for backward;
-//                          backward where `has_backward` says so
-//   the Eigen evaluator    everything else: the CPU reference's Evaluator<L, Cpu, T> runs on the
-//                          context (a cpu::Context), its operands reordered between the device
-//                          layout and plain NCHW f32 in staging buffers
+//   onednn::Kernel<L, T>   oneDNN primitives (conv.hpp, pooling.hpp, linear.hpp, ...): forward,
+//                          and backward where `has_backward` says so (every kernel here); a
+//                          kernel without backward computes training's forward only where the
+//                          layer keeps nothing for its backward
+//   the Eigen evaluator    everything else (Dropout's mask, TransformInput, a layer added later):
+//                          the CPU reference's Evaluator<L, Cpu, T> runs on the context (a
+//                          cpu::Context), its operands reordered between the device layout and
+//                          plain NCHW f32 in staging buffers
 //
 // So a new layer runs on this device as soon as it has a CPU evaluator; a oneDNN kernel for it
 // only makes it faster. A layer with neither is the model's one "no evaluator" error.

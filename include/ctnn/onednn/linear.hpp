@@ -2,7 +2,8 @@
 // Linear on the oneDNN device: inner_product_forward over features (a 1x1 image is the same in
 // the device layout and in NCHW), weights [out, in] packed in the layout oneDNN picks, bias f32;
 // Linear + ReLU fused as a post-op (InceptionAux's fc1). At the model's output in bf16 the
-// primitive writes the f32 logits itself. Backward: the Eigen evaluator's.
+// primitive writes the f32 logits itself. Backward: inner_product_backward_weights (f32 dW, db)
+// and inner_product_backward_data.
 
 #include <cstddef>   // std::size_t
 #include <memory>    // std::make_unique
@@ -13,7 +14,7 @@
 #include <ctnn/layers/linear.hpp>      // ctnn::Linear
 #include <ctnn/layers/relu.hpp>        // ctnn::ReLU
 #include <ctnn/onednn/fallback.hpp>    // ctnn::onednn::Kernel
-#include <ctnn/onednn/operand.hpp>     // Operand, PackedWeights
+#include <ctnn/onednn/operand.hpp>     // Operand, PackedWeights, WeightedBackwardPlan
 
 namespace ctnn {
 namespace onednn {
@@ -34,9 +35,9 @@ void inner_product_forward(Context<T>& ctx, const ForwardArgs<T>& a, bool relu) 
     const memory::desc weights({o, i}, ctx.activation_type(), memory::format_tag::any);
     const memory::desc bias({o}, memory::data_type::f32, memory::format_tag::a);
     const dnnl::primitive_attr attr = user_scratchpad(relu);
+    const auto prop = ctx.mode == Mode::train ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
     auto make = [&](const memory::desc& dst) {
-      return dnnl::inner_product_forward::primitive_desc(ctx.engine, dnnl::prop_kind::forward_inference, plan->src.md,
-                                                         weights, bias, dst, attr, true);
+      return dnnl::inner_product_forward::primitive_desc(ctx.engine, prop, plan->src.md, weights, bias, dst, attr, true);
     };
     // The output written as the caller reads it (f32 logits from bf16 products), where oneDNN
     // can; otherwise in the device layout, reordered.
@@ -70,12 +71,61 @@ void inner_product_forward(Context<T>& ctx, const ForwardArgs<T>& a, bool relu) 
   p.dst.store(ctx, a.y.data);
 }
 
+
+// dW, db (f32, unless frozen) and dx (unless empty) from x and dy.
+template <std::size_t In, std::size_t Out, class T>
+void inner_product_backward(Context<T>& ctx, const BackwardArgs<T>& a) {
+  auto& p = ctx.template plan<WeightedBackwardPlan>(Direction::backward, [&] {
+    auto plan = std::make_unique<WeightedBackwardPlan>();
+    const auto o = static_cast<memory::dim>(Out), i = static_cast<memory::dim>(In);
+    plan->diff_dst = input_operand(ctx, a.dy, {Out, 1, 1}, 2);
+    const memory::desc src = ctx.device_md({In, 1, 1});
+    const memory::desc weights({o, i}, ctx.activation_type(), memory::format_tag::any);
+    const memory::desc weights_plain({o, i}, memory::data_type::f32, memory::format_tag::ab);
+    const memory::desc bias({o}, memory::data_type::f32, memory::format_tag::a);
+    const auto hint = checked("inner product", [&] {
+      return dnnl::inner_product_forward::primitive_desc(ctx.engine, dnnl::prop_kind::forward_training, src, weights,
+                                                         bias, plan->diff_dst.md, user_scratchpad());
+    });
+    if (a.params.gradients) {
+      plan->src = input_operand(ctx, a.x, {In, 1, 1}, 0);
+      const memory::desc diff_weights({o, i}, memory::data_type::f32, memory::format_tag::any);
+      const auto pd = checked("inner product backward weights", [&] {
+        return dnnl::inner_product_backward_weights::primitive_desc(ctx.engine, plan->src.md, diff_weights, bias,
+                                                                    plan->diff_dst.md, hint, user_scratchpad());
+      });
+      plan->diff_weights.make(ctx, pd.diff_weights_desc(), weights_plain, 0);
+      plan->diff_bias.make(ctx, pd.diff_bias_desc(), bias, ParameterGradient::room(pd.diff_weights_desc()));
+      plan->weights_scratchpad = scratchpad_for(ctx, pd.scratchpad_desc());
+      plan->weights_gradient = dnnl::inner_product_backward_weights(pd);
+      plan->has_weights_gradient = true;
+    }
+    if (a.dx) {
+      plan->diff_src = gradient_operand(ctx, a.dx, {In, 1, 1}, a.accumulate_dx);
+      const auto pd = checked("inner product backward data", [&] {
+        return dnnl::inner_product_backward_data::primitive_desc(ctx.engine, plan->diff_src.md, weights,
+                                                                 plan->diff_dst.md, hint, user_scratchpad());
+      });
+      plan->weights.make(ctx, weights_plain, pd.weights_desc());
+      plan->data_scratchpad = scratchpad_for(ctx, pd.scratchpad_desc());
+      plan->data_gradient = dnnl::inner_product_backward_data(pd);
+      plan->has_data_gradient = true;
+    }
+    return plan;
+  });
+  weighted_backward(ctx, p, a, Linear<In, Out>::bias_offset);
+}
+
 template <std::size_t In, std::size_t Out, class T>
 struct Kernel<Linear<In, Out>, T> {
-  static constexpr bool has_backward = false;
+  static constexpr bool has_backward = true;
   template <ShapeType Input>
   static void forward(Context<T>& ctx, const ForwardArgs<T>& a) {
     inner_product_forward<In, Out>(ctx, a, false);
+  }
+  template <ShapeType Input>
+  static void backward(Context<T>& ctx, const BackwardArgs<T>& a) {
+    inner_product_backward<In, Out>(ctx, a);
   }
 };
 
@@ -84,6 +134,7 @@ struct Kernel<Linear<In, Out>, T> {
 template <std::size_t In, std::size_t Out, class T>
 struct Fusion<Linear<In, Out>, ReLU, OneDnn, T> {
   static constexpr bool available = true;
+  static constexpr bool in_training = true;
   template <ShapeType Input>
   static void forward(onednn::Context<T>& ctx, const ForwardArgs<T>& a) {
     onednn::inner_product_forward<In, Out>(ctx, a, true);
