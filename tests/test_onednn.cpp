@@ -1,7 +1,8 @@
 // The oneDNN backend (<ctnn/onednn.hpp>) against PyTorch and the Eigen reference: every layer kind
 // on PyTorch's reference data (tests/support/layer_cases.hpp), both GoogLeNets' and the model
 // zoo's logits, bf16 against f32, the boundary (recorded layers, input gradients), training
-// (oneDNN's backward primitives against Eigen's gradients), and bad input.
+// (oneDNN's backward primitives against Eigen's gradients, bf16 training against f32), and bad
+// input.
 //
 // Without oneDNN (not found at configure time) the test says so and exits 77: ctest shows it as
 // skipped. CI installs oneDNN (tools/install-deps), so there it runs. ctest onednn_avx2 runs the
@@ -21,9 +22,10 @@ TEST_CASE("oneDNN backend: SKIPPED, oneDNN was not found at configure time (run 
 
 #include <algorithm>   // std::max_element, std::copy
 #include <cmath>       // std::abs
-#include <cstdint>     // std::int64_t
+#include <cstdint>     // std::int32_t, std::int64_t
+#include <sstream>     // std::ostringstream
 
-#include <ctnn/ctnn.hpp>                       // layers, ctnn::Model
+#include <ctnn/ctnn.hpp>                       // layers, ctnn::Model, ClassificationObjective, SGD
 #include <ctnn/io/safetensors.hpp>             // ctnn::safetensors::Reader
 #include <ctnn/models/fashion_inception.hpp>   // ctnn::FashionInception
 #include <ctnn/models/mobilenet_v2.hpp>        // ctnn::MobileNetV2
@@ -290,6 +292,75 @@ TEST_CASE("FashionInception training on oneDNN (batch norm's batch statistics) e
     CHECK(test::relative_error(std::span<const float>(pair.fast.gradients()),
                                std::span<const float>(pair.reference.gradients())) <= 1e-4);
   }
+}
+
+namespace {
+// Images a small network can learn: class k lights a 7x7 square at one of ten places.
+struct LearnableBatch {
+  std::vector<float> images;
+  std::vector<std::int32_t> labels;
+  explicit LearnableBatch(std::size_t count) : images(pattern(count * FashionInput::size, 0.5f)), labels(count) {
+    for (std::size_t n = 0; n < count; ++n) {
+      const auto k = static_cast<std::int32_t>(n % 10);
+      labels[n] = k;
+      const std::size_t top = 3 + 7 * static_cast<std::size_t>(k / 5) * 2, left = 1 + 5 * static_cast<std::size_t>(k % 5);
+      for (std::size_t r = top; r < top + 7; ++r)
+        for (std::size_t c = left; c < left + 7 && c < 28; ++c) images[n * FashionInput::size + r * 28 + c] += 2.0f;
+    }
+  }
+};
+
+// The objective before each of `steps` SGD steps from the same start, and after the last.
+std::vector<double> training_losses(Precision precision, const std::vector<float>& initial, std::size_t steps) {
+  FastModel<FashionInception, FashionInput> model;
+  std::copy(initial.begin(), initial.end(), model.parameters().begin());
+  REQUIRE(model.set_precision(precision) == precision);
+  model.train();
+  model.disable_dropout(true);
+  const LearnableBatch batch(40);
+  ClassificationObjective<float> objective;
+  optim::SGD<float> sgd(FastModel<FashionInception, FashionInput>::parameter_count, {.lr = 0.05, .momentum = 0.9});
+  std::vector<double> losses;
+  for (std::size_t step = 0; step <= steps; ++step) {
+    model.forward(batch.images);
+    if (step == steps) {
+      losses.push_back(objective.evaluate(model, batch.labels).total);
+      break;
+    }
+    losses.push_back(objective.backward(model, batch.labels).total);
+    // The optimizer's step is f32, on the f32 master weights and f32 gradients.
+    sgd.step(model);
+  }
+  return losses;
+}
+}  // namespace
+
+TEST_CASE("bf16 training of FashionInception (f32 master weights) lowers the loss as f32 training does") {
+  if (!onednn::has_bf16()) {
+    FastModel<FashionInception, FashionInput> model;
+    CHECK(model.set_precision(Precision::bf16) == Precision::f32);
+    MESSAGE("bf16 not run: " << model.precision_note());
+    CHECK(!model.precision_note().empty());
+    return;
+  }
+  Model<FashionInception, FashionInput> start;
+  init::pytorch_default(start, 21);
+  const std::vector<float> initial(start.parameters().begin(), start.parameters().end());
+  constexpr std::size_t steps = 8;
+  const std::vector<double> f32 = training_losses(Precision::f32, initial, steps);
+  const std::vector<double> bf16 = training_losses(Precision::bf16, initial, steps);
+  std::ostringstream text;
+  double worst = 0;
+  for (std::size_t step = 0; step <= steps; ++step) {
+    text << " " << f32[step] << "/" << bf16[step];
+    worst = test::worse(worst, test::scalar_error(bf16[step], f32[step], f32[0] - f32[steps]));
+  }
+  MESSAGE("losses f32/bf16 at each step:" << text.str() << "; worst difference " << worst
+                                          << " of the f32 run's decrease");
+  // f32 learns the batch: the loss falls by more than a third.
+  CHECK(f32[steps] < 0.6 * f32[0]);
+  // bf16 follows: at every step within a tenth of what f32 training gained over the run.
+  CHECK(worst <= 0.1);
 }
 
 TEST_CASE("a wrong input is refused on oneDNN with the front end's error, and nothing changes") {
