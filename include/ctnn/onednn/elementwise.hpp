@@ -5,7 +5,8 @@
 //   BatchNorm   evaluation: batch_normalization_forward with the running statistics, in place,
 //               with a following ReLU fused; training: the Eigen evaluator's (batch statistics)
 //   Flatten     a view in NCHW; in the device layout an image of more than one pixel is
-//               reordered into NCHW order first, so features follow PyTorch's flatten
+//               reordered into NCHW order first, so features follow PyTorch's flatten, and
+//               back in backward for the layer before
 
 #include <cstddef>   // std::size_t
 #include <memory>    // std::make_unique
@@ -274,9 +275,13 @@ struct Fusion<BatchNorm<C, Eps, Momentum>, ReLU, OneDnn, T> {
   }
 };
 
-// Flatten: features in PyTorch's order (channel, row, column).
+// Flatten: features in PyTorch's order (channel, row, column). The plan makes Flatten a view, so
+// in the device layout the reorder of an image of more than one pixel happens in the buffer of
+// its input, which the layer before may read in its backward (ReLU its output): backward first
+// reorders the features back into that image, exactly (a permutation in the same type).
 template <class T>
 struct Evaluator<Flatten, OneDnn, T> {
+  static constexpr bool restores_input = true;
   template <ShapeType In>
   static void forward(onednn::Context<T>& ctx, const ForwardArgs<T>& a) {
     if constexpr (In::height * In::width == 1) {
@@ -302,16 +307,25 @@ struct Evaluator<Flatten, OneDnn, T> {
       ViewEvaluator<T>::template backward<In>(ctx, a);
     } else {
       if (ctx.planning) return ctx.need_staging(ctx.batch * In::size * sizeof(T));
-      if (!a.dx) return;
-      // dy in NCHW order (features) -> dx in the device layout.
-      const Slot<T> staged{static_cast<T*>(ctx.staging(0)), In::size};
-      const bool dy_plain = ctx.is_plain(a.dy.data);
-      const bool dy_floats = dy_plain || ctx.precision == onednn::Precision::f32;
-      const ConstSlot<T> dy = dy_plain ? a.dy : ConstSlot<T>{a.dy.data, In::size};  // device images are packed
-      onednn::convert_images(ctx, dy, dy_floats, staged, true, onednn::Dims{In::size, 1, 1}, false);
-      onednn::convert_images(ctx, ConstSlot<T>(staged), true, a.dx, ctx.is_plain(a.dx.data), onednn::dims_of<In>,
-                             a.accumulate_dx);
+      // A plain x (the caller's NCHW images) was not reordered.
+      if (a.x.data == a.y.data && !ctx.is_plain(a.x.data))
+        features_to_image<In>(ctx, a.y, Slot<T>{const_cast<T*>(a.x.data), a.x.image_stride}, false);
+      if (a.dx) features_to_image<In>(ctx, a.dy, a.dx, a.accumulate_dx);
     }
+  }
+
+ private:
+  // Features in NCHW order -> an image in dst's layout, through staging (src and dst may be one
+  // buffer).
+  template <ShapeType In>
+  static void features_to_image(onednn::Context<T>& ctx, ConstSlot<T> features, Slot<T> image, bool accumulate) {
+    const Slot<T> staged{static_cast<T*>(ctx.staging(0)), In::size};
+    const bool features_plain = ctx.is_plain(features.data);
+    const bool features_floats = features_plain || ctx.precision == onednn::Precision::f32;
+    if (!features_plain) features = ConstSlot<T>{features.data, In::size};  // device images are packed
+    onednn::convert_images(ctx, features, features_floats, staged, true, onednn::Dims{In::size, 1, 1}, false);
+    onednn::convert_images(ctx, ConstSlot<T>(staged), true, image, ctx.is_plain(image.data), onednn::dims_of<In>,
+                           accumulate);
   }
 };
 
