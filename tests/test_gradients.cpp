@@ -336,6 +336,7 @@ TEST_CASE("ReLU6 passes the gradient only strictly between 0 and 6, as finite di
     CHECK(analytic[i] == (x[i] > 0 && x[i] < 6 ? 1.0 : 0.0));
     CHECK(std::abs(numeric - analytic[i]) <= 1e-6);
   }
+}
 
 // ---- Activations, softmax, upsampling and transposed convolution ------------------------------
 // Inputs lie in [-1, 1); a sum of four identities takes them to [-4, 4), past Hardswish's -3 and 3.

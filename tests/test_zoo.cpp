@@ -138,7 +138,10 @@ TEST_CASE("ResNet18's logits match torchvision's, in evaluation and training mod
   CHECK(worst <= 1e-5);
 }
 
-TEST_CASE("ResNet50's logits match torchvision's") { check_logits<ResNet50<>>("resnet50"); }
+TEST_CASE("ResNet50's logits match torchvision's, in evaluation and training mode") {
+  check_logits<ResNet50<>>("resnet50");
+  check_train_logits<ResNet50<>>("resnet50");
+}
 
 TEST_CASE("MobileNetV2's logits match torchvision's, in evaluation and training mode") {
   check_logits<MobileNetV2<>>("mobilenet_v2");

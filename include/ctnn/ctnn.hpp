@@ -1,7 +1,12 @@
 #pragma once
-// ctnn: compile-time neural networks. The umbrella header: layers, GoogLeNet, the CPU backend,
-// models, initialisers, the summary, losses and optimizers. The CUDA backend is <ctnn/cuda.hpp>,
-// included separately.
+// ctnn: compile-time neural networks. The umbrella header of the CMake target ctnn::ctnn: layers,
+// GoogLeNet, the CPU backend, models, initialisers, the summary, losses and optimizers. It needs
+// the standard library, Eigen and OpenMP only. The other parts, each with its own target:
+//   <ctnn/io.hpp>     ctnn::io     weights (safetensors) files            + nlohmann-json
+//   <ctnn/image.hpp>  ctnn::image  JPEG and PNG decoding, preprocessing   + libpng, libjpeg
+//   <ctnn/data.hpp>   ctnn::data   data sets (Fashion-MNIST), batching    + zlib
+//   <ctnn/train.hpp>  ctnn::train  trainer, checkpoints, plots            + ctnn::io, ctnn::data, stb
+//   <ctnn/cuda.hpp>   ctnn::cuda   the CUDA backend                       + CUDA, cuBLAS, cuDNN
 
 #include <ctnn/config.hpp>        // version, CTNN_HOST_DEVICE
 #include <ctnn/error.hpp>         // ctnn::Error
@@ -53,7 +58,6 @@
 #include <ctnn/init.hpp>         // ctnn::init::*
 #include <ctnn/summary.hpp>      // ctnn::summary
 #include <ctnn/walk.hpp>         // ctnn::walk
-#include <ctnn/io/weights.hpp>   // ctnn::load_weights, ctnn::save_weights
 #include <ctnn/find_layer.hpp>   // ctnn::find_layer, ctnn::layer_infos
 #include <ctnn/features.hpp>     // ctnn::features_of
 #include <ctnn/freeze.hpp>       // ctnn::freeze_up_to, ctnn::unfreeze

@@ -180,6 +180,12 @@ struct Concat_branch_produces_a_different_spatial_size_than_the_first_branch {
   static constexpr bool ok = true;
 };
 
+template <std::size_t factor>
+struct Upsample_factor_must_be_positive {
+  static_assert(factor > 0, "Upsample<Factor, Mode>: Factor must be positive");
+  static constexpr bool ok = true;
+};
+
 template <std::size_t percent>
 struct Dropout_probability_percent_must_be_below_100 {
   static_assert(percent < 100, "Dropout<Percent>: the drop probability must be below 100 percent");

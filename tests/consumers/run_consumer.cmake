@@ -4,6 +4,7 @@
 #                     tests/consumers/find_package with CMAKE_PREFIX_PATH=PREFIX
 #   add_subdirectory  configure, build and run tests/consumers/add_subdirectory, which
 #                     add_subdirectory()s CTNN_SOURCE_DIR
+# Both build and run the same programs, one per target of ctnn (programs/programs.cmake).
 #
 # cmake -DMODE=... -DCTNN_SOURCE_DIR=... -DCTNN_BINARY_DIR=... -DPREFIX=... -DWORK_DIR=...
 #       [-DCONFIG=...] [-DGENERATOR=...] [-DCXX_COMPILER=...] [-DWITH_CUDA=ON|OFF] [-DWITH_MPI=ON|OFF]
@@ -60,7 +61,8 @@ endif()
 ctnn_step(${MODE} "configure the consumer" "${CMAKE_COMMAND}" ${configure_args})
 ctnn_step(${MODE} "build the consumer" "${CMAKE_COMMAND}" --build "${WORK_DIR}" ${config_args})
 
-set(programs consumer)
+# One program per target (programs/programs.cmake).
+set(programs consumer_ctnn consumer_io consumer_image consumer_data consumer_train)
 if(WITH_CUDA)
   list(APPEND programs consumer_cuda)  # links ctnn::cuda; prints without touching a GPU
 endif()

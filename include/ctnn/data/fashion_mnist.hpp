@@ -7,7 +7,6 @@
 // Every defect is a ctnn::Error(file path, reason); a Dataset is returned only when both files of
 // a split are complete and consistent.
 
-#include <array>         // std::array
 #include <cstddef>       // std::size_t
 #include <cstdint>       // std::uint8_t
 #include <cstdlib>       // std::getenv
@@ -19,8 +18,9 @@
 #include <utility>       // std::move
 #include <vector>        // std::vector
 
-#include "ctnn/data/idx.hpp"   // read_idx_images, read_idx_labels
-#include "ctnn/error.hpp"      // ctnn::Error
+#include "ctnn/data/fashion_mnist_labels.hpp"   // fashion_mnist_class_count, fashion_mnist_labels
+#include "ctnn/data/idx.hpp"                    // read_idx_images, read_idx_labels
+#include "ctnn/error.hpp"                      // ctnn::Error
 
 namespace ctnn::data {
 
@@ -41,14 +41,8 @@ struct Dataset {
   }
 };
 
-inline constexpr std::size_t fashion_mnist_class_count = 10;
 inline constexpr std::size_t fashion_mnist_image_height = 28;
 inline constexpr std::size_t fashion_mnist_image_width = 28;
-
-// Class names, indexed by label.
-inline constexpr std::array<std::string_view, fashion_mnist_class_count> fashion_mnist_labels = {
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
 
 // Where the data set lives: $CTNN_FASHION_MNIST_DIR if set and non-empty, else the directory
 // Debian's dataset-fashion-mnist package installs.

@@ -14,8 +14,9 @@
 #include <cstddef>       // std::size_t
 #include <string_view>   // std::string_view
 
-#include <ctnn/layer.hpp>   // ctnn::Layer
-#include <ctnn/shape.hpp>   // ctnn::Shape, ctnn::ShapeType
+#include <ctnn/diagnostics.hpp>   // Upsample_factor_must_be_positive
+#include <ctnn/layer.hpp>         // ctnn::Layer
+#include <ctnn/shape.hpp>         // ctnn::Shape, ctnn::ShapeType
 
 namespace ctnn {
 
@@ -35,7 +36,7 @@ struct UpsampleGeometry {
 
 template <std::size_t Factor, UpsampleMode Mode = UpsampleMode::nearest>
 struct Upsample : Layer {
-  static_assert(Factor > 0, "Upsample<Factor, Mode>: Factor must be positive");
+  static_assert(diagnostic::Upsample_factor_must_be_positive<Factor>::ok);
 
   static constexpr std::string_view type_name = "Upsample";
   static constexpr std::size_t factor = Factor;

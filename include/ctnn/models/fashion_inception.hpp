@@ -31,7 +31,7 @@
 #include <string_view>   // std::string_view
 #include <type_traits>   // std::is_same_v
 
-#include <ctnn/data/fashion_mnist.hpp>             // ctnn::data::fashion_mnist_labels (class names)
+#include <ctnn/data/fashion_mnist_labels.hpp>      // ctnn::data::fashion_mnist_labels (class names)
 #include <ctnn/layer.hpp>                          // ctnn::Composed, ctnn::parameter_count_v, ctnn::macs_v
 #include <ctnn/layers/dropout.hpp>                 // ctnn::Dropout
 #include <ctnn/layers/flatten.hpp>                 // ctnn::Flatten

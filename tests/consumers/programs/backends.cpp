@@ -1,5 +1,5 @@
-// A user's program: ctnn found through find_package (ctest package.find_package). Built against
-// ctnn::ctnn, and against ctnn::cuda and ctnn::mpi when ctnn has them (no GPU is used, MPI is not started).
+// ctnn::cuda and ctnn::mpi, when ctnn has them: their libraries link and answer (no GPU is used,
+// MPI is not started).
 #include <ctnn/ctnn.hpp>   // ctnn::Conv, ctnn::parameter_count_v
 
 #include <cstdio>   // std::printf
@@ -17,17 +17,17 @@
 static_assert(ctnn::parameter_count_v<ctnn::Conv<3, 4, 3>> == 112);
 
 int main() {
-  std::printf("find_package: ctnn %d.%d.%d, Conv<3, 4, 3> has %zu parameters\n", CTNN_VERSION_MAJOR,
+  std::printf("%s consumer: ctnn %d.%d.%d, Conv<3, 4, 3> has %zu parameters\n", CTNN_CONSUMER, CTNN_VERSION_MAJOR,
               CTNN_VERSION_MINOR, CTNN_VERSION_PATCH, ctnn::parameter_count_v<ctnn::Conv<3, 4, 3>>);
 #if defined(CTNN_WITH_CUDA)
   int runtime = 0, cublas = 0;
   cudaRuntimeGetVersion(&runtime);
   cublasGetProperty(MAJOR_VERSION, &cublas);
-  std::printf("find_package: CUDA runtime %d, cuBLAS %d, cuDNN %zu\n", runtime, cublas, cudnnGetVersion());
+  std::printf("%s consumer: CUDA runtime %d, cuBLAS %d, cuDNN %zu\n", CTNN_CONSUMER, runtime, cublas, cudnnGetVersion());
 #endif
 #if defined(CTNN_WITH_MPI)
   int version = 0, subversion = 0;
   MPI_Get_version(&version, &subversion);
-  std::printf("find_package: MPI %d.%d\n", version, subversion);
+  std::printf("%s consumer: MPI %d.%d\n", CTNN_CONSUMER, version, subversion);
 #endif
 }
