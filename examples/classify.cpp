@@ -25,6 +25,9 @@
 // the exit status is 1. A weights file that does not fit the model, or holds values no network can
 // compute with (NaN, infinities, negative BatchNorm variances), is refused before anything runs.
 // tools/predict_pytorch.py prints PyTorch's predictions in the same layout.
+//
+// On the CPU the network runs on oneDNN where the build has it (--backend reference: the Eigen
+// reference backend); --precision bf16 computes in bfloat16 on oneDNN (AMX or AVX512-BF16).
 
 #include <cstdio>      // std::fprintf
 #include <exception>   // std::exception
@@ -70,6 +73,11 @@ int main(int argc, char** argv) {
   app.add_option("--top", options.top, "how many classes to print per image")
       ->check(cli_checks::integer_in(1, 1000))->capture_default_str();
   app.add_option("--device", options.device, "where to run")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
+  app.add_option("--backend", options.backend,
+                 "on the CPU: onednn (oneDNN, the default where built) or reference (Eigen)")
+      ->check(CLI::IsMember({"onednn", "reference"}))->capture_default_str();
+  app.add_option("--precision", options.precision, "f32, or bf16 (oneDNN on AMX or AVX512-BF16; int8: not yet)")
+      ->check(CLI::IsMember({"f32", "bf16", "int8"}))->capture_default_str();
   app.add_option("--threads", options.threads, "CPU threads (0, the default: all cores)")->check(cli_checks::thread_count());
   app.add_option("--batch-size", options.batch_size,
                  "images per forward pass (0, the default: as many as fit in 256 MiB of activations, at most 64); "

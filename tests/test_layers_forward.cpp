@@ -5,7 +5,6 @@
 #include <doctest/doctest.h>
 
 #include <random>        // std::mt19937, std::uniform_int_distribution
-#include <ratio>         // std::ratio
 #include <type_traits>   // std::is_same_v
 
 #include <ctnn/ctnn.hpp>             // layers, ctnn::Model
@@ -172,20 +171,10 @@ TEST_CASE("MaxPool gives the same maxima in training as in evaluation, with and 
 
 // ---- grouped and depthwise convolution, ReLU6 (MobileNetV2's layers) -------------------------
 
-TEST_CASE("grouped and depthwise Conv match nn.Conv2d(groups=G)") {
-  check_both_modes<Conv<4, 6, 3, 1, 1, true, 2>, Shape<4, 9, 9>>("conv_groups2");
-  check_both_modes<Conv<6, 9, 1, 1, 0, true, 3>, Shape<6, 5, 5>>("conv_groups3_k1");
-  check_both_modes<DepthwiseConv<5, 3, 1, 1>, Shape<5, 8, 8>>("conv_depthwise_k3_s1_p1");
-  check_both_modes<DepthwiseConv<4, 3, 2, 1, false>, Shape<4, 9, 9>>("conv_depthwise_k3_s2_p1_no_bias");
-  check_both_modes<DepthwiseConv<3, 5, 3, 2>, Shape<3, 11, 13>>("conv_depthwise_k5_s3_p2");
-  // A channel multiplier of 2: grouped, but not depthwise (the im2col path).
-  check_both_modes<Conv<3, 6, 3, 1, 0, true, 3>, Shape<3, 7, 7>>("conv_depthwise_multiplier2");
+TEST_CASE("grouped and depthwise Conv, and ReLU6, match nn.Conv2d(groups=G) and nn.ReLU6") {
+  test::grouped_conv_cases(BothModes{});
   static_assert(DepthwiseConv<5, 3, 1, 1>::tensors[0].dims[1] == 1);  // weight [5, 1, 3, 3]
   static_assert(Conv<4, 6, 3, 1, 1, true, 2>::parameter_count == 6 * 2 * 3 * 3 + 6);
-}
-
-TEST_CASE("ReLU6 matches nn.ReLU6 on inputs on both sides of 0 and 6") {
-  check_both_modes<ReLU6, Shape<3, 5, 5>>("relu6");
 }
 
 // ---- Activations, softmax, upsampling and transposed convolution ------------------------------
@@ -197,43 +186,18 @@ const test::ReferenceFile& activations_upsampling_file() {
   return test::ReferenceFile::open("reference/activations_upsampling.safetensors");
 }
 
-template <class Net, ShapeType In>
-void check_activation_or_upsampling(const std::string& name) {
-  check_both_modes<Net, In>(name, activations_upsampling_file());
-}
+// Runs a case of activations_upsampling.safetensors in evaluation and in training mode.
+struct BothModesOnActivationsFile {
+  template <class Net, ShapeType In>
+  void operator()(const std::string& name) const {
+    check_both_modes<Net, In>(name, activations_upsampling_file());
+  }
+};
 
 }  // namespace
 
-TEST_CASE("Identity, Sigmoid, Tanh, SiLU, Hardswish and LeakyReLU match PyTorch") {
-  check_activation_or_upsampling<Identity, Shape<3, 4, 4>>("identity");
-  check_activation_or_upsampling<Sigmoid, Shape<3, 5, 5>>("sigmoid");
-  check_activation_or_upsampling<Tanh, Shape<3, 5, 5>>("tanh");
-  check_activation_or_upsampling<SiLU, Shape<3, 5, 5>>("silu");
-  check_activation_or_upsampling<Hardswish, Shape<3, 5, 5>>("hardswish");
-  check_activation_or_upsampling<LeakyReLU<>, Shape<3, 5, 5>>("leaky_relu");
-  check_activation_or_upsampling<LeakyReLU<std::ratio<1, 5>>, Shape<3, 5, 5>>("leaky_relu_0_2");
-  check_activation_or_upsampling<LeakyReLU<std::ratio<-1, 2>>, Shape<3, 5, 5>>("leaky_relu_negative");
-}
-
-TEST_CASE("Softmax matches nn.Softmax(dim=1) on feature vectors and per pixel on images") {
-  check_activation_or_upsampling<Softmax, Features<10>>("softmax_features");
-  check_activation_or_upsampling<Softmax, Shape<5, 4, 3>>("softmax_pixels");
-}
-
-TEST_CASE("Upsample matches nn.Upsample, nearest and bilinear (align_corners=False)") {
-  check_activation_or_upsampling<Upsample<2>, Shape<3, 4, 5>>("upsample_nearest_2");
-  check_activation_or_upsampling<Upsample<3>, Shape<2, 3, 4>>("upsample_nearest_3");
-  check_activation_or_upsampling<Upsample<2, UpsampleMode::bilinear>, Shape<3, 4, 5>>("upsample_bilinear_2");
-  check_activation_or_upsampling<Upsample<3, UpsampleMode::bilinear>, Shape<2, 5, 3>>("upsample_bilinear_3");
-}
-
-TEST_CASE("ConvTranspose2d matches nn.ConvTranspose2d, output padding and padding beyond K - 1 included") {
-  check_activation_or_upsampling<ConvTranspose2d<4, 3, 3, 2, 1, 1>, Shape<4, 5, 5>>("conv_transpose_k3_s2_p1_op1");
-  check_activation_or_upsampling<ConvTranspose2d<3, 5, 4, 2, 1>, Shape<3, 6, 7>>("conv_transpose_k4_s2_p1");
-  check_activation_or_upsampling<ConvTranspose2d<6, 4, 1>, Shape<6, 4, 4>>("conv_transpose_k1");
-  check_activation_or_upsampling<ConvTranspose2d<3, 4, 3, 1, 0, 0, false>, Shape<3, 5, 5>>("conv_transpose_k3_no_bias");
-  check_activation_or_upsampling<ConvTranspose2d<2, 3, 2, 3, 0, 2>, Shape<2, 4, 3>>("conv_transpose_k2_s3_op2");
-  check_activation_or_upsampling<ConvTranspose2d<2, 3, 3, 2, 2>, Shape<2, 5, 5>>("conv_transpose_k3_s2_p2");
+TEST_CASE("Identity, the activations, Softmax, Upsample and ConvTranspose2d match PyTorch") {
+  test::activation_upsampling_cases(BothModesOnActivationsFile{});
 }
 
 TEST_CASE("ConvTranspose2d's weight is [In, Out, K, K] under PyTorch's names, and its output size is PyTorch's") {

@@ -18,6 +18,12 @@ struct Options {
   std::string labels;
   std::size_t top = 5;
   std::string device = "cpu";
+#if defined(CTNN_WITH_ONEDNN)
+  std::string backend = "onednn";  // on the CPU: oneDNN (fast) or the Eigen reference
+#else
+  std::string backend = "reference";
+#endif
+  std::string precision = "f32";
   int threads = 0;             // 0: the model's default (all cores)
   std::size_t batch_size = 0;  // 0: automatic_batch_size
   int resize = 256;            // ImageNet models: the shorter side before the 224x224 centre crop
@@ -47,7 +53,8 @@ int mobilenet_v2(const Options& options);           // mobilenet_v2.cpp
 int fashion_mnist(const Options& options);          // fashion_mnist.cpp
 
 // --device cuda: throws Failure unless this build has the CUDA backend and a usable device, and
-// says which device runs. Defined in common.cpp.
+// says which device runs; --backend and --precision: throws Failure for a pair this build cannot
+// run. Defined in common.cpp.
 void check_device(const Options& options);
 
 }  // namespace classify

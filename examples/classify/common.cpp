@@ -128,6 +128,15 @@ void refuse_weights(const ctnn::Error& error, const ModelSpec& spec) {
 }
 
 void check_device(const Options& options) {
+  if (options.precision == "int8") fail("--precision int8 is not implemented yet (f32 or bf16)");
+  if (options.device == "cpu" && options.backend == "onednn") {
+#if !defined(CTNN_WITH_ONEDNN)
+    fail("--backend onednn: this ctnn-classify was built without oneDNN; run tools/install-deps and rebuild, "
+         "or use --backend reference");
+#endif
+    return;
+  }
+  if (options.precision != "f32") fail("--precision " + options.precision + " needs --device cpu --backend onednn");
   if (options.device != "cuda") return;
 #if CTNN_CLASSIFY_CUDA
   const ctnn::cuda::DeviceStatus status = ctnn::cuda::device_status();

@@ -21,6 +21,9 @@
 
 #include "classify.hpp"   // classify::Options, Failure, supported_class_counts
 
+#if defined(CTNN_WITH_ONEDNN)
+#include <ctnn/onednn.hpp>   // ctnn::OneDnn models (--backend onednn)
+#endif
 // --device cuda needs the CUDA backend: a build that links ctnn::cuda (which defines CTNN_WITH_CUDA).
 #if defined(CTNN_WITH_CUDA) && CTNN_WITH_CUDA && __has_include(<ctnn/cuda.hpp>)
 #include <ctnn/cuda.hpp>   // ctnn::Cuda models
@@ -104,6 +107,10 @@ int classify_on(const Options& options, const ModelSpec& spec, const std::option
   ctnn::Model<Net, In, float, Device> model;
   load_for_inference(model, weights, spec);
   model.eval();
+  if constexpr (requires { model.set_precision(ctnn::onednn::Precision::bf16); }) {
+    model.set_precision(options.precision == "bf16" ? ctnn::onednn::Precision::bf16 : ctnn::onednn::Precision::f32);
+    if (!model.precision_note().empty()) std::fprintf(stderr, "ctnn-classify: %s\n", model.precision_note().c_str());
+  }
   if constexpr (requires { model.set_threads(1); }) {  // CPU threads; a GPU model has none to set
     if (options.threads > 0) model.set_threads(options.threads);
   }
@@ -143,7 +150,7 @@ int classify_on(const Options& options, const ModelSpec& spec, const std::option
   return failures > 0 ? 1 : 0;
 }
 
-// The classifier on options.device.
+// The classifier on options.device (on the CPU, options.backend).
 template <class Net, ctnn::ShapeType In>
 int classify(const Options& options, const ModelSpec& spec, const std::optional<ctnn::safetensors::Reader>& weights) {
   if (options.device == "cuda") {
@@ -154,6 +161,9 @@ int classify(const Options& options, const ModelSpec& spec, const std::optional<
          "rebuild with the CUDA toolkit and cuDNN installed, or use --device cpu");
 #endif
   }
+#if defined(CTNN_WITH_ONEDNN)
+  if (options.backend == "onednn") return classify_on<Net, In, ctnn::OneDnn>(options, spec, weights);
+#endif
   return classify_on<Net, In, ctnn::Cpu>(options, spec, weights);
 }
 

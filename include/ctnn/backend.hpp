@@ -22,11 +22,14 @@
 //   host_view(which, data, count)       device results as a host span (downloaded once per
 //   results_changed(forward)            pass, where host and device differ)
 //   needs_replan()                      settings the plan depends on have changed
+//   lay_out(ArenaParts) (optional)      where the parts the caller sees lie, and their shapes, for
+//                                       a device whose layout differs from NCHW inside the network
 //   plan(passes)                        runs passes(training) if the device plans its kernels
 //   run_forward(mode, memory, queue)    runs queue(), the whole forward pass (or replays it)
 //   finish_host_call()                  before returning to a caller who passed host spans
 // CPU: ctnn/cpu/backend.hpp. CUDA: ctnn/cuda/backend.hpp.
 
+#include <array>     // std::array
 #include <cstddef>   // std::size_t
 
 #include <ctnn/pass_state.hpp>   // ctnn::max_aux_outputs
@@ -56,6 +59,19 @@ struct PassMemory {
   const T* output = nullptr;
   const T* scratch = nullptr;
   bool operator==(const PassMemory&) const = default;
+};
+
+// The parts of the arena the caller sees, and their per-image shapes (channels, height, width),
+// given to a backend that declares lay_out(const ArenaParts<T>&) before each plan: the oneDNN
+// backend keeps activations in its own layout and converts at these parts only.
+template <class T>
+struct ArenaParts {
+  std::size_t batch = 0;
+  const T* input = nullptr;           // the input copy (nullptr where the images are read in place)
+  const T* output = nullptr;          // the network's output
+  const T* input_gradient = nullptr;  // nullptr unless compute_input_gradient
+  const T* recorded = nullptr;        // nullptr unless a layer is recorded
+  std::array<std::size_t, 3> input_dims{}, output_dims{}, recorded_dims{};
 };
 
 }  // namespace ctnn

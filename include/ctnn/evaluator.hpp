@@ -131,12 +131,19 @@ void forward_layer(Context& ctx, const ForwardArgs<typename Context::scalar>& ar
   evaluator_t<L, typename Context::device, typename Context::scalar>::template forward<In>(ctx, args);
 }
 
+// An evaluator whose forward rewrote the buffer it shares with its input (a view whose device
+// reorders in place: oneDNN's Flatten) declares `static constexpr bool restores_input = true` and
+// gets x and y in backward to put the input's values back for the layers before.
+template <class E>
+concept RestoresInput = requires { requires E::restores_input; };
+
 template <class L, ShapeType In, class Context>
 void backward_layer(Context& ctx, BackwardArgs<typename Context::scalar> args) {
   using Layer = unnamed_t<L>;
-  if constexpr (!Layer::backward_reads_input) args.x = {};
-  if constexpr (!Layer::backward_reads_output) args.y = {};
-  evaluator_t<L, typename Context::device, typename Context::scalar>::template backward<In>(ctx, args);
+  using LayerEvaluator = evaluator_t<L, typename Context::device, typename Context::scalar>;
+  if constexpr (!Layer::backward_reads_input && !RestoresInput<LayerEvaluator>) args.x = {};
+  if constexpr (!Layer::backward_reads_output && !RestoresInput<LayerEvaluator>) args.y = {};
+  LayerEvaluator::template backward<In>(ctx, args);
   // A leaf's parameter gradients are final once its backward has run (see PassState).
   if constexpr (Layer::is_leaf && Layer::parameter_count > 0)
     if (args.params.gradients != nullptr) ctx.gradients_final(args.params.gradients, Layer::parameter_count);
@@ -148,6 +155,9 @@ void backward_layer(Context& ctx, BackwardArgs<typename Context::scalar> args) {
 // ReLU). Sequential asks this trait; a specialisation provides
 //   static constexpr bool available = true;
 //   template <ShapeType In> static void forward(Context&, const ForwardArgs<T>&);  // both layers
+// and, to fuse the training forward too (each layer's backward then runs on its own, reading the
+// saved slot the two share: oneDNN's Conv + ReLU),
+//   static constexpr bool in_training = true;
 // ---------------------------------------------------------------------------------------------
 template <class First, class Second, class Device, class T>
 struct Fusion {

@@ -43,7 +43,7 @@
 #include <type_traits>   // std::type_identity, std::is_void_v
 #include <utility>       // std::move
 
-#include <ctnn/backend.hpp>       // ctnn::Backend, ctnn::HostResult, ctnn::PassMemory
+#include <ctnn/backend.hpp>       // ctnn::Backend, ctnn::HostResult, ctnn::PassMemory, ctnn::ArenaParts
 #include <ctnn/container.hpp>     // ctnn::Container, ctnn::child_t
 #include <ctnn/cpu/backend.hpp>   // ctnn::Backend<Cpu, T>
 #include <ctnn/diagnostics.hpp>   // Layer_has_no_evaluator_for_the_device
@@ -315,6 +315,11 @@ class ModelFrontEnd {
     ctx.recorded_elements = recorded_size;
     ctx.dropout_disabled = dropout_disabled_;
     last_forward_ = Mode::eval;  // saved state no longer matches
+    if constexpr (requires(const ArenaParts<T>& parts) { backend_.lay_out(parts); })
+      backend_.lay_out(ArenaParts<T>{batch, input_, output_, input_gradient_, recorded ? ctx.recorded_output.data : nullptr,
+                                     {In::channels, In::height, In::width},
+                                     {output_shape::channels, output_shape::height, output_shape::width},
+                                     recorded_layer_ ? recorded_layer_->output_dims : std::array<std::size_t, 3>{}});
     backend_.plan([&](bool with_backward) { planning_passes(with_backward && training); });
     ctx.aux_output_count = 0;
     planned_batch_ = batch;

@@ -1,7 +1,8 @@
 #pragma once
 // Test support: the per-layer PyTorch cases of tests/data/reference/layers.safetensors
 // (tools/make_reference_data.py), as (layer type, input shape, case name). The CPU
-// (tests/test_layers_forward.cpp) and the GPU (tests/cuda/test_layers.cpp) run each of them.
+// (tests/test_layers_forward.cpp), the GPU (tests/cuda/test_layers.cpp) and oneDNN
+// (tests/test_onednn.cpp) run each of them.
 //
 // A group calls check.template operator()<Layer, InputShape>("case name") for each case; the case
 // holds "<name>.input", the layer's parameters under "<name>.<PyTorch name>", and "<name>.output",
@@ -78,6 +79,46 @@ void composite_cases(Check&& check) {
   check.template operator()<Inception<16, 4, 3, 5, 2, 3, 2>, Shape<16, 9, 9>>("inception_16");
 }
 
+// Grouped and depthwise convolution, and ReLU6 (MobileNetV2's layers), also in layers.safetensors.
+template <class Check>
+void grouped_conv_cases(Check&& check) {
+  check.template operator()<Conv<4, 6, 3, 1, 1, true, 2>, Shape<4, 9, 9>>("conv_groups2");
+  check.template operator()<Conv<6, 9, 1, 1, 0, true, 3>, Shape<6, 5, 5>>("conv_groups3_k1");
+  check.template operator()<DepthwiseConv<5, 3, 1, 1>, Shape<5, 8, 8>>("conv_depthwise_k3_s1_p1");
+  check.template operator()<DepthwiseConv<4, 3, 2, 1, false>, Shape<4, 9, 9>>("conv_depthwise_k3_s2_p1_no_bias");
+  check.template operator()<DepthwiseConv<3, 5, 3, 2>, Shape<3, 11, 13>>("conv_depthwise_k5_s3_p2");
+  // A channel multiplier of 2: grouped, but not depthwise (the im2col path).
+  check.template operator()<Conv<3, 6, 3, 1, 0, true, 3>, Shape<3, 7, 7>>("conv_depthwise_multiplier2");
+  check.template operator()<ReLU6, Shape<3, 5, 5>>("relu6");
+}
+
+// The cases of tests/data/reference/activations_upsampling.safetensors (not layers.safetensors):
+// the activations, Softmax, Upsample and ConvTranspose2d.
+template <class Check>
+void activation_upsampling_cases(Check&& check) {
+  check.template operator()<Identity, Shape<3, 4, 4>>("identity");
+  check.template operator()<Sigmoid, Shape<3, 5, 5>>("sigmoid");
+  check.template operator()<Tanh, Shape<3, 5, 5>>("tanh");
+  check.template operator()<SiLU, Shape<3, 5, 5>>("silu");
+  check.template operator()<Hardswish, Shape<3, 5, 5>>("hardswish");
+  check.template operator()<LeakyReLU<>, Shape<3, 5, 5>>("leaky_relu");
+  check.template operator()<LeakyReLU<std::ratio<1, 5>>, Shape<3, 5, 5>>("leaky_relu_0_2");
+  check.template operator()<LeakyReLU<std::ratio<-1, 2>>, Shape<3, 5, 5>>("leaky_relu_negative");
+  check.template operator()<Softmax, Features<10>>("softmax_features");
+  check.template operator()<Softmax, Shape<5, 4, 3>>("softmax_pixels");
+  check.template operator()<Upsample<2>, Shape<3, 4, 5>>("upsample_nearest_2");
+  check.template operator()<Upsample<3>, Shape<2, 3, 4>>("upsample_nearest_3");
+  check.template operator()<Upsample<2, UpsampleMode::bilinear>, Shape<3, 4, 5>>("upsample_bilinear_2");
+  check.template operator()<Upsample<3, UpsampleMode::bilinear>, Shape<2, 5, 3>>("upsample_bilinear_3");
+  check.template operator()<ConvTranspose2d<4, 3, 3, 2, 1, 1>, Shape<4, 5, 5>>("conv_transpose_k3_s2_p1_op1");
+  check.template operator()<ConvTranspose2d<3, 5, 4, 2, 1>, Shape<3, 6, 7>>("conv_transpose_k4_s2_p1");
+  check.template operator()<ConvTranspose2d<6, 4, 1>, Shape<6, 4, 4>>("conv_transpose_k1");
+  check.template operator()<ConvTranspose2d<3, 4, 3, 1, 0, 0, false>, Shape<3, 5, 5>>("conv_transpose_k3_no_bias");
+  check.template operator()<ConvTranspose2d<2, 3, 2, 3, 0, 2>, Shape<2, 4, 3>>("conv_transpose_k2_s3_op2");
+  check.template operator()<ConvTranspose2d<2, 3, 3, 2, 2>, Shape<2, 5, 5>>("conv_transpose_k3_s2_p2");
+}
+
+// Every case of layers.safetensors above except grouped_conv_cases (the GPU test runs those on its own).
 template <class Check>
 void all_layer_cases(Check&& check) {
   conv_cases(check);

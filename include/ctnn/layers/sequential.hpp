@@ -15,7 +15,8 @@
 //     a layer still works in place when neither it nor the layers sharing the buffer need the
 //     overwritten values in backward (Conv then ReLU: Conv's backward reads its input only).
 // Where a device fuses two layers (Fusion, ctnn/evaluator.hpp) and the second runs in place on
-// the first's output, evaluation runs them as one call.
+// the first's output, evaluation runs them as one call; training too where the device says so
+// and the two share one saved slot.
 
 #include <algorithm>     // std::max
 #include <array>         // std::array
@@ -274,14 +275,21 @@ struct Evaluator<Sequential<L...>, Device, T> {
   using Place = detail::Place;
   static constexpr std::size_t n = sizeof...(L);
 
-  // Does the device compute layers I and I + 1 in one call in evaluation mode? Only where I + 1
-  // runs in place on I's output.
-  template <std::size_t I>
+  // Does the device compute layers I and I + 1 in one call in `mode`? Only where I + 1 runs in
+  // place on I's output; in training only where the device says so (Fusion::in_training) and
+  // the two share one saved slot (the second may overwrite the first's output).
+  template <std::size_t I, Mode M>
   static constexpr bool fuses_with_next() {
-    if constexpr (I + 1 < n && Seq::eval_places[I + 1 < n ? I + 1 : I] == Seq::eval_places[I])
-      return Fusion<unnamed_t<child_t<Seq, I>>, unnamed_t<child_t<Seq, I + 1>>, Device, T>::available;
-    else
+    constexpr std::size_t next = I + 1 < n ? I + 1 : I;
+    constexpr auto& places = M == Mode::train ? Seq::train_places : Seq::eval_places;
+    if constexpr (I + 1 < n && places[next] == places[I] && (M == Mode::eval || Seq::may_overwrite_input(next, M))) {
+      using F = Fusion<unnamed_t<child_t<Seq, I>>, unnamed_t<child_t<Seq, next>>, Device, T>;
+      if constexpr (M == Mode::eval) return F::available;
+      else if constexpr (requires { F::in_training; }) return F::available && F::in_training;
+      else return false;
+    } else {
       return false;  // (the trait is not even named: fewer instantiations)
+    }
   }
 
   template <ShapeType In, class Context>
@@ -315,9 +323,10 @@ struct Evaluator<Sequential<L...>, Device, T> {
             ctx.node = node;
             if (done_with_previous) {
               done_with_previous = false;
-            } else if constexpr (fuses_with_next<I>()) {
+            } else if constexpr (fuses_with_next<I, Mode::eval>() || fuses_with_next<I, Mode::train>()) {
               // Not when layer I's own output is to be recorded: the fused call never holds it.
-              if (!training && ctx.recorded_node != node + Child::node_count - 1) {
+              const bool fuse = training ? fuses_with_next<I, Mode::train>() : fuses_with_next<I, Mode::eval>();
+              if (fuse && ctx.recorded_node != node + Child::node_count - 1) {
                 using Next = child_t<Seq, (I + 1 < n ? I + 1 : I)>;
                 Fusion<unnamed_t<Child>, unnamed_t<Next>, Device, T>::template forward<ChildIn>(ctx, args);
                 done_with_previous = true;

@@ -1,0 +1,156 @@
+#pragma once
+// Concat on the oneDNN device. In NCHW a channel slice of each image is contiguous, and the
+// generic Concat hands each branch its slice to write. In the device layout (NHWC) a slice is
+// strided, and oneDNN's convolutions write only dense tensors (their implementations for a
+// strided destination are the reference ones, measured: docs/benchmarks.md). So each branch
+// writes a dense tensor on the context's staging stack, and one reorder puts it into its channel
+// sub-memory of the output: per pixel, one contiguous run of the branch's channels
+// (copy_channels; oneDNN's generic strided reorder was measured slower). Backward reorders each
+// branch's slice of dy (and of y, where the branch reads its output) into dense staging.
+// Where the output is the model's own (plain NCHW), the generic slicing applies unchanged.
+
+#include <algorithm>   // std::max
+#include <array>       // std::array
+#include <cstddef>     // std::size_t, std::byte, std::ptrdiff_t
+#include <cstring>     // std::memcpy
+#include <memory>      // std::make_unique
+
+#include <ctnn/container.hpp>          // ctnn::child_t, ctnn::backward_branches
+#include <ctnn/evaluator.hpp>          // ctnn::Evaluator, ctnn::forward_layer
+#include <ctnn/layers/concat.hpp>      // ctnn::Concat
+#include <ctnn/onednn/context.hpp>     // ctnn::onednn::Context
+#include <ctnn/onednn/operand.hpp>     // ctnn::onednn::Reorder
+#include <ctnn/pass_state.hpp>         // ctnn::record_if
+
+namespace ctnn {
+
+namespace onednn {
+// Copies N images of `pixels` pixels, `channels` values each, between a dense tensor and channels
+// [offset, offset + channels) of a tensor of `total` channels per pixel (into the slice, or out of
+// it), in the precision's type.
+template <class T>
+void copy_channels(const Context<T>& ctx, const void* from, void* to, std::size_t pixels, std::size_t channels,
+                   std::size_t total, std::size_t offset, bool into_slice) {
+  if (ctx.planning) return;
+  const std::size_t size = ctx.activation_bytes();
+  const auto* src = static_cast<const std::byte*>(from);
+  auto* dst = static_cast<std::byte*>(to);
+  const auto count = static_cast<std::ptrdiff_t>(ctx.batch * pixels);
+#pragma omp parallel for schedule(static) num_threads(ctx.threads) if (count * channels > 32768)
+  for (std::ptrdiff_t p = 0; p < count; ++p) {
+    const auto i = static_cast<std::size_t>(p);
+    const std::size_t dense = i * channels * size, slice = (i * total + offset) * size;
+    if (into_slice)
+      std::memcpy(dst + slice, src + dense, channels * size);
+    else
+      std::memcpy(dst + dense, src + slice, channels * size);
+  }
+}
+
+template <std::size_t Branches>
+struct ConcatPlan : Plan {
+  std::array<Reorder, Branches> dy_from_slice, y_from_slice;  // backward
+};
+
+// Branch i's channels [offset, offset + channels) of the N images in `slot` (C channels in all).
+template <class T>
+memory::desc channel_slice(const Context<T>& ctx, ConstSlot<T> slot, Dims whole, std::size_t offset, std::size_t channels) {
+  const memory::desc md = ctx.tensor(slot, whole).md;
+  const auto n = static_cast<memory::dim>(ctx.batch);
+  if (whole.plane() == 1)
+    return md.submemory_desc({n, static_cast<memory::dim>(channels)}, {0, static_cast<memory::dim>(offset)});
+  return md.submemory_desc({n, static_cast<memory::dim>(channels), static_cast<memory::dim>(whole.height),
+                            static_cast<memory::dim>(whole.width)},
+                           {0, static_cast<memory::dim>(offset), 0, 0});
+}
+}  // namespace onednn
+
+template <class... B, class T>
+struct Evaluator<Concat<B...>, OneDnn, T> {
+  using Block = Concat<B...>;
+  static constexpr std::size_t n = sizeof...(B);
+
+  template <ShapeType In>
+  static constexpr std::size_t largest_branch = std::max({output_shape_t<B, In>::size...});
+  template <ShapeType In>
+  static constexpr std::array<std::size_t, n> channel_offsets =
+      detail::exclusive_prefix_sums<n>({output_shape_t<B, In>::channels...});
+
+  template <ShapeType In>
+  static void forward(onednn::Context<T>& ctx, const ForwardArgs<T>& a) {
+    using P = typename Block::template plan<In>;
+    using Out = output_shape_t<Block, In>;
+    const bool plain = ctx.is_plain(a.y.data);
+    const std::size_t bytes = ctx.batch * largest_branch<In> * sizeof(T);
+    T* staging = plain ? nullptr : reinterpret_cast<T*>(ctx.push_concat(bytes));
+    const std::size_t first_node = ctx.node;
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (
+          [&] {
+            using Branch = child_t<Block, I>;
+            using BranchOut = output_shape_t<Branch, In>;
+            const std::size_t node = first_node + Block::node_offsets[I];
+            ctx.node = node;
+            const Slot<T> out = plain ? a.y.slice(P::slice_offsets[I]) : Slot<T>{staging, BranchOut::size};
+            forward_layer<Branch, In>(ctx, {a.params.advance(Block::parameter_offsets[I], Block::buffer_offsets[I]), a.x,
+                                            out, a.saved + ctx.batch * P::saved_offsets[I], a.scratch});
+            if constexpr (!Branch::records_own_output) record_if(ctx, node + Branch::node_count - 1, out, BranchOut::size);
+            if (!plain)
+              onednn::copy_channels(ctx, staging, a.y.data, Out::height * Out::width, BranchOut::channels, Out::channels,
+                                    channel_offsets<In>[I], true);
+          }(),
+          ...);
+    }(std::make_index_sequence<n>{});
+    if (!plain) ctx.pop_concat(bytes);
+  }
+
+  template <ShapeType In>
+  static void backward(onednn::Context<T>& ctx, const BackwardArgs<T>& a) {
+    using P = typename Block::template plan<In>;
+    using Out = output_shape_t<Block, In>;
+    const bool plain = ctx.is_plain(a.dy.data);
+    const bool y_plain = !a.y || ctx.is_plain(a.y.data);
+    const std::size_t bytes = ctx.batch * largest_branch<In> * sizeof(T);
+    auto& p = ctx.template plan<onednn::ConcatPlan<n>>(onednn::Direction::backward, [&] {
+      auto plan = std::make_unique<onednn::ConcatPlan<n>>();
+      [&]<std::size_t... I>(std::index_sequence<I...>) {
+        (
+            [&] {
+              using BranchOut = output_shape_t<B, In>;
+              const onednn::memory::desc dense = ctx.device_md(onednn::dims_of<BranchOut>, BranchOut::size);
+              if (!plain)
+                plan->dy_from_slice[I].make(ctx, onednn::channel_slice(ctx, a.dy, onednn::dims_of<Out>, channel_offsets<In>[I], BranchOut::channels), dense);
+              if (!y_plain && B::backward_reads_output)
+                plan->y_from_slice[I].make(ctx, onednn::channel_slice(ctx, ConstSlot<T>(a.y), onednn::dims_of<Out>, channel_offsets<In>[I], BranchOut::channels), dense);
+            }(),
+            ...);
+      }(std::make_index_sequence<n>{});
+      return plan;
+    });
+    T* staging = reinterpret_cast<T*>(ctx.push_concat(2 * ctx.round_up(bytes)));
+    backward_branches<Block, In>(ctx, a, [&](std::size_t i) {
+      BackwardArgs<T> args{.y = a.y.slice(P::slice_offsets[i]),
+                           .dy = a.dy.slice(P::slice_offsets[i]),
+                           .saved = a.saved + ctx.batch * P::saved_offsets[i],
+                           .scratch = a.scratch};
+      const std::size_t size = [&] {
+        std::size_t s = 0;
+        [&]<std::size_t... I>(std::index_sequence<I...>) { ((s = I == i ? output_shape_t<B, In>::size : s), ...); }(std::make_index_sequence<n>{});
+        return s;
+      }();
+      if (!plain) {
+        p.dy_from_slice[i].run(ctx, a.dy.data, staging);
+        args.dy = {staging, size};
+      }
+      if (!y_plain && p.y_from_slice[i].src) {
+        T* y = reinterpret_cast<T*>(reinterpret_cast<std::byte*>(staging) + ctx.round_up(bytes));
+        p.y_from_slice[i].run(ctx, a.y.data, y);
+        args.y = {y, size};
+      }
+      return args;
+    });
+    ctx.pop_concat(2 * ctx.round_up(bytes));
+  }
+};
+
+}  // namespace ctnn

@@ -1,0 +1,331 @@
+#pragma once
+// ctnn::onednn::Context<T>: what the oneDNN evaluators share during a pass. It is a CPU context
+// (ctnn/cpu/context.hpp: the pass state, threads, per-thread workspace, GEMM buffers, dropout
+// generator), so a layer oneDNN has no primitive for runs its Eigen evaluator on it
+// (ctnn/onednn/fallback.hpp), and adds:
+//
+//   - the oneDNN engine and stream, and the precision activations are kept in;
+//   - the plans: per layer (its walk position) and direction, the primitives, memory descriptors
+//     and packed weights made once while planning (Model::prepare) for a batch size and mode;
+//   - the device memory: one scratchpad for every primitive (they run one after another), the
+//     staging buffers of the model's boundary and of Concat, sized while planning and allocated
+//     once by the backend;
+//   - the boundary: the buffers the caller sees (images, output, recorded layer, gradients),
+//     which hold plain NCHW f32.
+//
+// The device layout. Inside the network every activation of shape (C, H, W) is channels-last
+// (NHWC) in the precision's type, its N images packed back to back from slot.data: image n
+// starts C*H*W values of that type after image n - 1, one pixel's C channels side by side. The
+// slot's image stride (the plan's, often a larger buffer's) only bounds the room: oneDNN's fast
+// kernels take dense tensors alone. This is the layout oneDNN's
+// AVX-512 and AMX convolutions prefer (docs/benchmarks.md); a 1x1 image (features) is the same in
+// both layouts. bf16 values fill the first half of the bytes the plan gives a slot. Data crosses
+// into and out of the device layout only at the boundary, by a reorder.
+//
+// Planning. Model::prepare runs the network once with `planning` set: leaves make their plans
+// and state the memory they need, nothing is computed. Evaluators compute only through the
+// context (run, copy_images), which do nothing while planning.
+
+#include <array>         // std::array
+#include <cstddef>       // std::size_t, std::byte
+#include <cstdint>       // std::uint16_t, std::uint32_t, std::uint64_t
+#include <cstring>       // std::memcpy
+#include <memory>        // std::unique_ptr
+#include <type_traits>   // std::is_base_of_v
+#include <utility>       // std::pair
+#include <vector>        // std::vector
+
+#include <dnnl.hpp>   // dnnl::engine, dnnl::stream, dnnl::memory, dnnl::primitive
+
+#include <ctnn/cpu/context.hpp>      // ctnn::cpu::Context, parallel_over_images
+#include <ctnn/error.hpp>            // ctnn::Error
+#include <ctnn/evaluator.hpp>        // ctnn::Slot
+#include <ctnn/onednn/device.hpp>    // ctnn::OneDnn, Precision, check_status
+#include <ctnn/pass_state.hpp>       // ctnn::max_aux_outputs
+#include <ctnn/shape.hpp>            // ctnn::ShapeType
+
+namespace ctnn::onednn {
+
+using dnnl::memory;
+
+// One image's shape as numbers.
+struct Dims {
+  std::size_t channels = 0, height = 0, width = 0;
+  constexpr std::size_t size() const { return channels * height * width; }
+  constexpr std::size_t plane() const { return height * width; }
+  bool operator==(const Dims&) const = default;
+};
+template <ShapeType S>
+inline constexpr Dims dims_of{S::channels, S::height, S::width};
+
+// The buffers the caller sees: plain NCHW f32.
+enum class Boundary : std::size_t { input, output, recorded, output_gradient, input_gradient, aux_gradient0 };
+inline constexpr std::size_t boundary_count = 5 + max_aux_outputs;
+
+struct PlainRange {
+  const std::byte* begin = nullptr;
+  const std::byte* end = nullptr;
+  Dims dims{};
+  bool contains(const void* p) const {
+    const auto* b = static_cast<const std::byte*>(p);
+    return begin != nullptr && b >= begin && b < end;
+  }
+};
+
+// How a tensor lies in memory: its descriptor (N images), where it starts, and whether it is
+// the boundary's plain NCHW f32 rather than the device layout.
+struct Tensor {
+  memory::desc md;
+  void* data = nullptr;
+  bool plain = false;
+};
+
+// A layer's plan for one direction; evaluators derive their own.
+struct Plan {
+  virtual ~Plan() = default;
+  const void* kind = nullptr;  // which plan type made it (checked when it is looked up)
+};
+template <class P>
+inline constexpr char plan_kind = 0;
+enum class Direction : std::size_t { forward, backward };
+
+// bfloat16 as oneDNN stores it: the upper half of a float, rounded to nearest even.
+inline std::uint16_t to_bf16(float value) {
+  std::uint32_t bits = 0;
+  std::memcpy(&bits, &value, sizeof bits);
+  if ((bits & 0x7f800000u) == 0x7f800000u && (bits & 0x007fffffu) != 0) return static_cast<std::uint16_t>((bits >> 16) | 0x40u);  // NaN stays NaN
+  bits += 0x7fffu + ((bits >> 16) & 1u);
+  return static_cast<std::uint16_t>(bits >> 16);
+}
+inline float from_bf16(std::uint16_t value) {
+  const std::uint32_t bits = static_cast<std::uint32_t>(value) << 16;
+  float result = 0;
+  std::memcpy(&result, &bits, sizeof result);
+  return result;
+}
+
+template <class T>
+struct Context : cpu::Context<T> {
+  static_assert(std::is_same_v<T, float>, "the oneDNN backend computes with float parameters (Model<Net, In, float, OneDnn>)");
+  using device = OneDnn;
+  using scalar = T;
+
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  dnnl::stream stream{engine};
+  Precision precision = Precision::f32;
+
+  // ---- planning ------------------------------------------------------------------------------
+  // Plans are kept in the order the planning pass asks for them: a pass of the same batch, mode
+  // and settings asks for them in the same order (the front end plans again when any changes).
+  bool planning = false;
+  std::array<std::vector<std::unique_ptr<Plan>>, 2> plans;
+  std::array<std::size_t, 2> next_plan{};
+
+  // The next plan of `direction`, made by make() while planning.
+  template <class P, class Make>
+  P& plan(Direction direction, Make&& make) {
+    const auto d = static_cast<std::size_t>(direction);
+    auto& list = plans[d];
+    const std::size_t index = next_plan[d]++;
+    if (planning) {
+      std::unique_ptr<Plan> made = make();
+      made->kind = &plan_kind<P>;
+      list.push_back(std::move(made));
+    } else if (index >= list.size() || list[index]->kind != &plan_kind<P>) {
+      throw Error("oneDNN backend", "a pass asks for other layers than the one planned (plan " + std::to_string(index) + ")");
+    }
+    return static_cast<P&>(*list[index]);
+  }
+  void begin_pass(Direction direction) {
+    next_plan[static_cast<std::size_t>(direction)] = 0;
+    concat_top = 0;
+  }
+  void forget_plans() {
+    for (auto& list : plans) list.clear();
+    next_plan = {};
+    scratchpad_bytes = staging_bytes = parameter_staging_bytes = concat_bytes = concat_top = 0;
+  }
+
+  // ---- the device memory, stated while planning --------------------------------------------
+  std::size_t scratchpad_bytes = 0;         // the largest primitive scratchpad
+  std::size_t staging_bytes = 0;            // each of the four staging buffers of a layer's operands
+  std::size_t parameter_staging_bytes = 0;  // a layer's parameter-sized temporaries (weight gradients)
+  std::size_t concat_bytes = 0;             // Concat's staging stack, at its deepest
+  std::size_t concat_top = 0;               // the stack's top during a pass
+  std::byte* memory_base = nullptr;         // [scratchpad][staging 0..3][parameter staging][concat stack]
+  static constexpr std::size_t staging_count = 4;
+
+  static constexpr std::size_t round_up(std::size_t bytes) { return (bytes + 63) / 64 * 64; }
+  void need_scratchpad(const memory::desc& md) { scratchpad_bytes = std::max(scratchpad_bytes, round_up(md.get_size())); }
+  void need_staging(std::size_t bytes) { staging_bytes = std::max(staging_bytes, round_up(bytes)); }
+  void need_parameter_staging(std::size_t bytes) { parameter_staging_bytes = std::max(parameter_staging_bytes, round_up(bytes)); }
+  std::size_t memory_bytes() const {
+    return scratchpad_bytes + staging_count * staging_bytes + parameter_staging_bytes + concat_bytes;
+  }
+  void* scratchpad() const { return memory_base; }
+  // Staging buffer i (0: a layer's input, 1: its output; backward: x, y, dy, dx).
+  void* staging(std::size_t i) const { return memory_base + scratchpad_bytes + i * staging_bytes; }
+  // Weight and bias gradients in the primitive's layout, before they reach the gradient buffer.
+  std::byte* parameter_staging() const { return memory_base + scratchpad_bytes + staging_count * staging_bytes; }
+  // Concat stages its branches' outputs on a stack (a branch may hold a Concat of its own).
+  std::byte* push_concat(std::size_t bytes) {
+    std::byte* at = memory_base ? parameter_staging() + parameter_staging_bytes + concat_top : nullptr;
+    concat_top += round_up(bytes);
+    if (planning) concat_bytes = std::max(concat_bytes, concat_top);
+    return at;
+  }
+  void pop_concat(std::size_t bytes) { concat_top -= round_up(bytes); }
+
+  // ---- packed weights --------------------------------------------------------------------------
+  // Counts host writes to the parameters and buffers (Backend's arrays); a plan packs its weights
+  // again when it differs from the count it packed at.
+  std::uint64_t parameter_version = 0;
+
+  // ---- layouts ---------------------------------------------------------------------------------
+  std::array<PlainRange, boundary_count> boundary{};
+  void set_boundary(Boundary which, const void* data, std::size_t images, std::size_t image_stride, Dims dims) {
+    const auto* begin = static_cast<const std::byte*>(data);
+    boundary[static_cast<std::size_t>(which)] =
+        data ? PlainRange{begin, begin + images * image_stride * sizeof(T), dims} : PlainRange{};
+  }
+  const PlainRange* plain_range(const void* p) const {
+    for (const PlainRange& r : boundary)
+      if (r.contains(p)) return &r;
+    return nullptr;
+  }
+  bool is_plain(const void* p) const { return plain_range(p) != nullptr; }
+
+  memory::data_type activation_type() const {
+    return precision == Precision::bf16 ? memory::data_type::bf16 : memory::data_type::f32;
+  }
+  std::size_t activation_bytes() const { return precision == Precision::bf16 ? 2 : 4; }
+
+  // N images of `d` in the device layout (dense: `image_stride` is the room per image).
+  memory::desc device_md(Dims d, std::size_t image_stride = 0) const {
+    image_stride = d.size();
+    const auto n = static_cast<memory::dim>(this->batch), c = static_cast<memory::dim>(d.channels),
+               h = static_cast<memory::dim>(d.height), w = static_cast<memory::dim>(d.width);
+    const auto s = static_cast<memory::dim>(image_stride);
+    if (d.plane() == 1) return memory::desc({n, c}, activation_type(), memory::dims{s, 1});
+    return memory::desc({n, c, h, w}, activation_type(), memory::dims{s, 1, w * c, c});
+  }
+  memory::desc plain_md(Dims d, std::size_t image_stride) const {
+    const auto n = static_cast<memory::dim>(this->batch), c = static_cast<memory::dim>(d.channels),
+               h = static_cast<memory::dim>(d.height), w = static_cast<memory::dim>(d.width);
+    const auto s = static_cast<memory::dim>(image_stride);
+    if (d.plane() == 1) return memory::desc({n, c}, memory::data_type::f32, memory::dims{s, 1});
+    return memory::desc({n, c, h, w}, memory::data_type::f32, memory::dims{s, h * w, w, 1});
+  }
+  // How the tensor of shape `d` in `slot` lies.
+  Tensor tensor(ConstSlot<T> slot, Dims d) const {
+    const bool plain = is_plain(slot.data);
+    return {plain ? plain_md(d, slot.image_stride) : device_md(d, slot.image_stride), const_cast<T*>(slot.data), plain};
+  }
+
+  // ---- running ---------------------------------------------------------------------------------
+  // Executes `p` with (argument, memory) pairs; nothing while planning. The C API takes the
+  // arguments as an array: no container is built per call.
+  void run(const dnnl::primitive& p, std::initializer_list<std::pair<int, const memory*>> args) const {
+    if (planning) return;
+    std::array<dnnl_exec_arg_t, 12> list{};
+    std::size_t n = 0;
+    for (const auto& [arg, mem] : args)
+      if (mem != nullptr && *mem) list[n++] = {arg, mem->get()};
+    check_status(dnnl_primitive_execute(p.get(), stream.get(), static_cast<int>(n), list.data()), "primitive execution");
+  }
+};
+
+// A memory object without a buffer of its own; its handle is set before each execution.
+inline memory unbound(const memory::desc& md, const dnnl::engine& engine) {
+  return memory(md, engine, DNNL_MEMORY_NONE);
+}
+inline void bind(const memory& m, const void* data) {
+  if (m) check_status(dnnl_memory_set_data_handle(m.get(), const_cast<void*>(data)), "memory binding");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Copies between slots, as the composites ask (views, Dropout's pass-through, Sum, recording):
+// in the device layout a copy moves the precision's values; across the boundary it converts
+// between the device layout and plain NCHW f32, with the plain side's shape.
+// ---------------------------------------------------------------------------------------------
+namespace detail {
+template <class Src, class Dst>
+void copy_values(const Src* s, Dst* d, std::size_t begin, std::size_t end, bool accumulate) {
+  auto load = [](auto v) -> float {
+    if constexpr (std::is_same_v<decltype(v), std::uint16_t>) return from_bf16(v); else return v;
+  };
+  auto store = [](float v) -> Dst {
+    if constexpr (std::is_same_v<Dst, std::uint16_t>) return to_bf16(v); else return v;
+  };
+  for (std::size_t i = begin; i < end; ++i) d[i] = store(accumulate ? load(d[i]) + load(s[i]) : load(s[i]));
+}
+// Element i of a plain NCHW image at its place in the NHWC image.
+inline std::size_t channels_last_index(std::size_t i, Dims d) {
+  const std::size_t c = i / d.plane(), p = i % d.plane();
+  return p * d.channels + c;
+}
+}  // namespace detail
+
+template <class T>
+void copy_images(const Context<T>& ctx, ConstSlot<T> src, Slot<T> dst, std::size_t elements, bool accumulate) {
+  if (ctx.planning || ctx.batch == 0 || elements == 0) return;
+  const PlainRange* src_plain = ctx.plain_range(src.data);
+  const PlainRange* dst_plain = ctx.plain_range(dst.data);
+  const bool bf16 = ctx.precision == Precision::bf16;
+  if (src_plain && dst_plain) {
+    cpu::copy_images(static_cast<const cpu::Context<T>&>(ctx), src, dst, elements, accumulate);
+    return;
+  }
+  if (!src_plain && !dst_plain) {
+    if (!bf16) {  // images packed in the device layout
+      cpu::copy_images(static_cast<const cpu::Context<T>&>(ctx), ConstSlot<T>{src.data, elements},
+                       Slot<T>{dst.data, elements}, elements, accumulate);
+      return;
+    }
+    cpu::parallel_over_images(ctx, elements, [&](std::size_t n, std::size_t begin, std::size_t end) {
+      const auto* s = reinterpret_cast<const std::uint16_t*>(src.data) + n * elements;
+      auto* d = reinterpret_cast<std::uint16_t*>(dst.data) + n * elements;
+      if (!accumulate) {
+        if (s != d) std::memcpy(d + begin, s + begin, (end - begin) * sizeof(std::uint16_t));
+      } else {
+        detail::copy_values(s, d, begin, end, true);
+      }
+    });
+    return;
+  }
+  // Across the boundary: the plain side says the shape.
+  const Dims d = (src_plain ? src_plain : dst_plain)->dims;
+  if (d.size() != elements) throw Error("oneDNN backend", "a copy across the model's boundary does not match its shape");
+  convert_images(ctx, src, src_plain != nullptr, dst, dst_plain != nullptr, d, accumulate);
+}
+
+// Copies N images of shape d between a plain NCHW f32 side and the device layout (or two plain
+// sides), adding to dst when asked.
+template <class T>
+void convert_images(const Context<T>& ctx, ConstSlot<T> src, bool src_plain, Slot<T> dst, bool dst_plain, Dims d,
+                    bool accumulate) {
+  const bool bf16 = ctx.precision == Precision::bf16;
+  cpu::parallel_over_images(ctx, d.size(), [&](std::size_t n, std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) {
+      const std::size_t device_index = detail::channels_last_index(i, d);
+      const std::size_t si = src_plain ? i : device_index, di = dst_plain ? i : device_index;
+      float value = 0;
+      // The device side's images are packed (d.size() apart), the plain side's at its stride.
+      const std::size_t packed = n * d.size();
+      if (src_plain) value = src.image(n)[si];
+      else value = bf16 ? from_bf16(reinterpret_cast<const std::uint16_t*>(src.data)[packed + si]) : src.data[packed + si];
+      if (dst_plain) {
+        float& out = dst.image(n)[di];
+        out = accumulate ? out + value : value;
+      } else if (bf16) {
+        std::uint16_t& out = reinterpret_cast<std::uint16_t*>(dst.data)[packed + di];
+        out = to_bf16(accumulate ? from_bf16(out) + value : value);
+      } else {
+        float& out = dst.data[packed + di];
+        out = accumulate ? out + value : value;
+      }
+    }
+  });
+}
+
+}  // namespace ctnn::onednn

@@ -1,0 +1,74 @@
+#pragma once
+// The oneDNN device: its tag, the precisions it computes in, what the processor offers, and how
+// a oneDNN failure becomes a ctnn::Error.
+//
+//   ctnn::Model<Net, In, float, ctnn::OneDnn> model;     // f32, the fastest kernels oneDNN has here
+//   model.set_precision(ctnn::onednn::Precision::bf16);  // bf16 activations and weights where the
+//                                                        // processor has AVX512-BF16 or AMX
+//
+// oneDNN is the CPU twin of cuDNN (the library PyTorch, OpenVINO and TensorFlow run on): it picks
+// kernels for the instruction set found at run time (AVX2, AVX-512, AMX); ONEDNN_MAX_CPU_ISA=AVX2
+// limits it, as the AVX2 ctest does.
+
+#include <string>   // std::string
+
+#include <dnnl.hpp>   // dnnl::get_effective_cpu_isa, dnnl::error
+
+#include <ctnn/error.hpp>   // ctnn::Error
+
+namespace ctnn {
+
+// The device tag of the oneDNN backend (<ctnn/onednn.hpp>).
+struct OneDnn {
+  static constexpr const char* name = "OneDnn";
+};
+
+namespace onednn {
+
+// What a model computes in. Parameters stay f32 (master weights) in every precision.
+//   f32   activations and weights in f32: the Eigen reference's numbers within rounding
+//   bf16  activations and packed weights in bfloat16, accumulation in f32 (AMX, AVX512-BF16)
+enum class Precision { f32, bf16 };
+
+inline const char* precision_name(Precision p) { return p == Precision::bf16 ? "bf16" : "f32"; }
+
+// Whether this processor (as oneDNN sees it, ONEDNN_MAX_CPU_ISA included) computes in bf16.
+inline bool has_bf16() {
+  const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+  const auto bf16 = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);
+  return (isa & bf16) == bf16;
+}
+// Whether oneDNN uses AMX tiles here (bf16 and int8 matrix units).
+inline bool has_amx() {
+  const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+  const auto amx = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_amx);
+  return (isa & amx) == amx;
+}
+// The instruction set oneDNN dispatches to, in words.
+inline std::string isa_name() {
+  if (has_amx()) return "AVX-512 with AMX";
+  if (has_bf16()) return "AVX-512 with BF16";
+  const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+  if ((isa & static_cast<unsigned>(dnnl::cpu_isa::avx512_core)) == static_cast<unsigned>(dnnl::cpu_isa::avx512_core))
+    return "AVX-512";
+  if ((isa & static_cast<unsigned>(dnnl::cpu_isa::avx2)) == static_cast<unsigned>(dnnl::cpu_isa::avx2)) return "AVX2";
+  return "SSE4.1 or older";
+}
+
+// Runs `call` (oneDNN's C++ API) and turns its dnnl::error into a ctnn::Error naming `what`.
+template <class Call>
+decltype(auto) checked(const char* what, Call&& call) {
+  try {
+    return call();
+  } catch (const dnnl::error& e) {
+    throw Error(std::string("oneDNN ") + what, e.what());
+  }
+}
+
+inline void check_status(dnnl_status_t status, const char* what) {
+  if (status != dnnl_success)
+    throw Error(std::string("oneDNN ") + what, "failed with status " + std::to_string(static_cast<int>(status)));
+}
+
+}  // namespace onednn
+}  // namespace ctnn

@@ -1,0 +1,332 @@
+#pragma once
+// Element-wise layers and views on the oneDNN device.
+//
+//   ReLU        eltwise_forward (in place where the plan says); backward: the Eigen evaluator's
+//   BatchNorm   evaluation: batch_normalization_forward with the running statistics, in place,
+//               with a following ReLU fused; training: the Eigen evaluator's (batch statistics)
+//   Flatten     a view in NCHW; in the device layout an image of more than one pixel is
+//               reordered into NCHW order first, so features follow PyTorch's flatten, and
+//               back in backward for the layer before
+
+#include <cstddef>   // std::size_t
+#include <memory>    // std::make_unique
+
+#include <dnnl.hpp>   // dnnl::eltwise_forward, dnnl::batch_normalization_forward
+
+#include <ctnn/evaluator.hpp>            // ctnn::Evaluator, ctnn::Fusion, ctnn::ViewEvaluator
+#include <ctnn/layers/batch_norm.hpp>    // ctnn::BatchNorm
+#include <ctnn/layers/flatten.hpp>       // ctnn::Flatten
+#include <ctnn/layers/relu.hpp>          // ctnn::ReLU
+#include <ctnn/onednn/fallback.hpp>      // ctnn::onednn::Kernel
+#include <ctnn/onednn/operand.hpp>       // Operand
+
+namespace ctnn {
+namespace onednn {
+
+struct EltwiseForwardPlan : Plan {
+  Operand src, dst;
+  memory scratchpad;
+  dnnl::eltwise_forward primitive;
+};
+
+// ReLU computed so that backward needs only its output (as ctnn's ReLU: backward_reads_output).
+template <class T>
+dnnl::eltwise_forward::primitive_desc relu_forward(const Context<T>& ctx, const memory::desc& src, const memory::desc& dst) {
+  const auto prop = ctx.mode == Mode::train ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
+  return checked("eltwise", [&] {
+    return dnnl::eltwise_forward::primitive_desc(ctx.engine, prop, dnnl::algorithm::eltwise_relu_use_dst_for_bwd, src,
+                                                 dst, 0.f, 0.f, user_scratchpad());
+  });
+}
+
+struct EltwiseBackwardPlan : Plan {
+  Operand dst, diff_dst, diff_src;
+  memory scratchpad;
+  dnnl::eltwise_backward primitive;
+};
+
+template <class T>
+struct Kernel<ReLU, T> {
+  static constexpr bool has_backward = true;
+  template <ShapeType In>
+  static void forward(Context<T>& ctx, const ForwardArgs<T>& a) {
+    auto& p = ctx.template plan<EltwiseForwardPlan>(Direction::forward, [&] {
+      auto plan = std::make_unique<EltwiseForwardPlan>();
+      plan->src = input_operand(ctx, a.x, dims_of<In>);
+      plan->dst = output_operand(ctx, a.y, dims_of<In>);
+      const auto pd = relu_forward(ctx, plan->src.md, plan->dst.md);
+      plan->scratchpad = scratchpad_for(ctx, pd.scratchpad_desc());
+      plan->primitive = dnnl::eltwise_forward(pd);
+      return plan;
+    });
+    if (ctx.planning) return;
+    p.src.load(ctx, a.x.data);
+    p.dst.bind_output(ctx, a.y.data);
+    bind(p.scratchpad, ctx.scratchpad());
+    ctx.run(p.primitive, {{DNNL_ARG_SRC, &p.src.mem}, {DNNL_ARG_DST, &p.dst.mem}, {DNNL_ARG_SCRATCHPAD, &p.scratchpad}});
+    p.dst.store(ctx, a.y.data);
+  }
+  // dx (+)= dy where y > 0.
+  template <ShapeType In>
+  static void backward(Context<T>& ctx, const BackwardArgs<T>& a) {
+    if (!a.dx) return;
+    auto& p = ctx.template plan<EltwiseBackwardPlan>(Direction::backward, [&] {
+      auto plan = std::make_unique<EltwiseBackwardPlan>();
+      plan->dst = input_operand(ctx, a.y, dims_of<In>, 1);
+      plan->diff_dst = input_operand(ctx, a.dy, dims_of<In>, 2);
+      plan->diff_src = gradient_operand(ctx, a.dx, dims_of<In>, a.accumulate_dx);
+      const auto hint = relu_forward(ctx, plan->dst.md, plan->dst.md);
+      const auto pd = checked("eltwise backward", [&] {
+        return dnnl::eltwise_backward::primitive_desc(ctx.engine, dnnl::algorithm::eltwise_relu_use_dst_for_bwd,
+                                                      plan->diff_src.md, plan->diff_dst.md, plan->dst.md, 0.f, 0.f,
+                                                      hint, user_scratchpad());
+      });
+      plan->scratchpad = scratchpad_for(ctx, pd.scratchpad_desc());
+      plan->primitive = dnnl::eltwise_backward(pd);
+      return plan;
+    });
+    if (ctx.planning) return;
+    p.dst.load(ctx, a.y.data);
+    p.diff_dst.load(ctx, a.dy.data);
+    p.diff_src.bind_output(ctx, a.dx.data);
+    bind(p.scratchpad, ctx.scratchpad());
+    ctx.run(p.primitive, {{DNNL_ARG_DST, &p.dst.mem},
+                          {DNNL_ARG_DIFF_DST, &p.diff_dst.mem},
+                          {DNNL_ARG_DIFF_SRC, &p.diff_src.mem},
+                          {DNNL_ARG_SCRATCHPAD, &p.scratchpad}});
+    p.diff_src.store(ctx, a.dx.data);
+  }
+};
+
+struct BatchNormForwardPlan : Plan {
+  Operand src, dst;
+  memory mean, variance, scale, shift, workspace, scratchpad;
+  dnnl::batch_normalization_forward primitive;
+};
+
+// Evaluation normalises with the running statistics; training with the batch's, which it keeps
+// in `saved` (mean [C], biased variance [C]) for backward, and moves the running ones as PyTorch
+// does. With `relu` a ReLU follows in the same primitive (its mask, which only oneDNN's own
+// fused backward would read, goes to parameter staging).
+template <class L, ShapeType In, class T>
+void batch_norm_forward(Context<T>& ctx, const ForwardArgs<T>& a, bool relu) {
+  constexpr std::size_t C = L::channels;
+  const bool training = ctx.mode == Mode::train;
+  auto& p = ctx.template plan<BatchNormForwardPlan>(Direction::forward, [&] {
+    auto plan = std::make_unique<BatchNormForwardPlan>();
+    plan->src = input_operand(ctx, a.x, dims_of<In>);
+    plan->dst = output_operand(ctx, a.y, dims_of<In>);
+    auto flags = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
+    if (!training) flags = flags | dnnl::normalization_flags::use_global_stats;
+    if (relu) flags = flags | dnnl::normalization_flags::fuse_norm_relu;
+    const auto prop = training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
+    const auto pd = checked("batch normalization", [&] {
+      return dnnl::batch_normalization_forward::primitive_desc(ctx.engine, prop, plan->src.md, plan->dst.md,
+                                                               static_cast<float>(L::epsilon), flags, user_scratchpad());
+    });
+    const memory::desc channels({static_cast<memory::dim>(C)}, memory::data_type::f32, memory::format_tag::a);
+    plan->mean = unbound(channels, ctx.engine);
+    plan->variance = unbound(channels, ctx.engine);
+    plan->scale = unbound(channels, ctx.engine);
+    plan->shift = unbound(channels, ctx.engine);
+    if (training && relu) {
+      plan->workspace = unbound(pd.workspace_desc(), ctx.engine);
+      ctx.need_parameter_staging(pd.workspace_desc().get_size());
+    }
+    plan->scratchpad = scratchpad_for(ctx, pd.scratchpad_desc());
+    plan->primitive = dnnl::batch_normalization_forward(pd);
+    return plan;
+  });
+  if (ctx.planning) return;
+  const auto bn = L::pointers(a.params);
+  const std::size_t count = ctx.batch * In::height * In::width;  // M
+  if (training && count < 2)
+    throw Error("BatchNorm2d", "needs more than one value per channel in training (N*H*W is " +
+                                   std::to_string(count) + "), as in PyTorch");
+  float* mean = training ? a.saved : bn.running_mean;
+  float* variance = training ? a.saved + C : bn.running_var;
+  p.src.load(ctx, a.x.data);
+  p.dst.bind_output(ctx, a.y.data);
+  bind(p.mean, mean);
+  bind(p.variance, variance);
+  bind(p.scale, bn.weight);
+  bind(p.shift, bn.bias);
+  // Qualified: with a std::byte* argument, ADL would find std::bind.
+  onednn::bind(p.workspace, ctx.parameter_staging());
+  bind(p.scratchpad, ctx.scratchpad());
+  ctx.run(p.primitive, {{DNNL_ARG_SRC, &p.src.mem},
+                        {DNNL_ARG_DST, &p.dst.mem},
+                        {DNNL_ARG_MEAN, &p.mean},
+                        {DNNL_ARG_VARIANCE, &p.variance},
+                        {DNNL_ARG_SCALE, &p.scale},
+                        {DNNL_ARG_SHIFT, &p.shift},
+                        {DNNL_ARG_WORKSPACE, &p.workspace},
+                        {DNNL_ARG_SCRATCHPAD, &p.scratchpad}});
+  p.dst.store(ctx, a.y.data);
+  if (!training) return;
+  // The running statistics, with the unbiased variance, as nn.BatchNorm2d.
+  const double m = static_cast<double>(count), momentum = L::momentum;
+  for (std::size_t c = 0; c < C; ++c) {
+    bn.running_mean[c] = static_cast<T>((1 - momentum) * bn.running_mean[c] + momentum * mean[c]);
+    bn.running_var[c] = static_cast<T>((1 - momentum) * bn.running_var[c] + momentum * (variance[c] * m / (m - 1)));
+  }
+  *bn.num_batches_tracked += T(1);
+}
+
+struct BatchNormBackwardPlan : Plan {
+  Operand src, diff_dst, diff_src;
+  memory mean, variance, scale, scratchpad;
+  ParameterGradient diff_scale, diff_shift;
+  bool parameter_gradients = false;
+  dnnl::batch_normalization_backward primitive;
+};
+
+// Training's backward with the batch's statistics from `saved`: dx, dgamma, dbeta (the last two
+// unless frozen).
+template <class L, ShapeType In, class T>
+void batch_norm_backward(Context<T>& ctx, const BackwardArgs<T>& a) {
+  constexpr std::size_t C = L::channels;
+  const auto bn = L::pointers(a.params);
+  auto& p = ctx.template plan<BatchNormBackwardPlan>(Direction::backward, [&] {
+    auto plan = std::make_unique<BatchNormBackwardPlan>();
+    plan->src = input_operand(ctx, a.x, dims_of<In>, 0);
+    plan->diff_dst = input_operand(ctx, a.dy, dims_of<In>, 2);
+    // Without dx (the network's first layer) oneDNN still writes one: to staging.
+    plan->diff_src = a.dx ? gradient_operand(ctx, a.dx, dims_of<In>, a.accumulate_dx)
+                          : gradient_operand(ctx, Slot<T>{}, dims_of<In>, true);
+    const auto flags = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
+    const auto hint = checked("batch normalization", [&] {
+      return dnnl::batch_normalization_forward::primitive_desc(ctx.engine, dnnl::prop_kind::forward_training,
+                                                               plan->src.md, plan->src.md, static_cast<float>(L::epsilon),
+                                                               flags, user_scratchpad());
+    });
+    plan->parameter_gradients = bn.weight_grad != nullptr;
+    const auto prop = plan->parameter_gradients ? dnnl::prop_kind::backward : dnnl::prop_kind::backward_data;
+    const auto pd = checked("batch normalization backward", [&] {
+      return dnnl::batch_normalization_backward::primitive_desc(ctx.engine, prop, plan->diff_src.md, plan->diff_dst.md,
+                                                                plan->src.md, static_cast<float>(L::epsilon), flags,
+                                                                hint, user_scratchpad());
+    });
+    const memory::desc channels({static_cast<memory::dim>(C)}, memory::data_type::f32, memory::format_tag::a);
+    plan->mean = unbound(channels, ctx.engine);
+    plan->variance = unbound(channels, ctx.engine);
+    plan->scale = unbound(channels, ctx.engine);
+    if (plan->parameter_gradients) {
+      plan->diff_scale.make(ctx, channels, channels, 0);
+      plan->diff_shift.make(ctx, channels, channels, ParameterGradient::room(channels));
+    }
+    plan->scratchpad = scratchpad_for(ctx, pd.scratchpad_desc());
+    plan->primitive = dnnl::batch_normalization_backward(pd);
+    return plan;
+  });
+  if (ctx.planning) return;
+  p.src.load(ctx, a.x.data);
+  p.diff_dst.load(ctx, a.dy.data);
+  p.diff_src.bind_output(ctx, a.dx.data);
+  bind(p.mean, a.saved);
+  bind(p.variance, a.saved + C);
+  bind(p.scale, bn.weight);
+  const bool parameters = p.parameter_gradients && bn.weight_grad;
+  if (parameters) {
+    p.diff_scale.bind(ctx, bn.weight_grad);
+    p.diff_shift.bind(ctx, bn.bias_grad);
+  }
+  bind(p.scratchpad, ctx.scratchpad());
+  ctx.run(p.primitive, {{DNNL_ARG_SRC, &p.src.mem},
+                        {DNNL_ARG_MEAN, &p.mean},
+                        {DNNL_ARG_VARIANCE, &p.variance},
+                        {DNNL_ARG_DIFF_DST, &p.diff_dst.mem},
+                        {DNNL_ARG_SCALE, &p.scale},
+                        {DNNL_ARG_DIFF_SRC, &p.diff_src.mem},
+                        {DNNL_ARG_DIFF_SCALE, parameters ? &p.diff_scale.mem : nullptr},
+                        {DNNL_ARG_DIFF_SHIFT, parameters ? &p.diff_shift.mem : nullptr},
+                        {DNNL_ARG_SCRATCHPAD, &p.scratchpad}});
+  if (a.dx) p.diff_src.store(ctx, a.dx.data);
+  if (parameters) {
+    p.diff_scale.store(ctx, bn.weight_grad);
+    p.diff_shift.store(ctx, bn.bias_grad);
+  }
+}
+
+template <std::size_t C, Ratio Eps, Ratio Momentum, class T>
+struct Kernel<BatchNorm<C, Eps, Momentum>, T> {
+  using L = BatchNorm<C, Eps, Momentum>;
+  static constexpr bool has_backward = true;
+  template <ShapeType In>
+  static void forward(Context<T>& ctx, const ForwardArgs<T>& a) {
+    batch_norm_forward<L, In>(ctx, a, false);
+  }
+  template <ShapeType In>
+  static void backward(Context<T>& ctx, const BackwardArgs<T>& a) {
+    batch_norm_backward<L, In>(ctx, a);
+  }
+};
+
+}  // namespace onednn
+
+// In training too: ReLU's backward reads the fused output, BatchNorm's its input and statistics.
+template <std::size_t C, Ratio Eps, Ratio Momentum, class T>
+struct Fusion<BatchNorm<C, Eps, Momentum>, ReLU, OneDnn, T> {
+  static constexpr bool available = true;
+  static constexpr bool in_training = true;
+  template <ShapeType In>
+  static void forward(onednn::Context<T>& ctx, const ForwardArgs<T>& a) {
+    onednn::batch_norm_forward<BatchNorm<C, Eps, Momentum>, In>(ctx, a, true);
+  }
+};
+
+// Flatten: features in PyTorch's order (channel, row, column). The plan makes Flatten a view, so
+// in the device layout the reorder of an image of more than one pixel happens in the buffer of
+// its input, which the layer before may read in its backward (ReLU its output): backward first
+// reorders the features back into that image, exactly (a permutation in the same type).
+template <class T>
+struct Evaluator<Flatten, OneDnn, T> {
+  static constexpr bool restores_input = true;
+  template <ShapeType In>
+  static void forward(onednn::Context<T>& ctx, const ForwardArgs<T>& a) {
+    if constexpr (In::height * In::width == 1) {
+      ViewEvaluator<T>::template forward<In>(ctx, a);
+    } else {
+      if (ctx.planning) return ctx.need_staging(ctx.batch * In::size * sizeof(T));
+      // The device layout's NHWC image, into NCHW order in the same type: through staging, as x
+      // and y may be one buffer.
+      const bool x_plain = ctx.is_plain(a.x.data), y_plain = ctx.is_plain(a.y.data);
+      const Slot<T> staged{static_cast<T*>(ctx.staging(0)), In::size};
+      onednn::convert_images(ctx, a.x, x_plain, staged, true, onednn::dims_of<In>, false);
+      if (y_plain || ctx.precision == onednn::Precision::f32) {
+        const Slot<T> y = y_plain ? a.y : Slot<T>{a.y.data, In::size};  // device images are packed
+        cpu::copy_images(static_cast<const cpu::Context<T>&>(ctx), ConstSlot<T>(staged), y, In::size, false);
+      } else {
+        onednn::convert_images(ctx, ConstSlot<T>(staged), true, a.y, false, onednn::Dims{In::size, 1, 1}, false);
+      }
+    }
+  }
+  template <ShapeType In>
+  static void backward(onednn::Context<T>& ctx, const BackwardArgs<T>& a) {
+    if constexpr (In::height * In::width == 1) {
+      ViewEvaluator<T>::template backward<In>(ctx, a);
+    } else {
+      if (ctx.planning) return ctx.need_staging(ctx.batch * In::size * sizeof(T));
+      // A plain x (the caller's NCHW images) was not reordered.
+      if (a.x.data == a.y.data && !ctx.is_plain(a.x.data))
+        features_to_image<In>(ctx, a.y, Slot<T>{const_cast<T*>(a.x.data), a.x.image_stride}, false);
+      if (a.dx) features_to_image<In>(ctx, a.dy, a.dx, a.accumulate_dx);
+    }
+  }
+
+ private:
+  // Features in NCHW order -> an image in dst's layout, through staging (src and dst may be one
+  // buffer).
+  template <ShapeType In>
+  static void features_to_image(onednn::Context<T>& ctx, ConstSlot<T> features, Slot<T> image, bool accumulate) {
+    const Slot<T> staged{static_cast<T*>(ctx.staging(0)), In::size};
+    const bool features_plain = ctx.is_plain(features.data);
+    const bool features_floats = features_plain || ctx.precision == onednn::Precision::f32;
+    if (!features_plain) features = ConstSlot<T>{features.data, In::size};  // device images are packed
+    onednn::convert_images(ctx, features, features_floats, staged, true, onednn::Dims{In::size, 1, 1}, false);
+    onednn::convert_images(ctx, ConstSlot<T>(staged), true, image, ctx.is_plain(image.data), onednn::dims_of<In>,
+                           accumulate);
+  }
+};
+
+}  // namespace ctnn

@@ -1,0 +1,250 @@
+#pragma once
+// The pieces every oneDNN plan is made of:
+//
+//   Operand        an image operand of a primitive: the slot itself where it lies in the device
+//                  layout, or a staging buffer reordered from (inputs) or to (outputs) the slot
+//                  where it is the boundary's plain NCHW f32 (the model's output, say)
+//   PackedWeights  the weights in the layout the primitive chose (format `any`), reordered from
+//                  the model's f32 parameters when they have changed since the last pack
+//   ParameterGradient  a weight or bias gradient, from the primitive's layout into the model's
+//                  gradient buffer (OIHW / [out, in] / [C] f32)
+//   scratchpad     each primitive's scratchpad is the context's one buffer (user mode)
+
+#include <cstddef>   // std::size_t
+#include <cstdint>   // std::uint64_t
+#include <optional>  // std::optional
+
+#include <dnnl.hpp>   // dnnl::reorder, dnnl::primitive_attr
+
+#include <ctnn/evaluator.hpp>          // ctnn::Slot
+#include <ctnn/onednn/context.hpp>     // ctnn::onednn::Context, Dims, bind, unbound
+
+namespace ctnn::onednn {
+
+// Attributes of every primitive: the scratchpad is the context's (user mode); `relu` appends a
+// ReLU post-op (Conv + ReLU, Linear + ReLU fused).
+inline dnnl::primitive_attr user_scratchpad(bool relu = false) {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  if (relu) {
+    dnnl::post_ops ops;
+    ops.append_eltwise(dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    attr.set_post_ops(ops);
+  }
+  return attr;
+}
+
+// The same, adding the result to what the destination holds (a sum post-op): gradients that
+// accumulate (Concat's branches into one dx, Model::accumulate_gradients).
+inline dnnl::primitive_attr adding() {
+  dnnl::primitive_attr attr = user_scratchpad();
+  dnnl::post_ops ops;
+  ops.append_sum(1.f);
+  attr.set_post_ops(ops);
+  return attr;
+}
+
+// A reorder from one descriptor to another (adding to the destination when `add`), with its
+// scratchpad in the context's.
+struct Reorder {
+  dnnl::reorder primitive;
+  memory src, dst, scratchpad;
+
+  template <class T>
+  void make(Context<T>& ctx, const memory::desc& from, const memory::desc& to, bool add = false) {
+    const auto pd = checked("reorder", [&] {
+      return dnnl::reorder::primitive_desc(ctx.engine, from, ctx.engine, to, add ? adding() : user_scratchpad());
+    });
+    primitive = dnnl::reorder(pd);
+    src = unbound(from, ctx.engine);
+    dst = unbound(to, ctx.engine);
+    scratchpad = unbound(pd.scratchpad_desc(), ctx.engine);
+    ctx.need_scratchpad(pd.scratchpad_desc());
+  }
+  template <class T>
+  void run(const Context<T>& ctx, const void* from, void* to) const {
+    if (ctx.planning) return;
+    bind(src, from);
+    bind(dst, to);
+    bind(scratchpad, ctx.scratchpad());
+    ctx.run(primitive, {{DNNL_ARG_FROM, &src}, {DNNL_ARG_TO, &dst}, {DNNL_ARG_SCRATCHPAD, &scratchpad}});
+  }
+};
+
+struct Operand {
+  memory::desc md;       // what the primitive reads or writes
+  memory mem;            // bound to the slot, or to staging buffer `staging`
+  bool staged = false;
+  std::size_t staging = 0;
+  Reorder reorder;       // slot -> staging (input), staging -> slot (output)
+
+  // Binds the operand for a pass over `slot`; an input is reordered into its staging buffer.
+  template <class T>
+  void load(const Context<T>& ctx, const void* slot) const {
+    if (!staged) return bind(mem, slot);
+    bind(mem, ctx.staging(staging));
+    reorder.run(ctx, slot, ctx.staging(staging));
+  }
+  // Binds an output for a pass over `slot`: the slot, or its staging buffer.
+  template <class T>
+  void bind_output(const Context<T>& ctx, void* slot) const {
+    bind(mem, staged ? ctx.staging(staging) : slot);
+  }
+  // After the primitive: an output goes from its staging buffer to the slot.
+  template <class T>
+  void store(const Context<T>& ctx, void* slot) const {
+    if (staged) reorder.run(ctx, ctx.staging(staging), slot);
+  }
+};
+
+// The operand of shape `d` in `slot`, as the primitive will see it: the device layout, with a
+// reorder at the boundary (slot -> staging for an input, staging -> slot for an output).
+// `staging` picks the staging buffer. An output that adds to the slot (`add`: an accumulated
+// gradient) is written to staging and added by the reorder.
+enum class Role { input, output };
+template <class T>
+Operand operand(Context<T>& ctx, ConstSlot<T> slot, Dims d, Role role, std::size_t staging, bool add = false) {
+  Operand op;
+  const Tensor t = ctx.tensor(slot, d);
+  op.staging = staging;
+  if (!add && (!t.plain || t.md == ctx.device_md(d, slot.image_stride))) {
+    op.md = t.md;
+  } else {
+    op.staged = true;
+    op.md = ctx.device_md(d, d.size());
+    if (role == Role::input)
+      op.reorder.make(ctx, t.md, op.md);
+    else
+      op.reorder.make(ctx, op.md, t.md, add);
+    ctx.need_staging(op.md.get_size());
+  }
+  op.mem = unbound(op.md, ctx.engine);
+  return op;
+}
+template <class T>
+Operand input_operand(Context<T>& ctx, ConstSlot<T> slot, Dims d, std::size_t staging = 0) {
+  return operand(ctx, slot, d, Role::input, staging);
+}
+template <class T>
+Operand output_operand(Context<T>& ctx, Slot<T> slot, Dims d, std::size_t staging = 1) {
+  return operand(ctx, ConstSlot<T>(slot), d, Role::output, staging);
+}
+// An input gradient dx: written, or added to what dx holds (`add`, BackwardArgs::accumulate_dx).
+template <class T>
+Operand gradient_operand(Context<T>& ctx, Slot<T> slot, Dims d, bool add, std::size_t staging = 3) {
+  return operand(ctx, ConstSlot<T>(slot), d, Role::output, staging, add);
+}
+
+// A parameter gradient (a weight's or a bias's) in the layout the primitive chose: written
+// straight into the model's gradient buffer where that is the parameters' own layout (OIHW,
+// [out, in], [C]) and nothing accumulates; otherwise into parameter staging at `offset` bytes and
+// reordered into the buffer, added to it when the model accumulates gradients (a switch that
+// may change between passes, so both reorders are made).
+struct ParameterGradient {
+  memory mem;
+  bool plain_layout = false;
+  std::size_t offset = 0;
+  Reorder reorder, add;
+
+  template <class T>
+  void make(Context<T>& ctx, const memory::desc& chosen, const memory::desc& plain, std::size_t staging_offset) {
+    plain_layout = chosen == plain;
+    offset = staging_offset;
+    if (!plain_layout) reorder.make(ctx, chosen, plain);
+    add.make(ctx, chosen, plain, true);
+    ctx.need_parameter_staging(offset + chosen.get_size());
+    mem = unbound(chosen, ctx.engine);
+  }
+  // The bytes of parameter staging this gradient takes from its offset on.
+  static std::size_t room(const memory::desc& chosen) { return (chosen.get_size() + 63) / 64 * 64; }
+
+  template <class T>
+  bool staged(const Context<T>& ctx) const {
+    return ctx.accumulate_parameter_gradients || !plain_layout;
+  }
+  template <class T>
+  void bind(const Context<T>& ctx, T* gradients) const {
+    onednn::bind(mem, staged(ctx) ? static_cast<void*>(ctx.parameter_staging() + offset) : gradients);
+  }
+  template <class T>
+  void store(const Context<T>& ctx, T* gradients) const {
+    if (!staged(ctx)) return;
+    (ctx.accumulate_parameter_gradients ? add : reorder).run(ctx, ctx.parameter_staging() + offset, gradients);
+  }
+};
+
+// Weights in the primitive's layout, packed from the parameters' f32 (OIHW / [out, in]).
+struct PackedWeights {
+  memory packed;
+  Reorder reorder;
+  std::uint64_t version = ~std::uint64_t{0};
+  const void* from = nullptr;
+
+  template <class T>
+  void make(Context<T>& ctx, const memory::desc& parameters, const memory::desc& layout) {
+    packed = checked("weights", [&] { return memory(layout, ctx.engine); });  // its own buffer, once per plan
+    reorder.make(ctx, parameters, layout);
+  }
+  // Packs again when the parameters changed on the host (Context::parameter_version).
+  template <class T>
+  void refresh(const Context<T>& ctx, const T* values) {
+    if (ctx.planning || (version == ctx.parameter_version && from == values)) return;
+    reorder.run(ctx, values, packed.get_data_handle());
+    version = ctx.parameter_version;
+    from = values;
+  }
+};
+
+// A primitive's scratchpad memory, bound to the context's buffer.
+template <class T>
+memory scratchpad_for(Context<T>& ctx, const memory::desc& md) {
+  ctx.need_scratchpad(md);
+  return unbound(md, ctx.engine);
+}
+
+// The backward of a layer with weights (convolution, inner product): the weights' and bias'
+// gradients from x and dy (unless frozen), then dx from dy and the weights packed for it (unless
+// empty). Made by the layer's planning; run by weighted_backward.
+struct WeightedBackwardPlan : Plan {
+  Operand src, diff_dst, diff_src;
+  PackedWeights weights;  // in the layout backward data chose
+  ParameterGradient diff_weights, diff_bias;
+  memory weights_scratchpad, data_scratchpad;
+  dnnl::primitive weights_gradient, data_gradient;
+  bool has_weights_gradient = false, has_data_gradient = false;
+};
+
+// Runs a WeightedBackwardPlan; the bias gradient goes `bias_offset` elements into the layer's
+// gradients, where the layer has a bias.
+template <class T>
+void weighted_backward(Context<T>& ctx, WeightedBackwardPlan& p, const BackwardArgs<T>& a,
+                       std::optional<std::size_t> bias_offset = std::nullopt) {
+  if (ctx.planning) return;
+  p.diff_dst.load(ctx, a.dy.data);
+  if (p.has_weights_gradient && a.params.gradients) {
+    T* gradient = a.params.gradients;
+    p.src.load(ctx, a.x.data);
+    p.diff_weights.bind(ctx, gradient);
+    if (bias_offset) p.diff_bias.bind(ctx, gradient + *bias_offset);
+    bind(p.weights_scratchpad, ctx.scratchpad());
+    ctx.run(p.weights_gradient, {{DNNL_ARG_SRC, &p.src.mem},
+                                 {DNNL_ARG_DIFF_DST, &p.diff_dst.mem},
+                                 {DNNL_ARG_DIFF_WEIGHTS, &p.diff_weights.mem},
+                                 {DNNL_ARG_DIFF_BIAS, bias_offset ? &p.diff_bias.mem : nullptr},
+                                 {DNNL_ARG_SCRATCHPAD, &p.weights_scratchpad}});
+    p.diff_weights.store(ctx, gradient);
+    if (bias_offset) p.diff_bias.store(ctx, gradient + *bias_offset);
+  }
+  if (p.has_data_gradient && a.dx) {
+    p.weights.refresh(ctx, a.params.values);
+    p.diff_src.bind_output(ctx, a.dx.data);
+    bind(p.data_scratchpad, ctx.scratchpad());
+    ctx.run(p.data_gradient, {{DNNL_ARG_DIFF_DST, &p.diff_dst.mem},
+                              {DNNL_ARG_WEIGHTS, &p.weights.packed},
+                              {DNNL_ARG_DIFF_SRC, &p.diff_src.mem},
+                              {DNNL_ARG_SCRATCHPAD, &p.data_scratchpad}});
+    p.diff_src.store(ctx, a.dx.data);
+  }
+}
+
+}  // namespace ctnn::onednn

@@ -1,0 +1,232 @@
+#pragma once
+// Pooling on the oneDNN device.
+//
+//   MaxPool<K, S, P, ceil>   pooling_forward, max: PyTorch's ceil mode is extra padding on the
+//                            right and bottom, which max pooling never picks
+//   AvgPool                  average including padding, where no window reaches past the padding
+//                            (ceil mode may; then the Eigen evaluator, whose divisor is PyTorch's)
+//   AdaptiveAvgPool<OH, OW>  average over equal windows where OH and OW divide the input, as
+//                            GoogLeNet's global pooling; otherwise the Eigen evaluator
+// Backward: pooling_backward, max pooling through the workspace (the positions of the maxima)
+// its training forward kept in `saved`.
+
+#include <algorithm>   // std::max
+#include <cstddef>     // std::size_t
+#include <memory>      // std::make_unique
+
+#include <dnnl.hpp>   // dnnl::pooling_forward
+
+#include <ctnn/layers/pooling.hpp>     // ctnn::MaxPool, ctnn::AvgPool, ctnn::AdaptiveAvgPool, PoolGeometry
+#include <ctnn/onednn/fallback.hpp>    // ctnn::onednn::Kernel, forward_on_cpu
+#include <ctnn/onednn/operand.hpp>     // Operand
+
+namespace ctnn {
+namespace onednn {
+
+struct PoolForwardPlan : Plan {
+  Operand src, dst;
+  memory workspace, scratchpad;
+  dnnl::pooling_forward primitive;
+};
+
+// Right padding that gives `out` windows of `kernel` at `stride` over `extent` + left padding.
+constexpr std::size_t right_padding(std::size_t extent, std::size_t kernel, std::size_t stride, std::size_t left,
+                                    std::size_t out) {
+  const std::size_t covered = (out - 1) * stride + kernel;
+  return covered > extent + left ? covered - extent - left : 0;
+}
+
+// What every pooling primitive of one layer is made from: 4-D tensors (also for a 1x1 output),
+// the window, and PyTorch's ceil mode as extra padding on the right and bottom.
+struct PoolDescription {
+  memory::dims kernel, strides, left, right;
+  Dims in, out;
+  dnnl::algorithm algorithm;
+
+  PoolDescription(const PoolGeometry& g, dnnl::algorithm a)
+      : kernel{dim(g.kernel), dim(g.kernel)},
+        strides{dim(g.stride), dim(g.stride)},
+        left{dim(g.padding), dim(g.padding)},
+        right{dim(right_padding(g.in_height, g.kernel, g.stride, g.padding, g.out_height)),
+              dim(right_padding(g.in_width, g.kernel, g.stride, g.padding, g.out_width))},
+        in{g.channels, g.in_height, g.in_width},
+        out{g.channels, g.out_height, g.out_width},
+        algorithm(a) {}
+  static memory::dim dim(std::size_t v) { return static_cast<memory::dim>(v); }
+
+  // NHWC strides (a 1x1 image is both layouts; oneDNN's fast kernels want src's tag on dst).
+  template <class T>
+  memory::desc four_d(const Context<T>& ctx, const memory::desc& md, Dims d) const {
+    if (md.get_ndims() == 4) return md;
+    return memory::desc({dim(ctx.batch), dim(d.channels), dim(d.height), dim(d.width)}, md.get_data_type(),
+                        memory::dims{dim(d.size()), 1, dim(d.width * d.channels), dim(d.channels)});
+  }
+  template <class T>
+  dnnl::pooling_forward::primitive_desc forward(const Context<T>& ctx, const memory::desc& src,
+                                                const memory::desc& dst) const {
+    const auto prop = ctx.mode == Mode::train ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
+    return checked("pooling", [&] {
+      return dnnl::pooling_forward::primitive_desc(ctx.engine, prop, algorithm, src, dst, strides, kernel,
+                                                   memory::dims{0, 0}, left, right, user_scratchpad());
+    });
+  }
+};
+
+// Training's max pooling keeps the positions of the maxima (oneDNN's workspace) in `saved`.
+template <class L, ShapeType In, class T>
+void pooling_forward(Context<T>& ctx, const ForwardArgs<T>& a, const PoolGeometry& g, dnnl::algorithm algorithm) {
+  auto& p = ctx.template plan<PoolForwardPlan>(Direction::forward, [&] {
+    auto plan = std::make_unique<PoolForwardPlan>();
+    const PoolDescription d(g, algorithm);
+    plan->src = input_operand(ctx, a.x, d.in);
+    plan->dst = output_operand(ctx, a.y, d.out);
+    const memory::desc src = d.four_d(ctx, plan->src.md, d.in), dst = d.four_d(ctx, plan->dst.md, d.out);
+    const auto pd = d.forward(ctx, src, dst);
+    if (ctx.mode == Mode::train && algorithm == dnnl::algorithm::pooling_max) {
+      const std::size_t room = ctx.batch * L::template saved_elements<In> * sizeof(T);
+      if (pd.workspace_desc().get_size() > room)
+        throw Error("oneDNN pooling", "its workspace (" + std::to_string(pd.workspace_desc().get_size()) +
+                                          " bytes) exceeds the layer's saved elements (" + std::to_string(room) + " bytes)");
+      plan->workspace = unbound(pd.workspace_desc(), ctx.engine);
+    }
+    plan->src.mem = unbound(src, ctx.engine);
+    plan->dst.mem = unbound(dst, ctx.engine);
+    plan->scratchpad = scratchpad_for(ctx, pd.scratchpad_desc());
+    plan->primitive = dnnl::pooling_forward(pd);
+    return plan;
+  });
+  if (ctx.planning) return;
+  p.src.load(ctx, a.x.data);
+  p.dst.bind_output(ctx, a.y.data);
+  bind(p.workspace, a.saved);
+  bind(p.scratchpad, ctx.scratchpad());
+  ctx.run(p.primitive, {{DNNL_ARG_SRC, &p.src.mem},
+                        {DNNL_ARG_DST, &p.dst.mem},
+                        {DNNL_ARG_WORKSPACE, &p.workspace},
+                        {DNNL_ARG_SCRATCHPAD, &p.scratchpad}});
+  p.dst.store(ctx, a.y.data);
+}
+
+struct PoolBackwardPlan : Plan {
+  Operand diff_dst, diff_src;
+  memory workspace, scratchpad;
+  dnnl::pooling_backward primitive;
+};
+
+// dx (+)= the pooling's input gradient of dy (max: through the saved workspace).
+template <ShapeType In, class T>
+void pooling_backward(Context<T>& ctx, const BackwardArgs<T>& a, const PoolGeometry& g, dnnl::algorithm algorithm) {
+  if (!a.dx) return;
+  auto& p = ctx.template plan<PoolBackwardPlan>(Direction::backward, [&] {
+    auto plan = std::make_unique<PoolBackwardPlan>();
+    const PoolDescription d(g, algorithm);
+    plan->diff_dst = input_operand(ctx, a.dy, d.out, 2);
+    plan->diff_src = gradient_operand(ctx, a.dx, d.in, a.accumulate_dx);
+    const memory::desc diff_src = d.four_d(ctx, plan->diff_src.md, d.in), diff_dst = d.four_d(ctx, plan->diff_dst.md, d.out);
+    const auto hint = d.forward(ctx, diff_src, diff_dst);
+    const auto pd = checked("pooling backward", [&] {
+      return dnnl::pooling_backward::primitive_desc(ctx.engine, algorithm, diff_src, diff_dst, d.strides, d.kernel,
+                                                    memory::dims{0, 0}, d.left, d.right, hint, user_scratchpad());
+    });
+    if (algorithm == dnnl::algorithm::pooling_max) plan->workspace = unbound(hint.workspace_desc(), ctx.engine);
+    plan->diff_src.mem = unbound(diff_src, ctx.engine);
+    plan->diff_dst.mem = unbound(diff_dst, ctx.engine);
+    plan->scratchpad = scratchpad_for(ctx, pd.scratchpad_desc());
+    plan->primitive = dnnl::pooling_backward(pd);
+    return plan;
+  });
+  if (ctx.planning) return;
+  p.diff_dst.load(ctx, a.dy.data);
+  p.diff_src.bind_output(ctx, a.dx.data);
+  bind(p.workspace, a.saved);
+  bind(p.scratchpad, ctx.scratchpad());
+  ctx.run(p.primitive, {{DNNL_ARG_DIFF_DST, &p.diff_dst.mem},
+                        {DNNL_ARG_DIFF_SRC, &p.diff_src.mem},
+                        {DNNL_ARG_WORKSPACE, &p.workspace},
+                        {DNNL_ARG_SCRATCHPAD, &p.scratchpad}});
+  p.diff_src.store(ctx, a.dx.data);
+}
+
+template <std::size_t K, std::size_t S, std::size_t P, Rounding R, class T>
+struct Kernel<MaxPool<K, S, P, R>, T> {
+  using L = MaxPool<K, S, P, R>;
+  static constexpr bool has_backward = true;
+  template <ShapeType In>
+  static void forward(Context<T>& ctx, const ForwardArgs<T>& a) {
+    pooling_forward<L, In>(ctx, a, L::template geometry<In>, dnnl::algorithm::pooling_max);
+  }
+  template <ShapeType In>
+  static void backward(Context<T>& ctx, const BackwardArgs<T>& a) {
+    pooling_backward<In>(ctx, a, L::template geometry<In>, dnnl::algorithm::pooling_max);
+  }
+};
+
+// Every window within [-P, extent + P): oneDNN's divisor (K*K) is then PyTorch's.
+template <class L, ShapeType In>
+constexpr bool avg_pool_on_onednn() {
+  constexpr PoolGeometry g = L::template geometry<In>;
+  return (g.out_height - 1) * g.stride + g.kernel <= g.in_height + 2 * g.padding &&
+         (g.out_width - 1) * g.stride + g.kernel <= g.in_width + 2 * g.padding;
+}
+
+template <std::size_t K, std::size_t S, std::size_t P, Rounding R, class T>
+struct Kernel<AvgPool<K, S, P, R>, T> {
+  using L = AvgPool<K, S, P, R>;
+  static constexpr bool has_backward = true;
+  template <ShapeType In>
+  static void forward(Context<T>& ctx, const ForwardArgs<T>& a) {
+    if constexpr (avg_pool_on_onednn<L, In>())
+      pooling_forward<L, In>(ctx, a, L::template geometry<In>, dnnl::algorithm::pooling_avg_include_padding);
+    else
+      forward_on_cpu<L, In>(ctx, a, [](cpu::Context<T>& c, const ForwardArgs<T>& args) {
+        Evaluator<L, Cpu, T>::template forward<In>(c, args);
+      });
+  }
+  template <ShapeType In>
+  static void backward(Context<T>& ctx, const BackwardArgs<T>& a) {
+    if constexpr (avg_pool_on_onednn<L, In>())
+      pooling_backward<In>(ctx, a, L::template geometry<In>, dnnl::algorithm::pooling_avg_include_padding);
+    else
+      backward_on_cpu<L, In>(ctx, a, [](cpu::Context<T>& c, const BackwardArgs<T>& args) {
+        Evaluator<L, Cpu, T>::template backward<In>(c, args);
+      });
+  }
+};
+
+// Equal windows where OH and OW divide the input (GoogLeNet's global pooling).
+template <std::size_t OH, std::size_t OW, ShapeType In>
+constexpr bool adaptive_pool_on_onednn() {
+  return In::height % OH == 0 && In::width % OW == 0 && In::height / OH == In::width / OW;
+}
+template <std::size_t OH, std::size_t OW, ShapeType In>
+constexpr PoolGeometry adaptive_pool_geometry() {
+  constexpr std::size_t k = In::height / OH;
+  return {In::channels, k, k, 0, In::height, In::width, OH, OW};
+}
+
+template <std::size_t OH, std::size_t OW, class T>
+struct Kernel<AdaptiveAvgPool<OH, OW>, T> {
+  using L = AdaptiveAvgPool<OH, OW>;
+  static constexpr bool has_backward = true;
+  template <ShapeType In>
+  static void forward(Context<T>& ctx, const ForwardArgs<T>& a) {
+    if constexpr (adaptive_pool_on_onednn<OH, OW, In>())
+      pooling_forward<L, In>(ctx, a, adaptive_pool_geometry<OH, OW, In>(), dnnl::algorithm::pooling_avg_exclude_padding);
+    else
+      forward_on_cpu<L, In>(ctx, a, [](cpu::Context<T>& c, const ForwardArgs<T>& args) {
+        Evaluator<L, Cpu, T>::template forward<In>(c, args);
+      });
+  }
+  template <ShapeType In>
+  static void backward(Context<T>& ctx, const BackwardArgs<T>& a) {
+    if constexpr (adaptive_pool_on_onednn<OH, OW, In>())
+      pooling_backward<In>(ctx, a, adaptive_pool_geometry<OH, OW, In>(), dnnl::algorithm::pooling_avg_exclude_padding);
+    else
+      backward_on_cpu<L, In>(ctx, a, [](cpu::Context<T>& c, const BackwardArgs<T>& args) {
+        Evaluator<L, Cpu, T>::template backward<In>(c, args);
+      });
+  }
+};
+
+}  // namespace onednn
+}  // namespace ctnn

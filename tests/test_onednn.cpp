@@ -1,0 +1,404 @@
+// The oneDNN backend (<ctnn/onednn.hpp>) against PyTorch and the Eigen reference: every layer kind
+// on PyTorch's reference data (tests/support/layer_cases.hpp), both GoogLeNets' and the model
+// zoo's logits, bf16 against f32, the boundary (recorded layers, input gradients), training
+// (oneDNN's backward primitives against Eigen's gradients, bf16 training against f32), and bad
+// input.
+//
+// Without oneDNN (not found at configure time) the test says so and exits 77: ctest shows it as
+// skipped. CI installs oneDNN (tools/install-deps), so there it runs. ctest onednn_avx2 runs the
+// layer cases again with oneDNN held to AVX2 (ONEDNN_MAX_CPU_ISA=AVX2).
+
+#include <doctest/doctest.h>
+
+#include <cstdio>    // std::fprintf
+#include <cstdlib>   // std::exit, std::getenv
+
+#if !defined(CTNN_WITH_ONEDNN)
+TEST_CASE("oneDNN backend: SKIPPED, oneDNN was not found at configure time (run tools/install-deps)") {
+  std::fprintf(stderr, "test_onednn: SKIPPED: ctnn was configured without oneDNN (tools/install-deps installs it)\n");
+  std::exit(77);
+}
+#else
+
+#include <algorithm>   // std::max_element, std::copy
+#include <cmath>       // std::abs
+#include <cstdint>     // std::int32_t, std::int64_t
+#include <sstream>     // std::ostringstream
+
+#include <ctnn/ctnn.hpp>                       // layers, ctnn::Model, ClassificationObjective, SGD
+#include <ctnn/io/safetensors.hpp>             // ctnn::safetensors::Reader
+#include <ctnn/models/fashion_inception.hpp>   // ctnn::FashionInception
+#include <ctnn/models/mobilenet_v2.hpp>        // ctnn::MobileNetV2
+#include <ctnn/models/resnet18.hpp>            // ctnn::ResNet18
+#include <ctnn/models/resnet50.hpp>            // ctnn::ResNet50
+#include <ctnn/onednn.hpp>                     // ctnn::OneDnn
+
+#include "support/layer_cases.hpp"   // ctnn::test::all_layer_cases, grouped_conv_cases, ...
+#include "support/reference.hpp"     // ctnn::test::ReferenceFile, read_tensor, relative_error, load_parameters
+
+using namespace ctnn;
+using onednn::Precision;
+
+namespace {
+
+template <class Net, ShapeType In>
+using FastModel = Model<Net, In, float, OneDnn>;
+
+const test::ReferenceFile& layers_file() { return test::ReferenceFile::open("reference/layers.safetensors"); }
+
+// The layer case `name` on oneDNN, against PyTorch's output; in training the Eigen fallback
+// computes what keeps state for backward.
+template <class Net, ShapeType In>
+void check_case(const std::string& name, Mode mode, const test::ReferenceFile& file) {
+  FastModel<Net, In> model;
+  test::load_parameters(model, file, name + ".");
+  model.train(mode == Mode::train);
+  model.disable_dropout(true);  // PyTorch ran in evaluation mode
+  const std::vector<float> input = test::read_tensor(file, name + ".input");
+  const std::vector<float> expected = test::read_tensor(file, name + ".output");
+  const std::span<const float> output = model.forward(input);
+  CAPTURE(name);
+  CAPTURE(mode == Mode::train);
+  REQUIRE(output.size() == expected.size());
+  CHECK(test::relative_error(output, std::span<const float>(expected)) <= 1e-5);
+}
+// A layer case of `file` in evaluation and in training mode (the memory plans differ).
+struct BothModes {
+  const test::ReferenceFile& file = layers_file();
+  template <class Net, ShapeType In>
+  void operator()(const std::string& name) const {
+    check_case<Net, In>(name, Mode::eval, file);
+    check_case<Net, In>(name, Mode::train, file);
+  }
+};
+
+std::vector<float> pattern(std::size_t count, float scale = 1.0f) {
+  std::vector<float> v(count);
+  for (std::size_t i = 0; i < count; ++i) v[i] = scale * (static_cast<float>((i * 7919) % 255) / 255.0f - 0.5f);
+  return v;
+}
+
+// The same network on Eigen and oneDNN with the same parameters and input.
+template <class Net, ShapeType In>
+struct Pair {
+  Model<Net, In> reference;
+  FastModel<Net, In> fast;
+  explicit Pair(std::uint64_t seed) {
+    init::reference_uniform(reference, seed);
+    std::copy(reference.parameters().begin(), reference.parameters().end(), fast.parameters().begin());
+    std::copy(reference.buffers().begin(), reference.buffers().end(), fast.buffers().begin());
+  }
+};
+
+std::size_t argmax(std::span<const float> v) {
+  return static_cast<std::size_t>(std::max_element(v.begin(), v.end()) - v.begin());
+}
+
+}  // namespace
+
+// ---- every layer kind on PyTorch's data (also run with ONEDNN_MAX_CPU_ISA=AVX2) -------------------
+
+TEST_CASE("layers: Conv, pooling, Linear, BasicConv2d and Inception match PyTorch on oneDNN") {
+  MESSAGE("oneDNN dispatches to " << onednn::isa_name());
+  test::all_layer_cases(BothModes{});
+}
+
+TEST_CASE("layers: grouped and depthwise Conv and ReLU6 match PyTorch on oneDNN") {
+  test::grouped_conv_cases(BothModes{});
+}
+
+TEST_CASE("layers: the activations, Softmax, Upsample and ConvTranspose2d match PyTorch on oneDNN (Eigen fallback)") {
+  test::activation_upsampling_cases(BothModes{test::ReferenceFile::open("reference/activations_upsampling.safetensors")});
+}
+
+TEST_CASE("layers: a Flatten of 4x4 images feeds Linear in PyTorch's order, and BatchNorm + ReLU fuse") {
+  using Net = Sequential<Conv<3, 16, 3, 1, 1, false>, BatchNorm<16>, ReLU, AdaptiveAvgPool<4>, Flatten, Linear<256, 10>, ReLU,
+                         Linear<10, 5>>;
+  using In = Shape<3, 12, 12>;
+  Pair<Net, In> pair(3);
+  // Running statistics away from 0 and 1, so that evaluation differs from training.
+  for (std::size_t c = 0; c < 16; ++c) {
+    pair.reference.buffers()[c] = pair.fast.buffers()[c] = 0.05f * static_cast<float>(c);
+    pair.reference.buffers()[16 + c] = pair.fast.buffers()[16 + c] = 1.0f + 0.1f * static_cast<float>(c);
+  }
+  const auto input = pattern(3 * In::size);
+  CHECK(test::relative_error(pair.fast.forward(input), pair.reference.forward(input)) <= 1e-5);
+}
+
+// ---- the whole networks ---------------------------------------------------------------------
+
+namespace {
+const test::ReferenceFile& googlenet_file() { return test::ReferenceFile::open("reference/googlenet.safetensors"); }
+// Two 224x224 images drawn as tools/make_reference_data.py and make_zoo_reference.py draw them.
+std::vector<float> googlenet_input(std::uint64_t seed) {
+  std::vector<float> input(2 * Shape<3, 224, 224>::size);
+  const std::int64_t shape[] = {2, 3, 224, 224};
+  reference_uniform_fill<float>("input", shape, 0, seed, input);
+  return input;
+}
+}  // namespace
+
+TEST_CASE("GoogLeNet on oneDNN gives PyTorch's logits in f32, and bf16 keeps the top-1") {
+  using Image = Shape<3, 224, 224>;
+  FastModel<GoogLeNet<1000, false>, Image> model;
+  init::reference_uniform(model, 7);
+  const auto expected = test::read_tensor(googlenet_file(), "logits_1000_noaux");
+  const auto input = googlenet_input(7);
+  const std::vector<float> logits(model.forward(input).begin(), model.forward(input).end());
+  const double error = test::relative_error(std::span<const float>(logits), std::span<const float>(expected));
+  MESSAGE("f32 relative error of the logits against PyTorch: " << error);
+  CHECK(error <= 1e-4);
+
+  SUBCASE("one image at a time") {
+    const auto first = model.forward(std::span<const float>(input).first(Image::size));
+    CHECK(test::relative_error(first, std::span<const float>(expected).first(1000)) <= 1e-4);
+  }
+  SUBCASE("bf16") {
+    if (model.set_precision(Precision::bf16) != Precision::bf16) {
+      MESSAGE("bf16 not run: " << model.precision_note());
+      return;
+    }
+    const auto bf16 = model.forward(input);
+    const double bf16_error = test::relative_error(bf16, std::span<const float>(expected));
+    MESSAGE("bf16 relative error of the logits against PyTorch's f32: " << bf16_error);
+    CHECK(bf16_error <= 5e-2);
+    for (std::size_t n = 0; n < 2; ++n)
+      CHECK(argmax(bf16.subspan(n * 1000, 1000)) == argmax(std::span<const float>(expected).subspan(n * 1000, 1000)));
+    SUBCASE("and back to f32") {
+      model.set_precision(Precision::f32);
+      CHECK(test::relative_error(model.forward(input), std::span<const float>(expected)) <= 1e-4);
+    }
+  }
+}
+
+TEST_CASE("torchvision's GoogLeNet (batch norm, transform_input) on oneDNN equals the Eigen reference") {
+  using Image = Shape<3, 64, 64>;
+  using Net = TorchvisionGoogLeNet<10, false, true>;
+  Pair<Net, Image> pair(5);
+  for (std::size_t i = 0; i < pair.fast.buffers().size(); ++i) pair.fast.buffers()[i] = pair.reference.buffers()[i];
+  const auto input = pattern(2 * Image::size, 2.0f);
+  const double error = test::relative_error(pair.fast.forward(input), pair.reference.forward(input));
+  MESSAGE("relative error against Eigen: " << error);
+  CHECK(error <= 1e-4);
+}
+
+// ---- the model zoo: grouped and depthwise Conv on oneDNN, residual sums and ReLU6 on Eigen ----
+// (tests/data/reference/zoo.safetensors: torchvision's logits for two images, the reference
+// initialisation with seed 7; tests/test_zoo.cpp holds the Eigen reference to the same logits)
+
+namespace {
+const test::ReferenceFile& zoo_file() { return test::ReferenceFile::open("reference/zoo.safetensors"); }
+
+template <class Net>
+void check_zoo_logits(const std::string& model, Mode mode = Mode::eval) {
+  FastModel<Net, Shape<3, 224, 224>> net;
+  init::reference_uniform(net, 7);
+  net.train(mode == Mode::train);
+  net.disable_dropout(true);
+  const std::string name = model + (mode == Mode::train ? ".train_logits" : ".logits");
+  const double error = test::relative_error(net.forward(googlenet_input(7)),
+                                            std::span<const float>(test::read_tensor(zoo_file(), name)));
+  MESSAGE(name << " on oneDNN: relative error against PyTorch's float32 " << error);
+  CHECK(error <= 1e-4);
+}
+}  // namespace
+
+TEST_CASE("ResNet18, ResNet50 and MobileNetV2 on oneDNN give torchvision's logits in f32") {
+  check_zoo_logits<ResNet18<>>("resnet18");
+  check_zoo_logits<ResNet50<>>("resnet50");
+  check_zoo_logits<MobileNetV2<>>("mobilenet_v2");
+  check_zoo_logits<MobileNetV2<>>("mobilenet_v2", Mode::train);
+}
+
+// ---- the boundary: what the caller reads is plain NCHW f32 ------------------------------------
+
+TEST_CASE("a recorded layer, the input gradient and the aux outputs read as on Eigen") {
+  using Image = Shape<3, 96, 96>;
+  using Net = GoogLeNet<4, false>;
+  Pair<Net, Image> pair(9);
+  const auto input = pattern(2 * Image::size);
+  for (const char* path : {"inception3a", "inception4b.branch2", "maxpool2", "avgpool"}) {
+    CAPTURE(path);
+    const std::vector<float> expected(features_of(pair.reference, path, input).begin(),
+                                      features_of(pair.reference, path, input).end());
+    CHECK(test::relative_error(features_of(pair.fast, path, input), std::span<const float>(expected)) <= 1e-5);
+  }
+}
+
+namespace {
+// One training step of a Pair on `input`, dropout off: logits, parameter gradients and input
+// gradient of oneDNN against Eigen's.
+template <class Net, ShapeType In>
+void check_training_step(Pair<Net, In>& pair, const std::vector<float>& input) {
+  pair.reference.train();
+  pair.fast.train();
+  pair.reference.disable_dropout(true);
+  pair.fast.disable_dropout(true);
+  pair.reference.compute_input_gradient(true);
+  pair.fast.compute_input_gradient(true);
+  const std::span<const float> expected = pair.reference.forward(input);
+  CHECK(test::relative_error(pair.fast.forward(input), expected) <= 1e-5);
+  const auto gradient = pattern(expected.size(), 0.1f);
+  pair.reference.backward(gradient);
+  pair.fast.backward(gradient);
+  CHECK(test::relative_error(std::span<const float>(pair.fast.gradients()), std::span<const float>(pair.reference.gradients())) <= 1e-5);
+  CHECK(test::relative_error(pair.fast.input_gradient(), pair.reference.input_gradient()) <= 1e-5);
+}
+}  // namespace
+
+TEST_CASE("training on oneDNN (its backward primitives) gives the reference's gradients") {
+  using Net = Sequential<BasicConv2d<3, 16, 3, 1, 1>, MaxPool<3, 2, 0, Rounding::ceil>,
+                         Inception<16, 16, 16, 16, 16, 16, 16>, AdaptiveAvgPool<1>, Flatten, Dropout<40>, Linear<64, 5>>;
+  using In = Shape<3, 15, 15>;
+  Pair<Net, In> pair(4);
+  const auto input = pattern(3 * In::size);
+  check_training_step(pair, input);
+  SUBCASE("weights changed on the host are packed again") {
+    for (float& p : pair.reference.parameters()) p *= 0.5f;
+    for (float& p : pair.fast.parameters()) p *= 0.5f;
+    pair.reference.eval();
+    pair.fast.eval();
+    CHECK(test::relative_error(pair.fast.forward(input), pair.reference.forward(input)) <= 1e-5);
+  }
+}
+
+// Flatten of images larger than 1x1 reorders them in the buffer it shares with its input; the
+// layer before reads that buffer in backward (ReLU its output), so Flatten's backward puts it back.
+TEST_CASE("training through a Flatten of 4x4 images on oneDNN gives the reference's gradients") {
+  SUBCASE("Conv, ReLU, Flatten: ReLU's backward reads the flattened buffer") {
+    using In = Shape<16, 4, 4>;
+    Pair<Sequential<Conv<16, 8, 1>, ReLU, Flatten, Linear<128, 5>>, In> pair(5);
+    check_training_step(pair, pattern(3 * In::size));
+  }
+  SUBCASE("AvgPool, Conv, Flatten") {
+    using In = Shape<16, 8, 8>;
+    Pair<Sequential<AvgPool<2, 2>, Conv<16, 8, 1>, Flatten, Linear<128, 5>>, In> pair(6);
+    check_training_step(pair, pattern(3 * In::size));
+  }
+  SUBCASE("GoogLeNet's auxiliary head (AvgPool, BasicConv2d, Flatten, Dropout, Linear, ReLU, Linear)") {
+    using In = Shape<8, 14, 14>;
+    Pair<InceptionAux<8, 5>, In> pair(7);
+    check_training_step(pair, pattern(3 * In::size));
+  }
+}
+
+TEST_CASE("FashionInception training on oneDNN (batch norm's batch statistics) equals the Eigen reference") {
+  Pair<FashionInception, FashionInput> pair(11);
+  for (std::size_t i = 0; i < pair.fast.buffers().size(); ++i) pair.fast.buffers()[i] = pair.reference.buffers()[i];
+  pair.reference.train();
+  pair.fast.train();
+  pair.reference.disable_dropout(true);
+  pair.fast.disable_dropout(true);
+  pair.reference.compute_input_gradient(true);
+  pair.fast.compute_input_gradient(true);
+  // Random images: pattern()'s values repeat every 255 elements, and on them the gradients differ
+  // from Eigen's by 3e-3 (exact ties, as a perturbation of 1e-3 of the images removes it).
+  std::vector<float> input(6 * FashionInput::size);
+  const std::int64_t shape[] = {6, 1, 28, 28};
+  reference_uniform_fill<float>("input", shape, 0, 11, input);
+  const double forward_error = test::relative_error(pair.fast.forward(input), pair.reference.forward(input));
+  const auto gradient = pattern(6 * 10, 0.1f);
+  pair.reference.backward(gradient);
+  pair.fast.backward(gradient);
+  const double gradient_error = test::relative_error(std::span<const float>(pair.fast.gradients()),
+                                                     std::span<const float>(pair.reference.gradients()));
+  const double input_gradient_error = test::relative_error(pair.fast.input_gradient(), pair.reference.input_gradient());
+  const double statistics_error = test::relative_error(std::span<const float>(pair.fast.buffers()),
+                                                       std::span<const float>(pair.reference.buffers()));
+  MESSAGE("relative errors against Eigen: logits " << forward_error << ", parameter gradients " << gradient_error
+                                                    << ", input gradient " << input_gradient_error
+                                                    << ", running statistics " << statistics_error);
+  CHECK(forward_error <= 1e-5);
+  CHECK(gradient_error <= 1e-4);
+  CHECK(input_gradient_error <= 1e-4);
+  CHECK(statistics_error <= 1e-6);
+  SUBCASE("gradients accumulate as on Eigen") {
+    pair.reference.accumulate_gradients(true);
+    pair.fast.accumulate_gradients(true);
+    pair.reference.forward(input);
+    pair.fast.forward(input);
+    pair.reference.backward(gradient);
+    pair.fast.backward(gradient);
+    CHECK(test::relative_error(std::span<const float>(pair.fast.gradients()),
+                               std::span<const float>(pair.reference.gradients())) <= 1e-4);
+  }
+}
+
+namespace {
+// Images a small network can learn: class k lights a 7x7 square at one of ten places.
+struct LearnableBatch {
+  std::vector<float> images;
+  std::vector<std::int32_t> labels;
+  explicit LearnableBatch(std::size_t count) : images(pattern(count * FashionInput::size, 0.5f)), labels(count) {
+    for (std::size_t n = 0; n < count; ++n) {
+      const auto k = static_cast<std::int32_t>(n % 10);
+      labels[n] = k;
+      const std::size_t top = 3 + 7 * static_cast<std::size_t>(k / 5) * 2, left = 1 + 5 * static_cast<std::size_t>(k % 5);
+      for (std::size_t r = top; r < top + 7; ++r)
+        for (std::size_t c = left; c < left + 7 && c < 28; ++c) images[n * FashionInput::size + r * 28 + c] += 2.0f;
+    }
+  }
+};
+
+// The objective before each of `steps` SGD steps from the same start, and after the last.
+std::vector<double> training_losses(Precision precision, const std::vector<float>& initial, std::size_t steps) {
+  FastModel<FashionInception, FashionInput> model;
+  std::copy(initial.begin(), initial.end(), model.parameters().begin());
+  REQUIRE(model.set_precision(precision) == precision);
+  model.train();
+  model.disable_dropout(true);
+  const LearnableBatch batch(40);
+  ClassificationObjective<float> objective;
+  optim::SGD<float> sgd(FastModel<FashionInception, FashionInput>::parameter_count, {.lr = 0.05, .momentum = 0.9});
+  std::vector<double> losses;
+  for (std::size_t step = 0; step <= steps; ++step) {
+    model.forward(batch.images);
+    if (step == steps) {
+      losses.push_back(objective.evaluate(model, batch.labels).total);
+      break;
+    }
+    losses.push_back(objective.backward(model, batch.labels).total);
+    // The optimizer's step is f32, on the f32 master weights and f32 gradients.
+    sgd.step(model);
+  }
+  return losses;
+}
+}  // namespace
+
+TEST_CASE("bf16 training of FashionInception (f32 master weights) lowers the loss as f32 training does") {
+  if (!onednn::has_bf16()) {
+    FastModel<FashionInception, FashionInput> model;
+    CHECK(model.set_precision(Precision::bf16) == Precision::f32);
+    MESSAGE("bf16 not run: " << model.precision_note());
+    CHECK(!model.precision_note().empty());
+    return;
+  }
+  Model<FashionInception, FashionInput> start;
+  init::pytorch_default(start, 21);
+  const std::vector<float> initial(start.parameters().begin(), start.parameters().end());
+  constexpr std::size_t steps = 8;
+  const std::vector<double> f32 = training_losses(Precision::f32, initial, steps);
+  const std::vector<double> bf16 = training_losses(Precision::bf16, initial, steps);
+  std::ostringstream text;
+  double worst = 0;
+  for (std::size_t step = 0; step <= steps; ++step) {
+    text << " " << f32[step] << "/" << bf16[step];
+    worst = test::worse(worst, test::scalar_error(bf16[step], f32[step], f32[0] - f32[steps]));
+  }
+  MESSAGE("losses f32/bf16 at each step:" << text.str() << "; worst difference " << worst
+                                          << " of the f32 run's decrease");
+  // f32 learns the batch: the loss falls by more than a third.
+  CHECK(f32[steps] < 0.6 * f32[0]);
+  // bf16 follows: at every step within a tenth of what f32 training gained over the run.
+  CHECK(worst <= 0.1);
+}
+
+TEST_CASE("a wrong input is refused on oneDNN with the front end's error, and nothing changes") {
+  FastModel<Sequential<Conv<3, 4, 3>, ReLU>, Shape<3, 8, 8>> model;
+  std::vector<float> wrong(3 * 8 * 8 + 1);
+  CHECK_THROWS_AS(model.forward(wrong), Error);
+  std::vector<float> right(3 * 8 * 8, 1.0f);
+  CHECK(model.forward(right).size() == 4 * 6 * 6);
+}
+
+#endif
