@@ -1,4 +1,4 @@
-# Compile-fail tests (see tests/CMakeLists.txt and STYLE.md).
+# Compile-fail tests (see tests/CMakeLists.txt and the "One mistake, one error" section of docs/architecture.md).
 #
 # A file tests/compile_fail/<stem>.cpp starts with the line
 #   // expect: <CMake regular expression>
