@@ -107,7 +107,7 @@ TEST_CASE("layers: grouped and depthwise Conv and ReLU6 match PyTorch on oneDNN"
   test::grouped_conv_cases(BothModes{});
 }
 
-TEST_CASE("layers: the activations, Softmax, Upsample and ConvTranspose2d match PyTorch on oneDNN (Eigen fallback)") {
+TEST_CASE("layers: the activations, Softmax, Upsample and ConvTranspose2d match PyTorch on oneDNN") {
   test::activation_upsampling_cases(BothModes{test::ReferenceFile::open("reference/activations_upsampling.safetensors")});
 }
 
@@ -259,6 +259,57 @@ TEST_CASE("training on oneDNN (its backward primitives) gives the reference's gr
     pair.reference.eval();
     pair.fast.eval();
     CHECK(test::relative_error(pair.fast.forward(input), pair.reference.forward(input)) <= 1e-5);
+  }
+}
+
+// Each network of one kind of layer, in the device layout between convolutions and at the
+// model's boundary (first and last layer): one training step, then evaluation. Named "layers:"
+// so that the AVX2 run (ctest onednn_avx2) trains them too.
+TEST_CASE("layers: training the activations, Softmax, Upsample and ConvTranspose2d on oneDNN gives the reference's gradients") {
+  const auto step_and_evaluate = []<class Net, ShapeType In>(Pair<Net, In>& pair) {
+    const auto input = pattern(3 * In::size, 4.0f);
+    check_training_step(pair, input);
+    pair.reference.eval();
+    pair.fast.eval();
+    CHECK(test::relative_error(pair.fast.forward(input), pair.reference.forward(input)) <= 1e-5);
+  };
+  SUBCASE("Sigmoid, Tanh, SiLU, Hardswish, LeakyReLU (y or, with a negative slope, x kept)") {
+    using Net = Sequential<Sigmoid, Conv<3, 8, 3, 1, 1>, Tanh, Conv<8, 8, 1>, SiLU, Conv<8, 8, 1>, Hardswish, Conv<8, 8, 1>,
+                           LeakyReLU<>, Conv<8, 8, 1>, LeakyReLU<std::ratio<-1, 2>>, Conv<8, 4, 1>, SiLU>;
+    Pair<Net, Shape<3, 6, 6>> pair(21);
+    step_and_evaluate(pair);
+  }
+  SUBCASE("ReLU6: alone, fused with Conv (a post-op), after BatchNorm") {
+    using Net = Sequential<ReLU6, Conv<3, 8, 3, 1, 1>, ReLU6, Conv<8, 8, 1>, BatchNorm<8>, ReLU6, Conv<8, 4, 1>, ReLU6>;
+    Pair<Net, Shape<3, 6, 6>> pair(22);
+    step_and_evaluate(pair);
+  }
+  SUBCASE("Softmax over the channels of images and of features") {
+    using Net = Sequential<Softmax, Conv<3, 5, 3, 1, 1>, Softmax, Conv<5, 4, 1>, AdaptiveAvgPool<1>, Flatten, Linear<4, 6>,
+                           Softmax>;
+    Pair<Net, Shape<3, 5, 4>> pair(23);
+    step_and_evaluate(pair);
+  }
+  SUBCASE("Upsample, nearest and bilinear, factors 2 and 3") {
+    using Net = Sequential<Upsample<3>, Conv<3, 4, 3, 1, 1>, Upsample<2, UpsampleMode::bilinear>, Conv<4, 4, 3, 1, 1>,
+                           Upsample<2>, Conv<4, 3, 1>, Upsample<3, UpsampleMode::bilinear>>;
+    Pair<Net, Shape<3, 3, 4>> pair(24);
+    step_and_evaluate(pair);
+  }
+  SUBCASE("ConvTranspose2d: output padding within and beyond the padding, with and without bias") {
+    using Net = Sequential<ConvTranspose2d<3, 4, 3, 2, 1, 1>, ReLU, ConvTranspose2d<4, 5, 4, 2, 1>,
+                           ConvTranspose2d<5, 3, 2, 3, 0, 2, false>>;
+    Pair<Net, Shape<3, 4, 3>> pair(25);
+    step_and_evaluate(pair);
+  }
+  SUBCASE("each as the first layer of a Sum's branch: the branches' input gradients add up") {
+    using Net = Sequential<Conv<3, 4, 3, 1, 1>,
+                           Sum<Sequential<SiLU, Conv<4, 4, 1>>, Sequential<Tanh, Conv<4, 4, 1>>,
+                               Sequential<Softmax, Conv<4, 4, 1>>, Sequential<Upsample<2, UpsampleMode::bilinear>, AvgPool<2, 2>>,
+                               Sequential<ConvTranspose2d<4, 4, 4, 2, 1>, Conv<4, 4, 3, 2, 1>>>,
+                           Conv<4, 3, 1>>;
+    Pair<Net, Shape<3, 6, 6>> pair(26);
+    step_and_evaluate(pair);
   }
 }
 

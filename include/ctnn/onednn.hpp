@@ -6,19 +6,23 @@
 //   #include <ctnn/onednn.hpp>
 //   ctnn::Model<ctnn::GoogLeNet<1000, false>, ctnn::Shape<3, 224, 224>, float, ctnn::OneDnn> model;
 //
-// Layers with oneDNN primitives: Conv (+ ReLU fused), MaxPool, AvgPool, AdaptiveAvgPool, Linear
-// (+ ReLU fused), ReLU, BatchNorm (+ ReLU fused) in evaluation, Flatten, Concat. Every other layer,
-// and backward, runs the Eigen evaluator on plain copies (ctnn/onednn/fallback.hpp).
+// Layers with oneDNN primitives, forward and backward: Conv (+ an activation fused; grouped:
+// forward only), ConvTranspose2d, MaxPool, AvgPool, AdaptiveAvgPool, Linear (+ ReLU fused), ReLU, ReLU6,
+// Sigmoid, Tanh, SiLU, Hardswish, LeakyReLU, Softmax, Upsample (nearest, bilinear), BatchNorm
+// (+ ReLU fused), Flatten, Concat. Every other layer runs the Eigen evaluator on plain copies
+// (ctnn/onednn/fallback.hpp).
 
 #include <ctnn/ctnn.hpp>   // the layers and the Eigen reference this backend falls back on
 
 #include <ctnn/onednn/device.hpp>        // ctnn::OneDnn, ctnn::onednn::Precision, has_bf16, has_amx
 #include <ctnn/onednn/context.hpp>       // ctnn::onednn::Context
 #include <ctnn/onednn/fallback.hpp>      // Evaluator<L, OneDnn>: a kernel or the Eigen evaluator
-#include <ctnn/onednn/conv.hpp>          // Conv, Fusion<Conv, ReLU, OneDnn>
+#include <ctnn/onednn/conv.hpp>          // Conv, ConvTranspose2d, Fusion<Conv, ReLU, ReLU6, ..., OneDnn>
 #include <ctnn/onednn/pooling.hpp>       // MaxPool, AvgPool, AdaptiveAvgPool
 #include <ctnn/onednn/linear.hpp>        // Linear, Fusion<Linear, ReLU, OneDnn>
-#include <ctnn/onednn/elementwise.hpp>   // ReLU, BatchNorm, Fusion<BatchNorm, ReLU, OneDnn>, Flatten
+#include <ctnn/onednn/elementwise.hpp>   // the activations, BatchNorm, Fusion<BatchNorm, ReLU, OneDnn>, Flatten
+#include <ctnn/onednn/softmax.hpp>       // Softmax
+#include <ctnn/onednn/upsample.hpp>      // Upsample
 #include <ctnn/onednn/concat.hpp>        // Evaluator<Concat, OneDnn>
 #include <ctnn/onednn/backend.hpp>       // ctnn::Backend<OneDnn, T>
 #include <ctnn/onednn/model.hpp>         // ctnn::Model<Net, In, T, OneDnn>

@@ -1,6 +1,7 @@
 #pragma once
-// Convolution on the oneDNN device, and Conv + ReLU fused as a post-op (BasicConv2d's body,
-// through Sequential's Fusion trait).
+// Convolution on the oneDNN device, Conv + an activation (ReLU, ReLU6, ...) fused as a post-op
+// (BasicConv2d's body, through Sequential's Fusion trait), and ConvTranspose2d as oneDNN's
+// deconvolution.
 //
 //   forward   convolution_forward: src and dst in the device layout (NHWC), weights in the
 //             layout oneDNN picks (format `any`), packed from OIHW f32, bias f32; padding P on
@@ -9,54 +10,100 @@
 //   backward  convolution_backward_weights (dW, db from x and dy; f32 in every precision, so
 //             bf16 training keeps f32 gradients for its f32 master weights), then
 //             convolution_backward_data (dx from dy and the weights packed for it)
+//   ConvTranspose2d  the same with the deconvolution primitives; its weights PyTorch's
+//             [In, Out, K, K] (oneDNN's iohw), OutputPadding taken off the right padding
 
 #include <cstddef>   // std::size_t
 #include <memory>    // std::make_unique
 
-#include <dnnl.hpp>   // dnnl::convolution_forward, dnnl::convolution_backward_data, ..._weights
+#include <dnnl.hpp>   // dnnl::convolution_forward, dnnl::deconvolution_forward, ...
 
 #include <ctnn/evaluator.hpp>          // ctnn::Fusion, ctnn::ForwardArgs, ctnn::BackwardArgs
 #include <ctnn/layers/conv.hpp>        // ctnn::Conv, ctnn::ConvGeometry
 #include <ctnn/layers/conv_transpose.hpp>   // ctnn::ConvTranspose2d
-#include <ctnn/layers/relu.hpp>        // ctnn::ReLU
+#include <ctnn/onednn/elementwise.hpp> // ctnn::onednn::Eltwise: the activations a Conv fuses
 #include <ctnn/onednn/fallback.hpp>    // ctnn::onednn::Kernel
 #include <ctnn/onednn/operand.hpp>     // Operand, PackedWeights, WeightedBackwardPlan
 
 namespace ctnn {
 namespace onednn {
 
+// oneDNN's convolution, and its transpose (deconvolution: ConvTranspose2d), whose primitives take
+// the same arguments.
+template <class L>
+concept TransposedConv = requires { L::output_padding; };
+
+template <bool Transposed>
+struct ConvPrimitives {
+  using forward = dnnl::convolution_forward;
+  using backward_data = dnnl::convolution_backward_data;
+  using backward_weights = dnnl::convolution_backward_weights;
+  static constexpr dnnl::algorithm algorithm = dnnl::algorithm::convolution_direct;
+  static constexpr const char* names[3] = {"convolution", "convolution backward data", "convolution backward weights"};
+};
+template <>
+struct ConvPrimitives<true> {
+  using forward = dnnl::deconvolution_forward;
+  using backward_data = dnnl::deconvolution_backward_data;
+  using backward_weights = dnnl::deconvolution_backward_weights;
+  static constexpr dnnl::algorithm algorithm = dnnl::algorithm::deconvolution_direct;
+  static constexpr const char* names[3] = {"deconvolution", "deconvolution backward data",
+                                           "deconvolution backward weights"};
+};
+
 // What every convolution primitive of one layer is made from.
+template <class L>
 struct ConvDescription {
+  using Primitives = ConvPrimitives<TransposedConv<L>>;
   Dims in, out;
-  memory::dims strides, padding;
+  memory::dims strides, padding_left, padding_right;
   memory::desc weights_any, weights_plain, bias;
 
-  template <class L, ShapeType In, class T>
+  template <ShapeType In, class T>
   static ConvDescription of(const Context<T>& ctx) {
-    constexpr ConvGeometry g = L::template geometry<In>;
-    const auto o = static_cast<memory::dim>(g.out_channels), i = static_cast<memory::dim>(g.in_channels),
-               k = static_cast<memory::dim>(g.kernel), s = static_cast<memory::dim>(g.stride),
-               pad = static_cast<memory::dim>(g.padding), groups = static_cast<memory::dim>(g.groups);
-    // [Out, In / G, K, K] as oneDNN's grouped weights [G, Out / G, In / G, K, K], or plain OIHW.
-    const memory::dims weights = groups == 1 ? memory::dims{o, i, k, k}
-                                             : memory::dims{groups, o / groups, i / groups, k, k};
-    const auto plain = groups == 1 ? memory::format_tag::oihw : memory::format_tag::goihw;
-    return {{g.in_channels, g.in_height, g.in_width},
-            {g.out_channels, g.out_height, g.out_width},
-            {s, s},
-            {pad, pad},
-            memory::desc(weights, ctx.activation_type(), memory::format_tag::any),
-            memory::desc(weights, memory::data_type::f32, plain),
-            L::has_bias ? memory::desc({o}, memory::data_type::f32, memory::format_tag::a) : memory::desc()};
+    const auto dim = [](std::size_t v) { return static_cast<memory::dim>(v); };
+    if constexpr (TransposedConv<L>) {
+      // PyTorch's weight [In, Out, K, K] is oneDNN's [Out, In, K, K] stored as iohw. The output
+      // (H - 1) S + K - P - (P - OutputPadding): OutputPadding is padding taken off the right,
+      // negative where it exceeds P.
+      using Out = output_shape_t<L, In>;
+      const auto o = dim(L::out_channels), k = dim(L::kernel), s = dim(L::stride), pad = dim(L::padding);
+      const memory::dims weights{o, dim(L::in_channels), k, k};
+      const memory::dim right = pad - dim(L::output_padding);
+      return {dims_of<In>,
+              dims_of<Out>,
+              {s, s},
+              {pad, pad},
+              {right, right},
+              memory::desc(weights, ctx.activation_type(), memory::format_tag::any),
+              memory::desc(weights, memory::data_type::f32, memory::format_tag::iohw),
+              L::has_bias ? memory::desc({o}, memory::data_type::f32, memory::format_tag::a) : memory::desc()};
+    } else {
+      constexpr ConvGeometry g = L::template geometry<In>;
+      const auto o = dim(g.out_channels), i = dim(g.in_channels), k = dim(g.kernel), s = dim(g.stride),
+                 pad = dim(g.padding), groups = dim(g.groups);
+      // [Out, In / G, K, K] as oneDNN's grouped weights [G, Out / G, In / G, K, K], or plain OIHW.
+      const memory::dims weights = groups == 1 ? memory::dims{o, i, k, k}
+                                               : memory::dims{groups, o / groups, i / groups, k, k};
+      const auto plain = groups == 1 ? memory::format_tag::oihw : memory::format_tag::goihw;
+      return {{g.in_channels, g.in_height, g.in_width},
+              {g.out_channels, g.out_height, g.out_width},
+              {s, s},
+              {pad, pad},
+              {pad, pad},
+              memory::desc(weights, ctx.activation_type(), memory::format_tag::any),
+              memory::desc(weights, memory::data_type::f32, plain),
+              L::has_bias ? memory::desc({o}, memory::data_type::f32, memory::format_tag::a) : memory::desc()};
+    }
   }
 
   template <class T>
-  dnnl::convolution_forward::primitive_desc forward(const Context<T>& ctx, const memory::desc& src,
-                                                    const memory::desc& dst, const dnnl::primitive_attr& attr) const {
-    const auto prop = ctx.mode == Mode::train ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
-    return checked("convolution", [&] {
-      return dnnl::convolution_forward::primitive_desc(ctx.engine, prop, dnnl::algorithm::convolution_direct, src,
-                                                       weights_any, bias, dst, strides, padding, padding, attr);
+  typename Primitives::forward::primitive_desc forward(const Context<T>& ctx, const memory::desc& src,
+                                                       const memory::desc& dst, const dnnl::primitive_attr& attr) const {
+    return checked(Primitives::names[0], [&] {
+      return typename Primitives::forward::primitive_desc(ctx.engine, forward_kind(ctx), Primitives::algorithm, src,
+                                                          weights_any, bias, dst, strides, padding_left, padding_right,
+                                                          attr);
     });
   }
 };
@@ -65,22 +112,24 @@ struct ConvForwardPlan : Plan {
   Operand src, dst;
   PackedWeights weights;
   memory bias, scratchpad;
-  dnnl::convolution_forward primitive;
+  dnnl::primitive primitive;
 };
 
-// y = conv(x) (+ bias) (then ReLU when `relu`).
+// y = conv(x) (+ bias) (then `activation`, a post-op: Conv + ReLU, ReLU6, ... fused); the
+// transposed convolution's where L is ConvTranspose2d.
 template <class L, ShapeType In, class T>
-void convolution_forward(Context<T>& ctx, const ForwardArgs<T>& a, bool relu) {
+void convolution_forward(Context<T>& ctx, const ForwardArgs<T>& a, EltwiseFunction activation = {}) {
+  using Primitives = ConvPrimitives<TransposedConv<L>>;
   auto& p = ctx.template plan<ConvForwardPlan>(Direction::forward, [&] {
     auto plan = std::make_unique<ConvForwardPlan>();
-    const auto c = ConvDescription::of<L, In>(ctx);
+    const auto c = ConvDescription<L>::template of<In>(ctx);
     plan->src = input_operand(ctx, a.x, c.in);
     plan->dst = output_operand(ctx, a.y, c.out);
-    const auto pd = c.forward(ctx, plan->src.md, plan->dst.md, user_scratchpad(relu));
+    const auto pd = c.forward(ctx, plan->src.md, plan->dst.md, user_scratchpad(activation));
     plan->weights.make(ctx, c.weights_plain, pd.weights_desc());
     plan->bias = unbound(c.bias, ctx.engine);
     plan->scratchpad = scratchpad_for(ctx, pd.scratchpad_desc());
-    plan->primitive = dnnl::convolution_forward(pd);
+    plan->primitive = typename Primitives::forward(pd);
     return plan;
   });
   if (ctx.planning) return;
@@ -97,41 +146,43 @@ void convolution_forward(Context<T>& ctx, const ForwardArgs<T>& a, bool relu) {
   p.dst.store(ctx, a.y.data);
 }
 
-
-// dW, db (into params.gradients unless frozen) and dx (unless empty) from x and dy.
+// dW, db (into params.gradients unless frozen) and dx (unless empty) from x and dy; the
+// weight gradient in the parameters' layout (OIHW, or PyTorch's [In, Out, K, K] transposed).
 template <class L, ShapeType In, class T>
 void convolution_backward(Context<T>& ctx, const BackwardArgs<T>& a) {
+  using Primitives = ConvPrimitives<TransposedConv<L>>;
   auto& p = ctx.template plan<WeightedBackwardPlan>(Direction::backward, [&] {
     auto plan = std::make_unique<WeightedBackwardPlan>();
-    const auto c = ConvDescription::of<L, In>(ctx);
+    const auto c = ConvDescription<L>::template of<In>(ctx);
     plan->diff_dst = input_operand(ctx, a.dy, c.out, 2);
     const memory::desc src = ctx.device_md(c.in);
     const auto hint = c.forward(ctx, src, plan->diff_dst.md, user_scratchpad());
     if (a.params.gradients) {
       plan->src = input_operand(ctx, a.x, c.in, 0);
       const memory::desc diff_weights(c.weights_plain.get_dims(), memory::data_type::f32, memory::format_tag::any);
-      const auto pd = checked("convolution backward weights", [&] {
-        return dnnl::convolution_backward_weights::primitive_desc(
-            ctx.engine, dnnl::algorithm::convolution_direct, plan->src.md, diff_weights, c.bias, plan->diff_dst.md,
-            c.strides, c.padding, c.padding, hint, user_scratchpad());
+      const auto pd = checked(Primitives::names[2], [&] {
+        return typename Primitives::backward_weights::primitive_desc(
+            ctx.engine, Primitives::algorithm, plan->src.md, diff_weights, c.bias, plan->diff_dst.md, c.strides,
+            c.padding_left, c.padding_right, hint, user_scratchpad());
       });
       plan->diff_weights.make(ctx, pd.diff_weights_desc(), c.weights_plain, 0);
       if constexpr (L::has_bias)
         plan->diff_bias.make(ctx, pd.diff_bias_desc(), c.bias, ParameterGradient::room(pd.diff_weights_desc()));
       plan->weights_scratchpad = scratchpad_for(ctx, pd.scratchpad_desc());
-      plan->weights_gradient = dnnl::convolution_backward_weights(pd);
+      plan->weights_gradient = typename Primitives::backward_weights(pd);
       plan->has_weights_gradient = true;
     }
     if (a.dx) {
       plan->diff_src = gradient_operand(ctx, a.dx, c.in, a.accumulate_dx);
-      const auto pd = checked("convolution backward data", [&] {
-        return dnnl::convolution_backward_data::primitive_desc(ctx.engine, dnnl::algorithm::convolution_direct,
-                                                               plan->diff_src.md, c.weights_any, plan->diff_dst.md,
-                                                               c.strides, c.padding, c.padding, hint, user_scratchpad());
+      const auto pd = checked(Primitives::names[1], [&] {
+        return typename Primitives::backward_data::primitive_desc(ctx.engine, Primitives::algorithm, plan->diff_src.md,
+                                                                  c.weights_any, plan->diff_dst.md, c.strides,
+                                                                  c.padding_left, c.padding_right, hint,
+                                                                  user_scratchpad());
       });
       plan->weights.make(ctx, c.weights_plain, pd.weights_desc());
       plan->data_scratchpad = scratchpad_for(ctx, pd.scratchpad_desc());
-      plan->data_gradient = dnnl::convolution_backward_data(pd);
+      plan->data_gradient = typename Primitives::backward_data(pd);
       plan->has_data_gradient = true;
     }
     return plan;
@@ -148,7 +199,7 @@ struct Kernel<Conv<I, O, K, S, P, B, G>, T> {
   static constexpr bool has_backward = G == 1;
   template <ShapeType In>
   static void forward(Context<T>& ctx, const ForwardArgs<T>& a) {
-    convolution_forward<Conv<I, O, K, S, P, B, G>, In>(ctx, a, false);
+    convolution_forward<Conv<I, O, K, S, P, B, G>, In>(ctx, a);
   }
   template <ShapeType In>
   static void backward(Context<T>& ctx, const BackwardArgs<T>& a) {
@@ -156,24 +207,43 @@ struct Kernel<Conv<I, O, K, S, P, B, G>, T> {
   }
 };
 
+// ConvTranspose2d: deconvolution_forward, backward_data and backward_weights (bias included).
+template <std::size_t I, std::size_t O, std::size_t K, std::size_t S, std::size_t P, std::size_t OutputPadding,
+          bool B, class T>
+struct Kernel<ConvTranspose2d<I, O, K, S, P, OutputPadding, B>, T> {
+  using L = ConvTranspose2d<I, O, K, S, P, OutputPadding, B>;
+  static constexpr bool has_backward = true;
+  template <ShapeType In>
+  static void forward(Context<T>& ctx, const ForwardArgs<T>& a) {
+    convolution_forward<L, In>(ctx, a);
+  }
+  template <ShapeType In>
+  static void backward(Context<T>& ctx, const BackwardArgs<T>& a) {
+    convolution_backward<L, In>(ctx, a);
+  }
+};
+
 }  // namespace onednn
 
-// ConvTranspose2d's every-device evaluator runs the convolution's backward as its forward and
-// adds the bias with the CPU's functions, which would read the device layout as NCHW: here the
-// whole layer runs on its Eigen evaluator instead (fallback.hpp).
+// ConvTranspose2d's every-device evaluator (the convolution's backward as its forward) would
+// run here too: its kernel above takes precedence.
 template <std::size_t I, std::size_t O, std::size_t K, std::size_t S, std::size_t P, std::size_t OutputPadding,
           bool B, class T>
 struct Evaluator<ConvTranspose2d<I, O, K, S, P, OutputPadding, B>, OneDnn, T>
     : onednn::LeafEvaluator<ConvTranspose2d<I, O, K, S, P, OutputPadding, B>, T> {};
 
-// In training too: ReLU's backward reads the fused output, Conv's its input.
-template <std::size_t I, std::size_t O, std::size_t K, std::size_t S, std::size_t P, bool B, std::size_t G, class T>
-struct Fusion<Conv<I, O, K, S, P, B, G>, ReLU, OneDnn, T> {
+// Conv + an activation oneDNN computes (ReLU, ReLU6, ...): one convolution with the activation as
+// its post-op. In training too where the activation's backward reads only the fused output
+// (ReLU, ReLU6, Sigmoid, Tanh, LeakyReLU of a slope not below 0); Conv's reads its input.
+template <std::size_t I, std::size_t O, std::size_t K, std::size_t S, std::size_t P, bool B, std::size_t G,
+          class Activation, class T>
+  requires onednn::HasEltwise<Activation>
+struct Fusion<Conv<I, O, K, S, P, B, G>, Activation, OneDnn, T> {
   static constexpr bool available = true;
-  static constexpr bool in_training = true;
+  static constexpr bool in_training = Activation::backward_reads_output;
   template <ShapeType In>
   static void forward(onednn::Context<T>& ctx, const ForwardArgs<T>& a) {
-    onednn::convolution_forward<Conv<I, O, K, S, P, B, G>, In>(ctx, a, true);
+    onednn::convolution_forward<Conv<I, O, K, S, P, B, G>, In>(ctx, a, onednn::Eltwise<Activation>::function);
   }
 };
 

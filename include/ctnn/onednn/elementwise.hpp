@@ -1,9 +1,11 @@
 #pragma once
 // Element-wise layers and views on the oneDNN device.
 //
-//   ReLU        eltwise_forward (in place where the plan says); backward: the Eigen evaluator's
-//   BatchNorm   evaluation: batch_normalization_forward with the running statistics, in place,
-//               with a following ReLU fused; training: the Eigen evaluator's (batch statistics)
+//   ReLU, ReLU6, Sigmoid, Tanh, SiLU, Hardswish, LeakyReLU
+//               one eltwise primitive each (in place where the plan says), forward and backward
+//   BatchNorm   batch_normalization_forward (evaluation: the running statistics, in place;
+//               training: the batch's) and backward, with a following ReLU fused; not ReLU6:
+//               oneDNN's batch normalization takes no post-ops
 //   Flatten     a view in NCHW; in the device layout an image of more than one pixel is
 //               reordered into NCHW order first, so features follow PyTorch's flatten, and
 //               back in backward for the layer before
@@ -16,85 +18,98 @@
 #include <ctnn/evaluator.hpp>            // ctnn::Evaluator, ctnn::Fusion, ctnn::ViewEvaluator
 #include <ctnn/layers/batch_norm.hpp>    // ctnn::BatchNorm
 #include <ctnn/layers/flatten.hpp>       // ctnn::Flatten
+#include <ctnn/layers/activations.hpp>   // ctnn::Sigmoid, Tanh, SiLU, Hardswish, LeakyReLU
 #include <ctnn/layers/relu.hpp>          // ctnn::ReLU
+#include <ctnn/layers/relu6.hpp>         // ctnn::ReLU6
 #include <ctnn/onednn/fallback.hpp>      // ctnn::onednn::Kernel
 #include <ctnn/onednn/operand.hpp>       // Operand
 
 namespace ctnn {
 namespace onednn {
 
-struct EltwiseForwardPlan : Plan {
-  Operand src, dst;
-  memory scratchpad;
-  dnnl::eltwise_forward primitive;
+// The oneDNN eltwise function that computes activation L as PyTorch does (see
+// ctnn/rules/activations.hpp); its backward reads what L's does: y with the use_dst_for_bwd
+// algorithms, else x.
+template <class L>
+struct Eltwise {
+  static constexpr bool missing = true;
+};
+template <class L>
+concept HasEltwise = !requires { Eltwise<L>::missing; };
+
+template <>
+struct Eltwise<ReLU> {
+  static constexpr EltwiseFunction function = relu_function;
+};
+// min(max(x, 0), 6); dx = dy where 0 < y < 6, as PyTorch's hardtanh_backward.
+template <>
+struct Eltwise<ReLU6> {
+  static constexpr EltwiseFunction function{dnnl::algorithm::eltwise_clip_v2_use_dst_for_bwd, 0.f,
+                                            static_cast<float>(ReLU6::ceiling)};
+};
+template <>
+struct Eltwise<Sigmoid> {
+  static constexpr EltwiseFunction function{dnnl::algorithm::eltwise_logistic_use_dst_for_bwd};
+};
+template <>
+struct Eltwise<Tanh> {
+  static constexpr EltwiseFunction function{dnnl::algorithm::eltwise_tanh_use_dst_for_bwd};
+};
+// swish: x * sigmoid(alpha x), alpha = 1.
+template <>
+struct Eltwise<SiLU> {
+  static constexpr EltwiseFunction function{dnnl::algorithm::eltwise_swish, 1.f};
+};
+// x * min(max(alpha x + beta, 0), 1) = x * relu6(x + 3) / 6. Its backward differs from PyTorch's
+// only at x = -3 and 3 exactly (there PyTorch takes the middle piece, oneDNN the outer ones).
+template <>
+struct Eltwise<Hardswish> {
+  static constexpr EltwiseFunction function{dnnl::algorithm::eltwise_hardswish, 1.f / 6.f, 0.5f};
+};
+// relu with alpha = the slope: x > 0 ? x : alpha x. A slope not below 0 keeps y's sign, so
+// backward reads y, as ctnn's LeakyReLU.
+template <Ratio NegativeSlope>
+struct Eltwise<LeakyReLU<NegativeSlope>> {
+  static constexpr EltwiseFunction function{NegativeSlope::num >= 0 ? dnnl::algorithm::eltwise_relu_use_dst_for_bwd
+                                                                    : dnnl::algorithm::eltwise_relu,
+                                            static_cast<float>(LeakyReLU<NegativeSlope>::negative_slope)};
 };
 
-// ReLU computed so that backward needs only its output (as ctnn's ReLU: backward_reads_output).
 template <class T>
-dnnl::eltwise_forward::primitive_desc relu_forward(const Context<T>& ctx, const memory::desc& src, const memory::desc& dst) {
-  const auto prop = ctx.mode == Mode::train ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
+dnnl::eltwise_forward::primitive_desc eltwise_forward(const Context<T>& ctx, EltwiseFunction f, const memory::desc& src,
+                                                      const memory::desc& dst) {
   return checked("eltwise", [&] {
-    return dnnl::eltwise_forward::primitive_desc(ctx.engine, prop, dnnl::algorithm::eltwise_relu_use_dst_for_bwd, src,
-                                                 dst, 0.f, 0.f, user_scratchpad());
+    return dnnl::eltwise_forward::primitive_desc(ctx.engine, forward_kind(ctx), f.algorithm, src, dst, f.alpha, f.beta,
+                                                 user_scratchpad());
   });
 }
 
-struct EltwiseBackwardPlan : Plan {
-  Operand dst, diff_dst, diff_src;
-  memory scratchpad;
-  dnnl::eltwise_backward primitive;
-};
-
-template <class T>
-struct Kernel<ReLU, T> {
+// An activation as one eltwise primitive (in place where the plan says), forward and backward.
+template <class L, class T>
+  requires HasEltwise<L>
+struct Kernel<L, T> {
+  static constexpr EltwiseFunction function = Eltwise<L>::function;
   static constexpr bool has_backward = true;
   template <ShapeType In>
   static void forward(Context<T>& ctx, const ForwardArgs<T>& a) {
-    auto& p = ctx.template plan<EltwiseForwardPlan>(Direction::forward, [&] {
-      auto plan = std::make_unique<EltwiseForwardPlan>();
-      plan->src = input_operand(ctx, a.x, dims_of<In>);
-      plan->dst = output_operand(ctx, a.y, dims_of<In>);
-      const auto pd = relu_forward(ctx, plan->src.md, plan->dst.md);
-      plan->scratchpad = scratchpad_for(ctx, pd.scratchpad_desc());
-      plan->primitive = dnnl::eltwise_forward(pd);
-      return plan;
-    });
-    if (ctx.planning) return;
-    p.src.load(ctx, a.x.data);
-    p.dst.bind_output(ctx, a.y.data);
-    bind(p.scratchpad, ctx.scratchpad());
-    ctx.run(p.primitive, {{DNNL_ARG_SRC, &p.src.mem}, {DNNL_ARG_DST, &p.dst.mem}, {DNNL_ARG_SCRATCHPAD, &p.scratchpad}});
-    p.dst.store(ctx, a.y.data);
+    unary_forward<dnnl::eltwise_forward>(ctx, a, dims_of<In>, dims_of<In>, Rank::as_laid_out,
+                                         [&](const memory::desc& src, const memory::desc& dst) {
+                                           return eltwise_forward(ctx, function, src, dst);
+                                         });
   }
-  // dx (+)= dy where y > 0.
   template <ShapeType In>
   static void backward(Context<T>& ctx, const BackwardArgs<T>& a) {
-    if (!a.dx) return;
-    auto& p = ctx.template plan<EltwiseBackwardPlan>(Direction::backward, [&] {
-      auto plan = std::make_unique<EltwiseBackwardPlan>();
-      plan->dst = input_operand(ctx, a.y, dims_of<In>, 1);
-      plan->diff_dst = input_operand(ctx, a.dy, dims_of<In>, 2);
-      plan->diff_src = gradient_operand(ctx, a.dx, dims_of<In>, a.accumulate_dx);
-      const auto hint = relu_forward(ctx, plan->dst.md, plan->dst.md);
-      const auto pd = checked("eltwise backward", [&] {
-        return dnnl::eltwise_backward::primitive_desc(ctx.engine, dnnl::algorithm::eltwise_relu_use_dst_for_bwd,
-                                                      plan->diff_src.md, plan->diff_dst.md, plan->dst.md, 0.f, 0.f,
-                                                      hint, user_scratchpad());
-      });
-      plan->scratchpad = scratchpad_for(ctx, pd.scratchpad_desc());
-      plan->primitive = dnnl::eltwise_backward(pd);
-      return plan;
-    });
-    if (ctx.planning) return;
-    p.dst.load(ctx, a.y.data);
-    p.diff_dst.load(ctx, a.dy.data);
-    p.diff_src.bind_output(ctx, a.dx.data);
-    bind(p.scratchpad, ctx.scratchpad());
-    ctx.run(p.primitive, {{DNNL_ARG_DST, &p.dst.mem},
-                          {DNNL_ARG_DIFF_DST, &p.diff_dst.mem},
-                          {DNNL_ARG_DIFF_SRC, &p.diff_src.mem},
-                          {DNNL_ARG_SCRATCHPAD, &p.scratchpad}});
-    p.diff_src.store(ctx, a.dx.data);
+    static_assert(L::backward_reads_output != L::backward_reads_input);
+    constexpr Kept kept = L::backward_reads_output ? Kept::output : Kept::input;
+    unary_backward<dnnl::eltwise_backward>(
+        ctx, a, dims_of<In>, dims_of<In>, Rank::as_laid_out, kept,
+        [&](const memory::desc& diff_src, const memory::desc& diff_dst, const memory::desc& data) {
+          const auto hint = eltwise_forward(ctx, function, data, data);
+          return checked("eltwise backward", [&] {
+            return dnnl::eltwise_backward::primitive_desc(ctx.engine, function.algorithm, diff_src, diff_dst, data,
+                                                          function.alpha, function.beta, hint, user_scratchpad());
+          });
+        });
   }
 };
 
@@ -119,9 +134,8 @@ void batch_norm_forward(Context<T>& ctx, const ForwardArgs<T>& a, bool relu) {
     auto flags = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
     if (!training) flags = flags | dnnl::normalization_flags::use_global_stats;
     if (relu) flags = flags | dnnl::normalization_flags::fuse_norm_relu;
-    const auto prop = training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
     const auto pd = checked("batch normalization", [&] {
-      return dnnl::batch_normalization_forward::primitive_desc(ctx.engine, prop, plan->src.md, plan->dst.md,
+      return dnnl::batch_normalization_forward::primitive_desc(ctx.engine, forward_kind(ctx), plan->src.md, plan->dst.md,
                                                                static_cast<float>(L::epsilon), flags, user_scratchpad());
     });
     const memory::desc channels({static_cast<memory::dim>(C)}, memory::data_type::f32, memory::format_tag::a);

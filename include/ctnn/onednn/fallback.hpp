@@ -1,11 +1,13 @@
 #pragma once
 // Which code computes a leaf layer on the oneDNN device:
 //
-//   onednn::Kernel<L, T>   oneDNN primitives (conv.hpp, pooling.hpp, linear.hpp, ...): forward,
+//   onednn::Kernel<L, T>   oneDNN primitives (conv.hpp, pooling.hpp, linear.hpp, elementwise.hpp,
+//                          softmax.hpp, upsample.hpp; the list in ctnn/onednn.hpp): forward,
 //                          and backward where `has_backward` says so (every kernel here); a
 //                          kernel without backward computes training's forward only where the
 //                          layer keeps nothing for its backward
-//   the Eigen evaluator    everything else (Dropout's mask, TransformInput, a layer added later):
+//   the Eigen evaluator    everything else (Dropout's mask, TransformInput, grouped Conv's
+//                          backward, AvgPool in ceil mode past the padding, a layer added later):
 //                          the CPU reference's Evaluator<L, Cpu, T> runs on the context (a
 //                          cpu::Context), its operands reordered between the device layout and
 //                          plain NCHW f32 in staging buffers

@@ -34,10 +34,10 @@ void inner_product_forward(Context<T>& ctx, const ForwardArgs<T>& a, bool relu) 
     const auto o = static_cast<memory::dim>(Out), i = static_cast<memory::dim>(In);
     const memory::desc weights({o, i}, ctx.activation_type(), memory::format_tag::any);
     const memory::desc bias({o}, memory::data_type::f32, memory::format_tag::a);
-    const dnnl::primitive_attr attr = user_scratchpad(relu);
-    const auto prop = ctx.mode == Mode::train ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
+    const dnnl::primitive_attr attr = user_scratchpad(relu ? relu_function : EltwiseFunction{});
     auto make = [&](const memory::desc& dst) {
-      return dnnl::inner_product_forward::primitive_desc(ctx.engine, prop, plan->src.md, weights, bias, dst, attr, true);
+      return dnnl::inner_product_forward::primitive_desc(ctx.engine, forward_kind(ctx), plan->src.md, weights, bias, dst,
+                                                         attr, true);
     };
     // The output written as the caller reads it (f32 logits from bf16 products), where oneDNN
     // can; otherwise in the device layout, reordered.

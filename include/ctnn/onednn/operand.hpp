@@ -12,6 +12,7 @@
 
 #include <cstddef>   // std::size_t
 #include <cstdint>   // std::uint64_t
+#include <memory>    // std::make_unique
 #include <optional>  // std::optional
 
 #include <dnnl.hpp>   // dnnl::reorder, dnnl::primitive_attr
@@ -21,14 +22,28 @@
 
 namespace ctnn::onednn {
 
-// Attributes of every primitive: the scratchpad is the context's (user mode); `relu` appends a
-// ReLU post-op (Conv + ReLU, Linear + ReLU fused).
-inline dnnl::primitive_attr user_scratchpad(bool relu = false) {
+// A forward primitive's propagation kind: training's keeps what backward reads (workspaces).
+template <class T>
+dnnl::prop_kind forward_kind(const Context<T>& ctx) {
+  return ctx.mode == Mode::train ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
+}
+
+// An element-wise function as oneDNN computes it (an eltwise primitive or post-op): its
+// algorithm and parameters; `undef` is none.
+struct EltwiseFunction {
+  dnnl::algorithm algorithm = dnnl::algorithm::undef;
+  float alpha = 0, beta = 0;
+};
+inline constexpr EltwiseFunction relu_function{dnnl::algorithm::eltwise_relu_use_dst_for_bwd};
+
+// Attributes of every primitive: the scratchpad is the context's (user mode); `then` appends an
+// element-wise post-op (Conv + ReLU or ReLU6, Linear + ReLU fused).
+inline dnnl::primitive_attr user_scratchpad(EltwiseFunction then = {}) {
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-  if (relu) {
+  if (then.algorithm != dnnl::algorithm::undef) {
     dnnl::post_ops ops;
-    ops.append_eltwise(dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    ops.append_eltwise(then.algorithm, then.alpha, then.beta);
     attr.set_post_ops(ops);
   }
   return attr;
@@ -200,6 +215,98 @@ template <class T>
 memory scratchpad_for(Context<T>& ctx, const memory::desc& md) {
   ctx.need_scratchpad(md);
   return unbound(md, ctx.engine);
+}
+
+// N images of `d` as a 4-D descriptor: `md` itself, or the 2-D one of 1x1 images with NHWC
+// strides (the same bytes; pooling and resampling take 4-D tensors alone, and oneDNN's fast
+// kernels want src's tag on dst).
+template <class T>
+memory::desc four_d(const Context<T>& ctx, const memory::desc& md, Dims d) {
+  if (md.get_ndims() == 4) return md;
+  const auto dim = [](std::size_t v) { return static_cast<memory::dim>(v); };
+  return memory::desc({dim(ctx.batch), dim(d.channels), dim(d.height), dim(d.width)}, md.get_data_type(),
+                      memory::dims{dim(d.size()), 1, dim(d.width * d.channels), dim(d.channels)});
+}
+
+// A primitive of one image input and one image output and no weights (eltwise, softmax,
+// resampling): forward y = f(x); backward dx (+)= f'(kept) dy, where `kept` is what its backward
+// reads (x, y or nothing).
+struct UnaryForwardPlan : Plan {
+  Operand src, dst;
+  memory scratchpad;
+  dnnl::primitive primitive;
+};
+struct UnaryBackwardPlan : Plan {
+  Operand kept, diff_dst, diff_src;
+  int kept_argument = DNNL_ARG_SRC;
+  memory scratchpad;
+  dnnl::primitive primitive;
+};
+enum class Kept { nothing, input, output };
+// How the descriptors of a unary primitive are shaped: as the operands lie, or 4-D.
+enum class Rank { as_laid_out, four };
+
+// make(src, dst) gives the forward primitive descriptor, once, while planning.
+template <class Primitive, class T, class Make>
+void unary_forward(Context<T>& ctx, const ForwardArgs<T>& a, Dims in, Dims out, Rank rank, Make&& make) {
+  auto& p = ctx.template plan<UnaryForwardPlan>(Direction::forward, [&] {
+    auto plan = std::make_unique<UnaryForwardPlan>();
+    plan->src = input_operand(ctx, a.x, in);
+    plan->dst = output_operand(ctx, a.y, out);
+    if (rank == Rank::four) {
+      plan->src.mem = unbound(four_d(ctx, plan->src.md, in), ctx.engine);
+      plan->dst.mem = unbound(four_d(ctx, plan->dst.md, out), ctx.engine);
+    }
+    const auto pd = make(plan->src.mem.get_desc(), plan->dst.mem.get_desc());
+    plan->scratchpad = scratchpad_for(ctx, pd.scratchpad_desc());
+    plan->primitive = Primitive(pd);
+    return plan;
+  });
+  if (ctx.planning) return;
+  p.src.load(ctx, a.x.data);
+  p.dst.bind_output(ctx, a.y.data);
+  bind(p.scratchpad, ctx.scratchpad());
+  ctx.run(p.primitive, {{DNNL_ARG_SRC, &p.src.mem}, {DNNL_ARG_DST, &p.dst.mem}, {DNNL_ARG_SCRATCHPAD, &p.scratchpad}});
+  p.dst.store(ctx, a.y.data);
+}
+
+// make(diff_src, diff_dst, kept) gives the backward primitive descriptor (kept: an empty
+// descriptor where backward reads nothing), once, while planning.
+template <class Primitive, class T, class Make>
+void unary_backward(Context<T>& ctx, const BackwardArgs<T>& a, Dims in, Dims out, Rank rank, Kept kept, Make&& make) {
+  if (!a.dx) return;
+  auto& p = ctx.template plan<UnaryBackwardPlan>(Direction::backward, [&] {
+    auto plan = std::make_unique<UnaryBackwardPlan>();
+    const auto shaped = [&](Operand& op, Dims d) {
+      if (rank == Rank::four) op.mem = unbound(four_d(ctx, op.md, d), ctx.engine);
+      return op.mem.get_desc();
+    };
+    memory::desc kept_md;
+    if (kept == Kept::input) {
+      plan->kept = input_operand(ctx, a.x, in, 0);
+      kept_md = shaped(plan->kept, in);
+    } else if (kept == Kept::output) {
+      plan->kept = input_operand(ctx, a.y, out, 1);
+      plan->kept_argument = DNNL_ARG_DST;
+      kept_md = shaped(plan->kept, out);
+    }
+    plan->diff_dst = input_operand(ctx, a.dy, out, 2);
+    plan->diff_src = gradient_operand(ctx, a.dx, in, a.accumulate_dx);
+    const auto pd = make(shaped(plan->diff_src, in), shaped(plan->diff_dst, out), kept_md);
+    plan->scratchpad = scratchpad_for(ctx, pd.scratchpad_desc());
+    plan->primitive = Primitive(pd);
+    return plan;
+  });
+  if (ctx.planning) return;
+  if (p.kept.mem) p.kept.load(ctx, p.kept_argument == DNNL_ARG_DST ? static_cast<const void*>(a.y.data) : a.x.data);
+  p.diff_dst.load(ctx, a.dy.data);
+  p.diff_src.bind_output(ctx, a.dx.data);
+  bind(p.scratchpad, ctx.scratchpad());
+  ctx.run(p.primitive, {{p.kept_argument, &p.kept.mem},
+                        {DNNL_ARG_DIFF_DST, &p.diff_dst.mem},
+                        {DNNL_ARG_DIFF_SRC, &p.diff_src.mem},
+                        {DNNL_ARG_SCRATCHPAD, &p.scratchpad}});
+  p.diff_src.store(ctx, a.dx.data);
 }
 
 // The backward of a layer with weights (convolution, inner product): the weights' and bias'

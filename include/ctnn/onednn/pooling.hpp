@@ -54,19 +54,11 @@ struct PoolDescription {
         algorithm(a) {}
   static memory::dim dim(std::size_t v) { return static_cast<memory::dim>(v); }
 
-  // NHWC strides (a 1x1 image is both layouts; oneDNN's fast kernels want src's tag on dst).
-  template <class T>
-  memory::desc four_d(const Context<T>& ctx, const memory::desc& md, Dims d) const {
-    if (md.get_ndims() == 4) return md;
-    return memory::desc({dim(ctx.batch), dim(d.channels), dim(d.height), dim(d.width)}, md.get_data_type(),
-                        memory::dims{dim(d.size()), 1, dim(d.width * d.channels), dim(d.channels)});
-  }
   template <class T>
   dnnl::pooling_forward::primitive_desc forward(const Context<T>& ctx, const memory::desc& src,
                                                 const memory::desc& dst) const {
-    const auto prop = ctx.mode == Mode::train ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
     return checked("pooling", [&] {
-      return dnnl::pooling_forward::primitive_desc(ctx.engine, prop, algorithm, src, dst, strides, kernel,
+      return dnnl::pooling_forward::primitive_desc(ctx.engine, forward_kind(ctx), algorithm, src, dst, strides, kernel,
                                                    memory::dims{0, 0}, left, right, user_scratchpad());
     });
   }
@@ -80,7 +72,7 @@ void pooling_forward(Context<T>& ctx, const ForwardArgs<T>& a, const PoolGeometr
     const PoolDescription d(g, algorithm);
     plan->src = input_operand(ctx, a.x, d.in);
     plan->dst = output_operand(ctx, a.y, d.out);
-    const memory::desc src = d.four_d(ctx, plan->src.md, d.in), dst = d.four_d(ctx, plan->dst.md, d.out);
+    const memory::desc src = four_d(ctx, plan->src.md, d.in), dst = four_d(ctx, plan->dst.md, d.out);
     const auto pd = d.forward(ctx, src, dst);
     if (ctx.mode == Mode::train && algorithm == dnnl::algorithm::pooling_max) {
       const std::size_t room = ctx.batch * L::template saved_elements<In> * sizeof(T);
@@ -122,7 +114,7 @@ void pooling_backward(Context<T>& ctx, const BackwardArgs<T>& a, const PoolGeome
     const PoolDescription d(g, algorithm);
     plan->diff_dst = input_operand(ctx, a.dy, d.out, 2);
     plan->diff_src = gradient_operand(ctx, a.dx, d.in, a.accumulate_dx);
-    const memory::desc diff_src = d.four_d(ctx, plan->diff_src.md, d.in), diff_dst = d.four_d(ctx, plan->diff_dst.md, d.out);
+    const memory::desc diff_src = four_d(ctx, plan->diff_src.md, d.in), diff_dst = four_d(ctx, plan->diff_dst.md, d.out);
     const auto hint = d.forward(ctx, diff_src, diff_dst);
     const auto pd = checked("pooling backward", [&] {
       return dnnl::pooling_backward::primitive_desc(ctx.engine, algorithm, diff_src, diff_dst, d.strides, d.kernel,
