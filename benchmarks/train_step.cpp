@@ -2,7 +2,10 @@
 // 0.3-weighted aux heads), backward, and an SGD-momentum update.
 //
 //   ctnn-train-step --net googlenet|fashion [--batch N] [--threads T] [--seconds S]
+//                   [--backend reference|onednn] [--precision f32|bf16]
 // prints "ctnn-train net=googlenet batch=16 threads=2 images_per_second=5.1 ms_per_batch=3137"
+// (with --backend onednn also "backend=onednn precision=bf16"). reference is the Eigen backend;
+// onednn the oneDNN one (built where ctnn::onednn is), bf16 with f32 master weights.
 // benchmarks/run_training_benchmarks runs it beside PyTorch on the same work.
 
 #include <chrono>    // std::chrono::steady_clock
@@ -10,14 +13,32 @@
 #include <cstdlib>   // std::atoi, std::atof
 #include <cstring>   // std::strcmp
 #include <string>    // std::string
+#include <type_traits>  // std::is_same_v
 #include <vector>    // std::vector
 
 #include <ctnn/ctnn.hpp>                     // ctnn::Model, ctnn::GoogLeNet, ctnn::ClassificationObjective
 #include <ctnn/models/fashion_inception.hpp> // ctnn::FashionInception
+#if defined(CTNN_WITH_ONEDNN)
+#include <ctnn/onednn.hpp>   // ctnn::OneDnn
+#endif
 
-template <class Net, class In>
-void benchmark(const char* name, std::size_t batch, int threads, double seconds) {
-  ctnn::Model<Net, In> model;
+// What the step runs on.
+struct Backend {
+  std::string name = "reference", precision = "f32";
+};
+
+template <class Net, class In, class Device>
+void benchmark(const char* name, std::size_t batch, int threads, double seconds, const Backend& backend) {
+  ctnn::Model<Net, In, float, Device> model;
+  std::string label;
+#if defined(CTNN_WITH_ONEDNN)
+  if constexpr (std::is_same_v<Device, ctnn::OneDnn>) {
+    const auto used = model.set_precision(backend.precision == "bf16" ? ctnn::onednn::Precision::bf16 : ctnn::onednn::Precision::f32);
+    if (!model.precision_note().empty()) std::fprintf(stderr, "ctnn-train-step: %s\n", model.precision_note().c_str());
+    label = std::string(" backend=onednn precision=") + ctnn::onednn::precision_name(used);
+  }
+#endif
+  (void)backend;
   ctnn::init::googlenet_seed(model, 1);
   model.set_threads(threads);
   model.train();
@@ -42,8 +63,25 @@ void benchmark(const char* name, std::size_t batch, int threads, double seconds)
     ++runs;
     elapsed = std::chrono::duration<double>(clock::now() - start).count();
   } while (elapsed < seconds || runs < 3);
-  std::printf("ctnn-train net=%s batch=%zu threads=%d images_per_second=%.2f ms_per_batch=%.1f\n", name, batch,
-              threads, static_cast<double>(batch * runs) / elapsed, 1000.0 * elapsed / static_cast<double>(runs));
+  std::printf("ctnn-train net=%s batch=%zu threads=%d%s images_per_second=%.2f ms_per_batch=%.1f\n", name, batch,
+              threads, label.c_str(), static_cast<double>(batch * runs) / elapsed,
+              1000.0 * elapsed / static_cast<double>(runs));
+}
+
+template <class Net, class In>
+int benchmark_on(const char* name, std::size_t batch, int threads, double seconds, const Backend& backend) {
+  if (backend.name == "reference") {
+    if (backend.precision != "f32")
+      return std::fprintf(stderr, "ctnn-train-step: the reference backend trains in f32 only (use --backend onednn)\n"), 2;
+    benchmark<Net, In, ctnn::Cpu>(name, batch, threads, seconds, backend);
+    return 0;
+  }
+#if defined(CTNN_WITH_ONEDNN)
+  benchmark<Net, In, ctnn::OneDnn>(name, batch, threads, seconds, backend);
+  return 0;
+#else
+  return std::fprintf(stderr, "ctnn-train-step: built without oneDNN (run tools/install-deps and rebuild)\n"), 2;
+#endif
 }
 
 int main(int argc, char** argv) {
@@ -51,16 +89,22 @@ int main(int argc, char** argv) {
   std::size_t batch = 16;
   int threads = 2;
   double seconds = 10;
+  Backend backend;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--net")) net = argv[i + 1];
     else if (!std::strcmp(argv[i], "--batch")) batch = static_cast<std::size_t>(std::atoi(argv[i + 1]));
     else if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--seconds")) seconds = std::atof(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--backend")) backend.name = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--precision")) backend.precision = argv[i + 1];
   }
+  if (backend.name != "reference" && backend.name != "onednn")
+    return std::fprintf(stderr, "ctnn-train-step: --backend is reference or onednn, not '%s'\n", backend.name.c_str()), 2;
+  if (backend.precision != "f32" && backend.precision != "bf16")
+    return std::fprintf(stderr, "ctnn-train-step: --precision is f32 or bf16, not '%s'\n", backend.precision.c_str()), 2;
   if (net == "googlenet")
-    benchmark<ctnn::GoogLeNet<1000, true>, ctnn::Shape<3, 224, 224>>("googlenet", batch, threads, seconds);
-  else if (net == "fashion")
-    benchmark<ctnn::FashionInception, ctnn::FashionInput>("fashion", batch, threads, seconds);
-  else
-    return std::fprintf(stderr, "unknown --net %s (googlenet or fashion)\n", net.c_str()), 2;
+    return benchmark_on<ctnn::GoogLeNet<1000, true>, ctnn::Shape<3, 224, 224>>("googlenet", batch, threads, seconds, backend);
+  if (net == "fashion")
+    return benchmark_on<ctnn::FashionInception, ctnn::FashionInput>("fashion", batch, threads, seconds, backend);
+  return std::fprintf(stderr, "unknown --net %s (googlenet or fashion)\n", net.c_str()), 2;
 }

@@ -1,5 +1,7 @@
 // ctnn-train-fashion-mnist: trains ctnn::FashionInception (<ctnn/models/fashion_inception.hpp>) on
-// Fashion-MNIST, on the CPU.
+// Fashion-MNIST, on the CPU: on oneDNN where the build has it (ctnn::onednn), else on the Eigen
+// reference; --backend reference picks the reference, --precision bf16 trains in bfloat16 with f32
+// master weights (oneDNN on AMX or AVX512-BF16).
 //
 //   ctnn-train-fashion-mnist --out runs/fashion                     # the recorded run: 93.47% in 25 min
 //   OMP_WAIT_POLICY=passive ctnn-train-fashion-mnist --epochs 12  # a shorter run, on a busy machine
@@ -38,6 +40,8 @@
 #include <filesystem>   // std::filesystem::path, exists, remove
 #include <optional>     // std::optional
 #include <string>       // std::string
+#include <type_traits>  // std::type_identity, std::conditional_t
+#include <variant>      // std::monostate
 #include <vector>       // std::vector
 
 #include <unistd.h>   // write, _exit: async-signal-safe
@@ -58,6 +62,10 @@
 
 #if defined(CTNN_WITH_MPI)
 #include <ctnn/distributed/data_parallel.hpp>  // ctnn::distributed::DataParallel, Environment, Communicator
+#endif
+
+#if defined(CTNN_WITH_ONEDNN)
+#include <ctnn/onednn.hpp>   // ctnn::OneDnn: the fast CPU path, the default backend
 #endif
 
 #include "cli_checks.hpp"   // cli_checks::integer_in, finite_above, finite_at_least, thread_count
@@ -87,10 +95,15 @@ std::string run_files_in(const std::filesystem::path& out) {
   return found;
 }
 
+#if defined(CTNN_WITH_ONEDNN)
+ctnn::onednn::Precision precision_of(const std::string& name) {
+  return name == "bf16" ? ctnn::onednn::Precision::bf16 : ctnn::onednn::Precision::f32;
+}
+#endif
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  using Model = ctnn::Model<ctnn::FashionInception, ctnn::FashionInput>;
   namespace train = ctnn::train;
 
   std::string data_directory = ctnn::data::default_fashion_mnist_directory().string();
@@ -123,6 +136,16 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(cli_checks::integer_in(1, 8));
   app.add_option("--seed", options.seed, "seed of the weights, data order, augmentation and dropout")
       ->capture_default_str()->check(cli_checks::integer_in(0));
+#if defined(CTNN_WITH_ONEDNN)
+  std::string backend = "onednn";
+#else
+  std::string backend = "reference";
+#endif
+  std::string precision = "f32";
+  app.add_option("--backend", backend, "onednn (oneDNN, the default where built) or reference (Eigen)")
+      ->capture_default_str()->check(CLI::IsMember({"onednn", "reference"}));
+  app.add_option("--precision", precision, "f32, or bf16 with f32 master weights (oneDNN on AMX or AVX512-BF16)")
+      ->capture_default_str()->check(CLI::IsMember({"f32", "bf16"}));
   app.add_option("--threads", threads, "CPU threads (0: OpenMP's default)")->capture_default_str()->check(cli_checks::thread_count());
   app.add_option("--out", out, "directory for the checkpoint, metrics.csv, curves.png and the final weights")->capture_default_str();
   CLI::Option* resume_flag = app.add_flag("--resume", resume, "continue the run saved in --out (same settings)");
@@ -185,62 +208,76 @@ int main(int argc, char** argv) {
       }
     }
 
-    Model model;
+    // The run on one backend: `Model` is the network on the Eigen reference or on oneDNN.
+    const auto train_on = [&]<class Model>(std::type_identity<Model>) -> int {
+      Model model;
+#if defined(CTNN_WITH_ONEDNN)
+      if constexpr (std::is_same_v<typename Model::device, ctnn::OneDnn>) {
+        model.set_precision(precision_of(precision));
+        if (root && !model.precision_note().empty()) std::printf("%s\n", model.precision_note().c_str());
+      }
+#endif
 #if defined(CTNN_WITH_MPI)  // data parallelism: the processes train `model` together
-    parallel_options.bucket_bytes = static_cast<std::size_t>(bucket_megabytes * (1 << 20));
-    std::optional<ctnn::distributed::DataParallel<Model>> parallel;
-    if (parallel_run) options.parallel = &parallel.emplace(model, *world, parallel_options);
+      parallel_options.bucket_bytes = static_cast<std::size_t>(bucket_megabytes * (1 << 20));
+      // DataParallel takes models on the Eigen reference (see the dispatch below).
+      using Parallel = std::conditional_t<std::is_same_v<typename Model::device, ctnn::Cpu>,
+                                          ctnn::distributed::DataParallel<Model>, std::monostate>;
+      std::optional<Parallel> parallel;
+      if constexpr (!std::is_same_v<Parallel, std::monostate>) {
+        if (parallel_run) options.parallel = &parallel.emplace(model, *world, parallel_options);
+      }
 #endif
-    if (threads > 0) {
-      model.set_threads(threads);
+      if (threads > 0) {
+        model.set_threads(threads);
 #if defined(_OPENMP)
-      omp_set_num_threads(threads);
+        omp_set_num_threads(threads);
 #endif
-    }
-    ctnn::data::Dataset train_set = ctnn::data::load_fashion_mnist(data_directory, ctnn::data::Split::train);
-    const ctnn::data::Dataset test_set = ctnn::data::load_fashion_mnist(data_directory, ctnn::data::Split::test);
-    if (train_subset > train_set.count)
-      throw ctnn::Error("--train-subset " + std::to_string(train_subset),
-                        "the training set holds only " + std::to_string(train_set.count) + " images");
-    if (train_subset > 0 && train_subset < train_set.count) {
-      train_set.count = train_subset;
-      train_set.images.resize(train_subset * train_set.image_size());
-      train_set.labels.resize(train_subset);
-    }
+      }
+      ctnn::data::Dataset train_set = ctnn::data::load_fashion_mnist(data_directory, ctnn::data::Split::train);
+      const ctnn::data::Dataset test_set = ctnn::data::load_fashion_mnist(data_directory, ctnn::data::Split::test);
+      if (train_subset > train_set.count)
+        throw ctnn::Error("--train-subset " + std::to_string(train_subset),
+                          "the training set holds only " + std::to_string(train_set.count) + " images");
+      if (train_subset > 0 && train_subset < train_set.count) {
+        train_set.count = train_subset;
+        train_set.images.resize(train_subset * train_set.image_size());
+        train_set.labels.resize(train_subset);
+      }
 
-    if (root) std::printf("%s: %zu parameters, %.2f M multiply-adds per image; %d threads%s\n",
-                std::string(ctnn::FashionInception::type_name).c_str(), Model::parameter_count,
-                static_cast<double>(ctnn::macs_v<ctnn::FashionInception, ctnn::FashionInput>) / 1e6, model.threads(),
-                std::getenv("OMP_WAIT_POLICY") ? "" : " (set OMP_WAIT_POLICY=passive on a busy machine)");
-    if (root) std::printf("data: %zu training and %zu test images from %s\n", train_set.count, test_set.count, data_directory.c_str());
-    if (root) std::printf("%s lr %g, %s schedule, weight decay %g, batch %zu, %zu epochs, augmentation %s, seed %llu\n",
-                optimizer.c_str(), options.lr, schedule.c_str(), options.weight_decay, options.batch, options.epochs,
-                ctnn::train::augmentation_name(options.augmentation).c_str(), static_cast<unsigned long long>(options.seed));
+      if (root) std::printf("%s: %zu parameters, %.2f M multiply-adds per image; %s %s, %d threads%s\n",
+                  std::string(ctnn::FashionInception::type_name).c_str(), Model::parameter_count,
+                  static_cast<double>(ctnn::macs_v<ctnn::FashionInception, ctnn::FashionInput>) / 1e6,
+                  backend == "onednn" ? "oneDNN" : "Eigen reference", precision.c_str(), model.threads(),
+                  std::getenv("OMP_WAIT_POLICY") ? "" : " (set OMP_WAIT_POLICY=passive on a busy machine)");
+      if (root) std::printf("data: %zu training and %zu test images from %s\n", train_set.count, test_set.count, data_directory.c_str());
+      if (root) std::printf("%s lr %g, %s schedule, weight decay %g, batch %zu, %zu epochs, augmentation %s, seed %llu\n",
+                  optimizer.c_str(), options.lr, schedule.c_str(), options.weight_decay, options.batch, options.epochs,
+                  ctnn::train::augmentation_name(options.augmentation).c_str(), static_cast<unsigned long long>(options.seed));
 #if defined(CTNN_WITH_MPI)
-    if (root && parallel_run)
-      std::printf("data parallel: %d processes, %zu images each per step, %s batch norm, %.4g MiB buckets\n", world->size(),
-                  options.batch / static_cast<std::size_t>(world->size()), parallel_options.sync_batch_norm ? "synchronised" : "local",
-                  bucket_megabytes);
+      if (root && parallel_run)
+        std::printf("data parallel: %d processes, %zu images each per step, %s batch norm, %.4g MiB buckets\n", world->size(),
+                    options.batch / static_cast<std::size_t>(world->size()), parallel_options.sync_batch_norm ? "synchronised" : "local",
+                    bucket_megabytes);
 #endif
-    std::fflush(stdout);
-
-    train::Trainer<Model> trainer(model, train_set, test_set, options);
-    if (resume) {
-      if (!std::filesystem::exists(trainer.checkpoint_path()))
-        throw ctnn::Error(trainer.checkpoint_path().string(), "no checkpoint to resume from");
-      trainer.resume();
-      if (root) std::printf("resuming %s: epoch %zu%s, %s of training so far\n", trainer.checkpoint_path().string().c_str(),
-                  trainer.state().epoch, trainer.state().in_epoch ? " (inside it)" : " done",
-                  train::format_duration(trainer.state().elapsed_seconds).c_str());
-    } else {
-      trainer.start();
-    }
-    trainer.on_epoch = [&](const train::EpochMetrics& m) {
-      if (!root) return;
-      std::printf("epoch %3zu/%zu  train loss %.4f acc %6.2f%%  test loss %.4f acc %6.2f%%  lr %.4g  %s\n", m.epoch,
-                  options.epochs, m.train_loss, 100 * m.train_accuracy, m.test_loss, 100 * m.test_accuracy, m.lr,
-                  train::format_duration(m.seconds).c_str());
       std::fflush(stdout);
+
+      train::Trainer<Model> trainer(model, train_set, test_set, options);
+      if (resume) {
+        if (!std::filesystem::exists(trainer.checkpoint_path()))
+          throw ctnn::Error(trainer.checkpoint_path().string(), "no checkpoint to resume from");
+        trainer.resume();
+        if (root) std::printf("resuming %s: epoch %zu%s, %s of training so far\n", trainer.checkpoint_path().string().c_str(),
+                    trainer.state().epoch, trainer.state().in_epoch ? " (inside it)" : " done",
+                    train::format_duration(trainer.state().elapsed_seconds).c_str());
+      } else {
+        trainer.start();
+      }
+      trainer.on_epoch = [&](const train::EpochMetrics& m) {
+        if (!root) return;
+        std::printf("epoch %3zu/%zu  train loss %.4f acc %6.2f%%  test loss %.4f acc %6.2f%%  lr %.4g  %s\n", m.epoch,
+                    options.epochs, m.train_loss, 100 * m.train_accuracy, m.test_loss, 100 * m.test_accuracy, m.lr,
+                    train::format_duration(m.seconds).c_str());
+        std::fflush(stdout);
     };
 
     std::signal(SIGINT, on_signal);
@@ -270,6 +307,27 @@ int main(int argc, char** argv) {
         if (root) std::fprintf(stderr, "ctnn-train-fashion-mnist: %s\n", result.message.c_str());
         return 2;
     }
+    return 0;
+    };
+#if defined(CTNN_WITH_MPI)
+    // Data-parallel training (DataParallel, SyncBatchNorm's statistics hook) runs on the Eigen
+    // reference; oneDNN's batch norm computes its statistics inside one primitive.
+    if (parallel_run && backend == "onednn") {
+      if (precision != "f32") return fail("--precision " + precision + ": data-parallel training runs in f32 on the Eigen reference");
+      if (root) std::printf("data parallel: training on the Eigen reference backend (oneDNN models train in one process)\n");
+      backend = "reference";
+    }
+#endif
+#if defined(CTNN_WITH_ONEDNN)
+    if (backend == "onednn")
+      return train_on(std::type_identity<ctnn::Model<ctnn::FashionInception, ctnn::FashionInput, float, ctnn::OneDnn>>{});
+#else
+    if (backend == "onednn")
+      return fail("--backend onednn: this ctnn-train-fashion-mnist was built without oneDNN; run tools/install-deps and "
+                  "rebuild, or use --backend reference");
+#endif
+    if (precision != "f32") return fail("--precision " + precision + " needs --backend onednn");
+    return train_on(std::type_identity<ctnn::Model<ctnn::FashionInception, ctnn::FashionInput>>{});
   } catch (const std::exception& error) {
     return fail(error.what());
   }

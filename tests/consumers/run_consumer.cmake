@@ -8,6 +8,7 @@
 #
 # cmake -DMODE=... -DCTNN_SOURCE_DIR=... -DCTNN_BINARY_DIR=... -DPREFIX=... -DWORK_DIR=...
 #       [-DCONFIG=...] [-DGENERATOR=...] [-DCXX_COMPILER=...] [-DWITH_CUDA=ON|OFF] [-DWITH_MPI=ON|OFF]
+#       [-DWITH_ONEDNN=ON|OFF]
 #       [-DCUDA_ARCHITECTURES=90,80] -P run_consumer.cmake
 
 foreach(var MODE CTNN_SOURCE_DIR CTNN_BINARY_DIR PREFIX WORK_DIR)
@@ -36,7 +37,7 @@ endif()
 if(CONFIG)
   list(APPEND configure_args "-DCMAKE_BUILD_TYPE=${CONFIG}")
 endif()
-foreach(component CUDA MPI)
+foreach(component CUDA MPI ONEDNN)
   if(WITH_${component})
     set(WITH_${component} ON)
   else()
@@ -68,6 +69,9 @@ if(WITH_CUDA)
 endif()
 if(WITH_MPI)
   list(APPEND programs consumer_mpi)  # links ctnn::mpi; prints MPI's version without starting it
+endif()
+if(WITH_ONEDNN)
+  list(APPEND programs consumer_onednn)  # links ctnn::onednn; runs the small network on oneDNN
 endif()
 foreach(program IN LISTS programs)
   set(path "${WORK_DIR}/${program}")

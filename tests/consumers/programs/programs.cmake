@@ -8,9 +8,10 @@
 #   consumer_data    ctnn::data:  an IDX file read                  (<ctnn/data.hpp>)
 #   consumer_train   ctnn::train: a checkpoint and a plot written   (<ctnn/train.hpp>)
 #   consumer_cuda, consumer_mpi   ctnn::cuda, ctnn::mpi: only when ctnn has them (backends.cpp)
+#   consumer_onednn  ctnn::onednn: only when ctnn has it; oneDNN's logits equal Eigen's (onednn.cpp)
 #
-# ctnn_add_consumer_programs(<project name> <expect cuda> <expect mpi>)
-function(ctnn_add_consumer_programs consumer expect_cuda expect_mpi)
+# ctnn_add_consumer_programs(<project name> <expect cuda> <expect mpi> <expect onednn>)
+function(ctnn_add_consumer_programs consumer expect_cuda expect_mpi expect_onednn)
   set(dir "${CMAKE_CURRENT_FUNCTION_LIST_DIR}")
 
   # What a user's own flags must not inherit from ctnn's development build, and what ctnn::ctnn
@@ -34,12 +35,16 @@ function(ctnn_add_consumer_programs consumer expect_cuda expect_mpi)
   endforeach()
 
   # The optional targets: there exactly when ctnn is configured with them.
-  foreach(component cuda mpi)
+  foreach(component cuda mpi onednn)
     if(expect_${component})
       if(NOT TARGET ctnn::${component} OR (DEFINED ctnn_${component}_FOUND AND NOT ctnn_${component}_FOUND))
         message(FATAL_ERROR "ctnn has ${component}, but defines no ctnn::${component}")
       endif()
-      add_executable(consumer_${component} "${dir}/backends.cpp")
+      if(component STREQUAL "onednn")
+        add_executable(consumer_${component} "${dir}/onednn.cpp")
+      else()
+        add_executable(consumer_${component} "${dir}/backends.cpp")
+      endif()
       target_link_libraries(consumer_${component} PRIVATE ctnn::${component})
       target_compile_definitions(consumer_${component} PRIVATE CTNN_CONSUMER="${consumer}")
     elseif(TARGET ctnn::${component})
