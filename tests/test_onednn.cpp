@@ -143,7 +143,7 @@ std::vector<float> googlenet_input(std::uint64_t seed) {
 }
 }  // namespace
 
-TEST_CASE("GoogLeNet on oneDNN gives PyTorch's logits in f32, and bf16 keeps the top-1") {
+TEST_CASE("GoogLeNet on oneDNN gives PyTorch's logits in f32, and bf16 and int8 keep the top-1") {
   using Image = Shape<3, 224, 224>;
   FastModel<GoogLeNet<1000, false>, Image> model;
   init::reference_uniform(model, 7);
@@ -153,26 +153,35 @@ TEST_CASE("GoogLeNet on oneDNN gives PyTorch's logits in f32, and bf16 keeps the
   const double error = test::relative_error(std::span<const float>(logits), std::span<const float>(expected));
   MESSAGE("f32 relative error of the logits against PyTorch: " << error);
   CHECK(error <= 1e-4);
+  // Logits computed in a lower precision: within 5% of PyTorch's f32, each image's top-1 kept.
+  const auto check_lower_precision = [&](std::span<const float> lower, const char* precision) {
+    const double lower_error = test::relative_error(lower, std::span<const float>(expected));
+    MESSAGE(std::string(precision) << " relative error of the logits against PyTorch's f32: " << lower_error);
+    CHECK(lower_error <= 5e-2);
+    for (std::size_t n = 0; n < 2; ++n)
+      CHECK(argmax(lower.subspan(n * 1000, 1000)) == argmax(std::span<const float>(expected).subspan(n * 1000, 1000)));
+  };
 
   SUBCASE("one image at a time") {
     const auto first = model.forward(std::span<const float>(input).first(Image::size));
     CHECK(test::relative_error(first, std::span<const float>(expected).first(1000)) <= 1e-4);
   }
   SUBCASE("bf16") {
+    // No return here: the subcases after this one would not run.
     if (model.set_precision(Precision::bf16) != Precision::bf16) {
       MESSAGE("bf16 not run: " << model.precision_note());
-      return;
+    } else {
+      check_lower_precision(model.forward(input), "bf16");
+      SUBCASE("and back to f32") {
+        model.set_precision(Precision::f32);
+        CHECK(test::relative_error(model.forward(input), std::span<const float>(expected)) <= 1e-4);
+      }
     }
-    const auto bf16 = model.forward(input);
-    const double bf16_error = test::relative_error(bf16, std::span<const float>(expected));
-    MESSAGE("bf16 relative error of the logits against PyTorch's f32: " << bf16_error);
-    CHECK(bf16_error <= 5e-2);
-    for (std::size_t n = 0; n < 2; ++n)
-      CHECK(argmax(bf16.subspan(n * 1000, 1000)) == argmax(std::span<const float>(expected).subspan(n * 1000, 1000)));
-    SUBCASE("and back to f32") {
-      model.set_precision(Precision::f32);
-      CHECK(test::relative_error(model.forward(input), std::span<const float>(expected)) <= 1e-4);
-    }
+  }
+  SUBCASE("int8, calibrated on the two images, keeps the top-1") {
+    model.calibrate(input);
+    REQUIRE(model.set_precision(Precision::int8) == Precision::int8);
+    check_lower_precision(model.forward(input), "int8");
   }
 }
 

@@ -81,7 +81,7 @@ class Backend<OneDnn, T> : public BackendTypes<onednn::Context<T>, onednn::Array
   // bf16 where the processor computes in it; otherwise f32, and note() says why. int8 once
   // calibrated (Model::calibrate), else an error and no change.
   onednn::Precision set_precision(onednn::Precision wanted) {
-    if (wanted == onednn::Precision::int8 && !context_->calibrated())
+    if (wanted == onednn::Precision::int8 && !context_->calibrated)
       throw Error("set_precision(int8)", "calibrate first: model.calibrate(images) records the ranges int8 quantises to");
     note_.clear();
     precision_ = wanted;

@@ -192,7 +192,7 @@ struct Context : cpu::Context<T> {
   std::size_t weighted_layers = 0;
   std::vector<InputRange> input_ranges;
   bool calibrating = false;
-  bool calibrated() const { return !input_ranges.empty(); }
+  bool calibrated = false;  // a calibration finished (a network without Conv or Linear has no ranges)
 
   // ---- layouts ---------------------------------------------------------------------------------
   std::array<PlainRange, boundary_count> boundary{};

@@ -12,10 +12,11 @@
 #include <algorithm>   // std::min
 #include <cstddef>     // std::size_t
 #include <cstdint>     // std::uint64_t
+#include <random>      // std::mt19937_64
 #include <span>        // std::span
-#include <random>    // std::mt19937_64
-#include <string>    // std::string
-#include <vector>    // std::vector
+#include <string>      // std::string
+#include <utility>     // std::exchange
+#include <vector>      // std::vector
 
 #include <ctnn/model.hpp>            // ctnn::ModelFrontEnd, ctnn::Model
 #include <ctnn/onednn/backend.hpp>   // ctnn::Backend<OneDnn, T>
@@ -55,6 +56,7 @@ class Model<Net, In, T, OneDnn> : public ModelFrontEnd<Net, In, T, OneDnn> {
     const onednn::Precision precision = this->backend_.precision();
     const Mode mode = this->mode();
     std::vector<onednn::InputRange> previous = std::move(ctx.input_ranges);
+    const bool was_calibrated = std::exchange(ctx.calibrated, false);
     struct Restore {
       Model& model;
       onednn::Precision precision;
@@ -75,12 +77,14 @@ class Model<Net, In, T, OneDnn> : public ModelFrontEnd<Net, In, T, OneDnn> {
         const std::size_t n = std::min(batch, count - first);
         this->forward(images.subspan(first * In::size, n * In::size));
       }
+      ctx.calibrated = true;
     } catch (...) {
       ctx.input_ranges = std::move(previous);
+      ctx.calibrated = was_calibrated;
       throw;
     }
   }
-  bool calibrated() const { return this->context().calibrated(); }
+  bool calibrated() const { return this->context().calibrated; }
 };
 
 }  // namespace ctnn
