@@ -27,7 +27,8 @@
 // tools/predict_pytorch.py prints PyTorch's predictions in the same layout.
 //
 // On the CPU the network runs on oneDNN where the build has it (--backend reference: the Eigen
-// reference backend); --precision bf16 computes in bfloat16 on oneDNN (AMX or AVX512-BF16).
+// reference backend); --precision bf16 computes in bfloat16 on oneDNN (AMX or AVX512-BF16), int8
+// in 8-bit integers calibrated on the input images (and fashion-mnist's shipped example images).
 
 #include <cstdio>      // std::fprintf
 #include <exception>   // std::exception
@@ -76,7 +77,10 @@ int main(int argc, char** argv) {
   app.add_option("--backend", options.backend,
                  "on the CPU: onednn (oneDNN, the default where built) or reference (Eigen)")
       ->check(CLI::IsMember({"onednn", "reference"}))->capture_default_str();
-  app.add_option("--precision", options.precision, "f32, or bf16 (oneDNN on AMX or AVX512-BF16; int8: not yet)")
+  app.add_option("--precision", options.precision,
+                 "f32, bf16 (oneDNN on AMX or AVX512-BF16) or int8 (oneDNN; calibrated on the input images "
+                 "themselves, the first 256, and for fashion-mnist also the example images in examples/data: "
+                 "give a few dozen typical images for a good calibration)")
       ->check(CLI::IsMember({"f32", "bf16", "int8"}))->capture_default_str();
   app.add_option("--threads", options.threads, "CPU threads (0, the default: all cores)")->check(cli_checks::thread_count());
   app.add_option("--batch-size", options.batch_size,

@@ -1,8 +1,9 @@
 // The oneDNN backend (<ctnn/onednn.hpp>) against PyTorch and the Eigen reference: every layer kind
 // on PyTorch's reference data (tests/support/layer_cases.hpp), both GoogLeNets' and the model
 // zoo's logits, bf16 against f32, the boundary (recorded layers, input gradients), training
-// (oneDNN's backward primitives against Eigen's gradients, bf16 training against f32), and bad
-// input.
+// (oneDNN's backward primitives against Eigen's gradients, bf16 training against f32), int8
+// inference (layers against f32; FashionInception's accuracy on the Fashion-MNIST test set), and
+// bad input.
 //
 // Without oneDNN (not found at configure time) the test says so and exits 77: ctest shows it as
 // skipped. CI installs oneDNN (tools/install-deps), so there it runs. ctest onednn_avx2 runs the
@@ -26,6 +27,9 @@ TEST_CASE("oneDNN backend: SKIPPED, oneDNN was not found at configure time (run 
 #include <sstream>     // std::ostringstream
 
 #include <ctnn/ctnn.hpp>                       // layers, ctnn::Model, ClassificationObjective, SGD
+#include <ctnn/data/batcher.hpp>               // ctnn::data::BatchLoader
+#include <ctnn/data/fashion_mnist.hpp>         // ctnn::data::load_fashion_mnist
+#include <ctnn/io/weights.hpp>                 // ctnn::load_weights
 #include <ctnn/io/safetensors.hpp>             // ctnn::safetensors::Reader
 #include <ctnn/models/fashion_inception.hpp>   // ctnn::FashionInception
 #include <ctnn/models/mobilenet_v2.hpp>        // ctnn::MobileNetV2
@@ -35,6 +39,7 @@ TEST_CASE("oneDNN backend: SKIPPED, oneDNN was not found at configure time (run 
 
 #include "support/layer_cases.hpp"   // ctnn::test::all_layer_cases, grouped_conv_cases, ...
 #include "support/reference.hpp"     // ctnn::test::ReferenceFile, read_tensor, relative_error, load_parameters
+#include "support/skip.hpp"          // ctnn::test::dataset_available
 
 using namespace ctnn;
 using onednn::Precision;
@@ -138,7 +143,7 @@ std::vector<float> googlenet_input(std::uint64_t seed) {
 }
 }  // namespace
 
-TEST_CASE("GoogLeNet on oneDNN gives PyTorch's logits in f32, and bf16 keeps the top-1") {
+TEST_CASE("GoogLeNet on oneDNN gives PyTorch's logits in f32, and bf16 and int8 keep the top-1") {
   using Image = Shape<3, 224, 224>;
   FastModel<GoogLeNet<1000, false>, Image> model;
   init::reference_uniform(model, 7);
@@ -148,26 +153,35 @@ TEST_CASE("GoogLeNet on oneDNN gives PyTorch's logits in f32, and bf16 keeps the
   const double error = test::relative_error(std::span<const float>(logits), std::span<const float>(expected));
   MESSAGE("f32 relative error of the logits against PyTorch: " << error);
   CHECK(error <= 1e-4);
+  // Logits computed in a lower precision: within 5% of PyTorch's f32, each image's top-1 kept.
+  const auto check_lower_precision = [&](std::span<const float> lower, const char* precision) {
+    const double lower_error = test::relative_error(lower, std::span<const float>(expected));
+    MESSAGE(std::string(precision) << " relative error of the logits against PyTorch's f32: " << lower_error);
+    CHECK(lower_error <= 5e-2);
+    for (std::size_t n = 0; n < 2; ++n)
+      CHECK(argmax(lower.subspan(n * 1000, 1000)) == argmax(std::span<const float>(expected).subspan(n * 1000, 1000)));
+  };
 
   SUBCASE("one image at a time") {
     const auto first = model.forward(std::span<const float>(input).first(Image::size));
     CHECK(test::relative_error(first, std::span<const float>(expected).first(1000)) <= 1e-4);
   }
   SUBCASE("bf16") {
+    // No return here: the subcases after this one would not run.
     if (model.set_precision(Precision::bf16) != Precision::bf16) {
       MESSAGE("bf16 not run: " << model.precision_note());
-      return;
+    } else {
+      check_lower_precision(model.forward(input), "bf16");
+      SUBCASE("and back to f32") {
+        model.set_precision(Precision::f32);
+        CHECK(test::relative_error(model.forward(input), std::span<const float>(expected)) <= 1e-4);
+      }
     }
-    const auto bf16 = model.forward(input);
-    const double bf16_error = test::relative_error(bf16, std::span<const float>(expected));
-    MESSAGE("bf16 relative error of the logits against PyTorch's f32: " << bf16_error);
-    CHECK(bf16_error <= 5e-2);
-    for (std::size_t n = 0; n < 2; ++n)
-      CHECK(argmax(bf16.subspan(n * 1000, 1000)) == argmax(std::span<const float>(expected).subspan(n * 1000, 1000)));
-    SUBCASE("and back to f32") {
-      model.set_precision(Precision::f32);
-      CHECK(test::relative_error(model.forward(input), std::span<const float>(expected)) <= 1e-4);
-    }
+  }
+  SUBCASE("int8, calibrated on the two images, keeps the top-1") {
+    model.calibrate(input);
+    REQUIRE(model.set_precision(Precision::int8) == Precision::int8);
+    check_lower_precision(model.forward(input), "int8");
   }
 }
 
@@ -442,6 +456,119 @@ TEST_CASE("bf16 training of FashionInception (f32 master weights) lowers the los
   CHECK(f32[steps] < 0.6 * f32[0]);
   // bf16 follows: at every step within a tenth of what f32 training gained over the run.
   CHECK(worst <= 0.1);
+}
+
+// ---- int8 inference ------------------------------------------------------------------------------
+
+namespace {
+// Conv + ReLU (u8 input after it), a depthwise Conv with bias, a grouped Conv (s8 inputs: no
+// ReLU before them), Flatten, Linear.
+using QuantisedNet = Sequential<Conv<3, 8, 3, 1, 1>, ReLU, Conv<8, 8, 3, 1, 1, true, 8>, Conv<8, 8, 1, 1, 0, true, 2>,
+                                Flatten, Linear<8 * 8 * 8, 5>>;
+using QuantisedIn = Shape<3, 8, 8>;
+std::vector<float> random_images(std::size_t count, std::uint64_t seed) {
+  std::vector<float> images(count * QuantisedIn::size);
+  const std::int64_t shape[] = {static_cast<std::int64_t>(count), 3, 8, 8};
+  reference_uniform_fill<float>("input", shape, 0, seed, images);
+  return images;
+}
+}  // namespace
+
+TEST_CASE("int8: Conv (fused ReLU, depthwise, grouped) and Linear calibrated on random images follow f32") {
+  Pair<QuantisedNet, QuantisedIn> pair(5);
+  const std::vector<float> images = random_images(32, 5);
+  const std::vector<float> expected = [&] {
+    const auto out = pair.reference.forward(images);
+    return std::vector<float>(out.begin(), out.end());
+  }();
+  pair.fast.calibrate(images, 12);  // batches of 12, 12 and 8
+  CHECK(pair.fast.precision() == Precision::f32);
+  REQUIRE(pair.fast.set_precision(Precision::int8) == Precision::int8);
+  CHECK(std::string(onednn::precision_name(pair.fast.precision())) == "int8");
+  // Each quantised layer adds about 0.5% of noise (a step of max / 127 or / 255 on its input and
+  // of max |w| / 127 on each weight), about 1% without int8 dot products (7-bit weights); four of
+  // them here: 2% and 3% measured.
+  const std::span<const float> logits = pair.fast.forward(images);
+  const double error = test::normwise_error(logits, std::span<const float>(expected));
+  MESSAGE("int8 against f32: normwise error " << error << ", largest difference "
+                                              << test::relative_error(logits, std::span<const float>(expected))
+                                              << " of the largest logit");
+  CHECK(error <= 4e-2);
+  CHECK(error > 0);  // it did quantise
+
+  SUBCASE("weights changed after calibration are quantised again") {
+    // The Linear's weights, scaled per output: its input's range is unchanged.
+    constexpr std::size_t linear = QuantisedNet::parameter_count - (8 * 8 * 8 + 1) * 5;
+    for (std::size_t i = linear; i < linear + 8 * 8 * 8 * 5; ++i) {
+      const float factor = i < linear + 8 * 8 * 8 ? -3.0f : 0.5f;
+      pair.reference.parameters()[i] *= factor;
+      pair.fast.parameters()[i] *= factor;
+    }
+    CHECK(test::normwise_error(pair.fast.forward(images), pair.reference.forward(images)) <= 4e-2);
+  }
+  SUBCASE("and back to f32") {
+    pair.fast.set_precision(Precision::f32);
+    CHECK(test::relative_error(pair.fast.forward(images), std::span<const float>(expected)) <= 1e-5);
+  }
+}
+
+TEST_CASE("int8: without calibration, and in training, a clear error and nothing changes") {
+  FastModel<QuantisedNet, QuantisedIn> model;
+  init::reference_uniform(model, 3);
+  const std::vector<float> images = random_images(4, 3);
+  CHECK_THROWS_WITH_AS(model.set_precision(Precision::int8), doctest::Contains("calibrate first"), Error);
+  CHECK(model.precision() == Precision::f32);
+  CHECK(!model.calibrated());
+  std::vector<float> wrong(QuantisedIn::size + 1);
+  CHECK_THROWS_AS(model.calibrate(wrong), Error);
+  CHECK(!model.calibrated());
+
+  model.calibrate(images);
+  CHECK(model.calibrated());
+  REQUIRE(model.set_precision(Precision::int8) == Precision::int8);
+  const std::vector<float> logits = [&] {
+    const auto out = model.forward(images);
+    return std::vector<float>(out.begin(), out.end());
+  }();
+  model.train();
+  CHECK_THROWS_WITH_AS(model.forward(images), doctest::Contains("int8 is for inference only"), Error);
+  model.eval();
+  CHECK(test::relative_error(model.forward(images), std::span<const float>(logits)) == 0);
+
+  // A training forward in f32, then int8: its backward is refused too.
+  model.set_precision(Precision::f32);
+  model.train();
+  model.forward(images);
+  model.set_precision(Precision::int8);
+  const std::vector<float> gradient(4 * 5, 0.1f);
+  CHECK_THROWS_WITH_AS(model.backward(gradient), doctest::Contains("int8 is for inference only"), Error);
+  CHECK(model.precision() == Precision::int8);
+}
+
+TEST_CASE("int8: FashionInception's shipped weights keep their Fashion-MNIST test accuracy within 0.5 point" *
+          doctest::test_suite("dataset")) {
+  const std::filesystem::path directory = data::default_fashion_mnist_directory();
+  if (!test::dataset_available(directory, "dataset-fashion-mnist")) return;
+  FastModel<FashionInception, FashionInput> model;
+  load_weights(model, std::filesystem::path(CTNN_SOURCE_DIR) / "examples/data/fashion_inception.safetensors");
+  model.eval();
+  const data::Dataset test_set = data::load_fashion_mnist(directory, data::Split::test);
+  const auto accuracy = [&] {
+    data::BatchLoader loader(test_set, 500, /*shuffle=*/false, 0);
+    std::size_t correct = 0;
+    while (auto batch = loader.next()) correct += count_correct(model.forward(batch->images), batch->labels, 10);
+    return 100.0 * static_cast<double>(correct) / static_cast<double>(test_set.count);
+  };
+  const double f32 = accuracy();
+  // Calibrated on 512 training images, in the order of the file.
+  const data::Dataset train_set = data::load_fashion_mnist(directory, data::Split::train);
+  data::BatchLoader calibration(train_set, 512, /*shuffle=*/false, 0);
+  model.calibrate(calibration.next()->images);
+  REQUIRE(model.set_precision(Precision::int8) == Precision::int8);
+  const double int8 = accuracy();
+  MESSAGE("Fashion-MNIST test accuracy: f32 " << f32 << "%, int8 " << int8 << "% (" << onednn::isa_name() << ")");
+  CHECK(f32 > 91.0);
+  CHECK(std::abs(int8 - f32) <= 0.5);
 }
 
 TEST_CASE("a wrong input is refused on oneDNN with the front end's error, and nothing changes") {

@@ -127,8 +127,25 @@ void refuse_weights(const ctnn::Error& error, const ModelSpec& spec) {
   fail(error.subject() + ": " + error.reason() + (other_network ? "\n  (" + spec.expects + ")" : std::string()));
 }
 
+std::vector<float> calibration_inputs(const Options& options, const ModelSpec& spec) {
+  std::vector<float> inputs;
+  std::vector<std::string> paths = options.images;
+  for (const std::string& example : spec.calibration_images)
+    if (!example.empty()) paths.push_back(example);
+  constexpr std::size_t most = 256;  // images: enough for the ranges, and bounded memory
+  for (std::size_t read = 0; const std::string& path : paths) {
+    if (read == most) break;
+    try {
+      const std::vector<float> tensor = spec.preprocess(path);
+      inputs.insert(inputs.end(), tensor.begin(), tensor.end());
+      ++read;
+    } catch (const ctnn::Error&) {  // reported when the image is classified
+    }
+  }
+  return inputs;
+}
+
 void check_device(const Options& options) {
-  if (options.precision == "int8") fail("--precision int8 is not implemented yet (f32 or bf16)");
   if (options.device == "cpu" && options.backend == "onednn") {
 #if !defined(CTNN_WITH_ONEDNN)
     fail("--backend onednn: this ctnn-classify was built without oneDNN; run tools/install-deps and rebuild, "

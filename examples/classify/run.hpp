@@ -43,6 +43,7 @@ struct ModelSpec {
   std::string default_labels;   // a file under examples/data/, or ""
   std::string expects;          // which weights fit, for the message when a file does not
   std::string default_weights;  // used without --weights: a file under examples/data/, or ""
+  std::vector<std::string> calibration_images = {};  // int8 calibrates on these beside the inputs
 };
 
 // ---- common.cpp --------------------------------------------------------------------------------
@@ -65,6 +66,9 @@ std::size_t class_count(const std::optional<ctnn::safetensors::Reader>& weights,
 // Prints one image's top-k labels with softmax probabilities; false if a logit is not finite.
 bool print_predictions(const std::string& image, std::span<const float> logits, const std::vector<std::string>& labels,
                        std::size_t top);
+// The images --precision int8 calibrates on: the first 256 that read of the input images, then
+// the spec's.
+std::vector<float> calibration_inputs(const Options& options, const ModelSpec& spec);
 // Rethrows a load error as a Failure, adding which weights fit where the file is for another network.
 [[noreturn]] void refuse_weights(const ctnn::Error& error, const ModelSpec& spec);
 
@@ -108,7 +112,13 @@ int classify_on(const Options& options, const ModelSpec& spec, const std::option
   load_for_inference(model, weights, spec);
   model.eval();
   if constexpr (requires { model.set_precision(ctnn::onednn::Precision::bf16); }) {
-    model.set_precision(options.precision == "bf16" ? ctnn::onednn::Precision::bf16 : ctnn::onednn::Precision::f32);
+    const ctnn::onednn::Precision precision = *ctnn::onednn::precision_named(options.precision);
+    if (precision == ctnn::onednn::Precision::int8) {
+      const std::vector<float> calibration = calibration_inputs(options, spec);
+      if (calibration.empty()) fail("--precision int8: none of the images could be read to calibrate on");
+      model.calibrate(calibration);
+    }
+    model.set_precision(precision);
     if (!model.precision_note().empty()) std::fprintf(stderr, "ctnn-classify: %s\n", model.precision_note().c_str());
   }
   if constexpr (requires { model.set_threads(1); }) {  // CPU threads; a GPU model has none to set

@@ -78,8 +78,11 @@ class Backend<OneDnn, T> : public BackendTypes<onednn::Context<T>, onednn::Array
     context_->blocking.resize(static_cast<std::size_t>(context_->threads));
   }
   onednn::Precision precision() const { return precision_; }
-  // bf16 where the processor computes in it; otherwise f32, and note() says why.
+  // bf16 where the processor computes in it; otherwise f32, and note() says why. int8 once
+  // calibrated (Model::calibrate), else an error and no change.
   onednn::Precision set_precision(onednn::Precision wanted) {
+    if (wanted == onednn::Precision::int8 && !context_->calibrated)
+      throw Error("set_precision(int8)", "calibrate first: model.calibrate(images) records the ranges int8 quantises to");
     note_.clear();
     precision_ = wanted;
     if (wanted == onednn::Precision::bf16 && !onednn::has_bf16()) {
@@ -132,6 +135,7 @@ class Backend<OneDnn, T> : public BackendTypes<onednn::Context<T>, onednn::Array
   }
   // Backward's output gradients are read where the caller has them (plain NCHW f32).
   void begin_staging(std::size_t) {
+    check_trainable("backward");
     context_type& ctx = *context_;
     onednn::use_threads(ctx.threads);
     ctx.begin_pass(onednn::Direction::backward);
@@ -156,7 +160,7 @@ class Backend<OneDnn, T> : public BackendTypes<onednn::Context<T>, onednn::Array
 
   std::span<const T> host_view(HostResult which, const T* data, std::size_t count) const {
     const auto k = static_cast<std::size_t>(which);
-    if (which < HostResult::aux0 || context_->precision == onednn::Precision::f32) return {data, count};
+    if (which < HostResult::aux0 || context_->float_activations()) return {data, count};
     // An auxiliary output (features) in bf16: converted once per pass.
     if (!converted_[k]) {
       host_copies_[k].resize(count);
@@ -170,10 +174,13 @@ class Backend<OneDnn, T> : public BackendTypes<onednn::Context<T>, onednn::Array
   }
   void results_changed(bool) { converted_.fill(false); }
 
-  bool needs_replan() const { return precision_ != planned_precision_; }
+  // After a plan that failed, or in a new precision, the next forward plans again.
+  bool needs_replan() const { return !planned_ || precision_ != planned_precision_; }
   template <class Passes>
   void plan(Passes&& passes) {
     context_type& ctx = *context_;
+    planned_ = false;
+    if (ctx.mode == Mode::train) check_trainable("training");
     onednn::use_threads(ctx.threads);
     ctx.precision = precision_;
     ctx.forget_plans();
@@ -190,6 +197,7 @@ class Backend<OneDnn, T> : public BackendTypes<onednn::Context<T>, onednn::Array
     if (ctx.memory_bytes() > device_memory_.size()) device_memory_.resize(ctx.memory_bytes());
     ctx.memory_base = device_memory_.data();
     planned_precision_ = precision_;
+    planned_ = true;
   }
   template <class Queue>
   void run_forward(Mode, const PassMemory<T>&, Queue&& queue) {
@@ -202,12 +210,19 @@ class Backend<OneDnn, T> : public BackendTypes<onednn::Context<T>, onednn::Array
   void finish_host_call() {}
 
  private:
+  void check_trainable(const char* what) const {
+    if (precision_ == onednn::Precision::int8)
+      throw Error(std::string(what) + " in int8 precision",
+                  "int8 is for inference only (evaluation mode): set_precision(f32) or (bf16) to train");
+  }
+
   std::unique_ptr<context_type> context_;  // plans point into it: it stays put when the model moves
   cpu::Array<T> arena_;
   cpu::Array<std::byte> device_memory_;
   std::shared_ptr<std::uint64_t> writes_ = std::make_shared<std::uint64_t>(0);
   onednn::Precision precision_ = onednn::Precision::f32;
   onednn::Precision planned_precision_ = onednn::Precision::f32;
+  bool planned_ = false;
   std::string note_;
   onednn::Dims input_dims_{}, output_dims_{};
   std::size_t staged_ = 0;

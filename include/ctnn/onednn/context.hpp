@@ -11,7 +11,8 @@
 //     staging buffers of the model's boundary and of Concat, sized while planning and allocated
 //     once by the backend;
 //   - the boundary: the buffers the caller sees (images, output, recorded layer, gradients),
-//     which hold plain NCHW f32.
+//     which hold plain NCHW f32;
+//   - int8's calibration: the range of each Conv's and Linear's input (quantisation.hpp).
 //
 // The device layout. Inside the network every activation of shape (C, H, W) is channels-last
 // (NHWC) in the precision's type, its N images packed back to back from slot.data: image n
@@ -19,7 +20,8 @@
 // slot's image stride (the plan's, often a larger buffer's) only bounds the room: oneDNN's fast
 // kernels take dense tensors alone. This is the layout oneDNN's
 // AVX-512 and AMX convolutions prefer (docs/benchmarks.md); a 1x1 image (features) is the same in
-// both layouts. bf16 values fill the first half of the bytes the plan gives a slot. Data crosses
+// both layouts. int8 keeps f32 activations (only a layer's quantised input is int8, in
+// staging). bf16 values fill the first half of the bytes the plan gives a slot. Data crosses
 // into and out of the device layout only at the boundary, by a reorder.
 //
 // Planning. Model::prepare runs the network once with `planning` set: leaves make their plans
@@ -41,6 +43,7 @@
 #include <ctnn/error.hpp>            // ctnn::Error
 #include <ctnn/evaluator.hpp>        // ctnn::Slot
 #include <ctnn/onednn/device.hpp>    // ctnn::OneDnn, Precision, check_status
+#include <ctnn/onednn/quantisation.hpp>   // ctnn::onednn::InputRange
 #include <ctnn/pass_state.hpp>       // ctnn::max_aux_outputs
 #include <ctnn/shape.hpp>            // ctnn::ShapeType
 
@@ -144,6 +147,7 @@ struct Context : cpu::Context<T> {
     for (auto& list : plans) list.clear();
     next_plan = {};
     scratchpad_bytes = staging_bytes = parameter_staging_bytes = concat_bytes = concat_top = 0;
+    weighted_layers = 0;
   }
 
   // ---- the device memory, stated while planning --------------------------------------------
@@ -181,6 +185,15 @@ struct Context : cpu::Context<T> {
   // again when it differs from the count it packed at.
   std::uint64_t parameter_version = 0;
 
+  // ---- int8 calibration (quantisation.hpp) ------------------------------------------------------
+  // Conv and Linear are numbered in forward order as they are planned; input_ranges[k] is the
+  // range of layer k's input over the calibration images, recorded by f32 passes with
+  // `calibrating` set, and read when int8 plans.
+  std::size_t weighted_layers = 0;
+  std::vector<InputRange> input_ranges;
+  bool calibrating = false;
+  bool calibrated = false;  // a calibration finished (a network without Conv or Linear has no ranges)
+
   // ---- layouts ---------------------------------------------------------------------------------
   std::array<PlainRange, boundary_count> boundary{};
   void set_boundary(Boundary which, const void* data, std::size_t images, std::size_t image_stride, Dims dims) {
@@ -199,6 +212,11 @@ struct Context : cpu::Context<T> {
     return precision == Precision::bf16 ? memory::data_type::bf16 : memory::data_type::f32;
   }
   std::size_t activation_bytes() const { return precision == Precision::bf16 ? 2 : 4; }
+  bool float_activations() const { return precision != Precision::bf16; }
+  // The type Conv and Linear compute their weights in.
+  memory::data_type weights_type() const {
+    return precision == Precision::int8 ? memory::data_type::s8 : activation_type();
+  }
 
   // N images of `d` in the device layout (dense: `image_stride` is the room per image).
   memory::desc device_md(Dims d, std::size_t image_stride = 0) const {

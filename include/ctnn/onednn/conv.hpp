@@ -3,7 +3,8 @@
 // (BasicConv2d's body, through Sequential's Fusion trait), and ConvTranspose2d as oneDNN's
 // deconvolution.
 //
-//   forward   convolution_forward: src and dst in the device layout (NHWC), weights in the
+//   forward   convolution_forward: src and dst in the device layout (NHWC; in int8 the src
+//             quantised to u8 / s8 in staging, weights s8: quantisation.hpp), weights in the
 //             layout oneDNN picks (format `any`), packed from OIHW f32, bias f32; padding P on
 //             both sides, as nn.Conv2d; grouped and depthwise with the weights seen as
 //             [Groups, Out / Groups, In / Groups, K, K] (goihw: the same bytes as OIHW)
@@ -75,7 +76,7 @@ struct ConvDescription {
               {s, s},
               {pad, pad},
               {right, right},
-              memory::desc(weights, ctx.activation_type(), memory::format_tag::any),
+              memory::desc(weights, ctx.weights_type(), memory::format_tag::any),
               memory::desc(weights, memory::data_type::f32, memory::format_tag::iohw),
               L::has_bias ? memory::desc({o}, memory::data_type::f32, memory::format_tag::a) : memory::desc()};
     } else {
@@ -91,7 +92,7 @@ struct ConvDescription {
               {s, s},
               {pad, pad},
               {pad, pad},
-              memory::desc(weights, ctx.activation_type(), memory::format_tag::any),
+              memory::desc(weights, ctx.weights_type(), memory::format_tag::any),
               memory::desc(weights, memory::data_type::f32, plain),
               L::has_bias ? memory::desc({o}, memory::data_type::f32, memory::format_tag::a) : memory::desc()};
     }
@@ -108,42 +109,32 @@ struct ConvDescription {
   }
 };
 
-struct ConvForwardPlan : Plan {
-  Operand src, dst;
-  PackedWeights weights;
-  memory bias, scratchpad;
-  dnnl::primitive primitive;
-};
-
 // y = conv(x) (+ bias) (then `activation`, a post-op: Conv + ReLU, ReLU6, ... fused); the
-// transposed convolution's where L is ConvTranspose2d.
+// transposed convolution's where L is ConvTranspose2d; in int8 from the quantised input and weights.
 template <class L, ShapeType In, class T>
 void convolution_forward(Context<T>& ctx, const ForwardArgs<T>& a, EltwiseFunction activation = {}) {
   using Primitives = ConvPrimitives<TransposedConv<L>>;
-  auto& p = ctx.template plan<ConvForwardPlan>(Direction::forward, [&] {
-    auto plan = std::make_unique<ConvForwardPlan>();
+  // Grouped weights [G, Out / G, ...]: an output channel is the first two dimensions.
+  constexpr int output_dimensions = [] {
+    if constexpr (TransposedConv<L>) return 1;
+    else return L::template geometry<In>.groups == 1 ? 1 : 2;
+  }();
+  auto& p = ctx.template plan<WeightedForwardPlan>(Direction::forward, [&] {
+    auto plan = std::make_unique<WeightedForwardPlan>();
     const auto c = ConvDescription<L>::template of<In>(ctx);
-    plan->src = input_operand(ctx, a.x, c.in);
+    plan->src = weighted_input(ctx, *plan, a.x, c.in);
     plan->dst = output_operand(ctx, a.y, c.out);
-    const auto pd = c.forward(ctx, plan->src.md, plan->dst.md, user_scratchpad(activation));
-    plan->weights.make(ctx, c.weights_plain, pd.weights_desc());
+    const auto pd = c.forward(ctx, plan->src.md, plan->dst.md, weighted_attributes(ctx, *plan, activation, output_dimensions));
+    plan->weights.make(ctx, c.weights_plain, pd.weights_desc(), output_dimensions);
     plan->bias = unbound(c.bias, ctx.engine);
     plan->scratchpad = scratchpad_for(ctx, pd.scratchpad_desc());
     plan->primitive = typename Primitives::forward(pd);
     return plan;
   });
-  if (ctx.planning) return;
-  p.src.load(ctx, a.x.data);
-  p.dst.bind_output(ctx, a.y.data);
-  p.weights.refresh(ctx, a.params.values);
-  if constexpr (L::has_bias) bind(p.bias, a.params.values + L::bias_offset);
-  bind(p.scratchpad, ctx.scratchpad());
-  ctx.run(p.primitive, {{DNNL_ARG_SRC, &p.src.mem},
-                        {DNNL_ARG_WEIGHTS, &p.weights.packed},
-                        {DNNL_ARG_BIAS, &p.bias},
-                        {DNNL_ARG_DST, &p.dst.mem},
-                        {DNNL_ARG_SCRATCHPAD, &p.scratchpad}});
-  p.dst.store(ctx, a.y.data);
+  if constexpr (L::has_bias)
+    weighted_forward(ctx, p, a, L::bias_offset);
+  else
+    weighted_forward(ctx, p, a, std::nullopt);
 }
 
 // dW, db (into params.gradients unless frozen) and dx (unless empty) from x and dy; the

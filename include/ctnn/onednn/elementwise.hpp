@@ -307,7 +307,7 @@ struct Evaluator<Flatten, OneDnn, T> {
       const bool x_plain = ctx.is_plain(a.x.data), y_plain = ctx.is_plain(a.y.data);
       const Slot<T> staged{static_cast<T*>(ctx.staging(0)), In::size};
       onednn::convert_images(ctx, a.x, x_plain, staged, true, onednn::dims_of<In>, false);
-      if (y_plain || ctx.precision == onednn::Precision::f32) {
+      if (y_plain || ctx.float_activations()) {
         const Slot<T> y = y_plain ? a.y : Slot<T>{a.y.data, In::size};  // device images are packed
         cpu::copy_images(static_cast<const cpu::Context<T>&>(ctx), ConstSlot<T>(staged), y, In::size, false);
       } else {
@@ -335,7 +335,7 @@ struct Evaluator<Flatten, OneDnn, T> {
   static void features_to_image(onednn::Context<T>& ctx, ConstSlot<T> features, Slot<T> image, bool accumulate) {
     const Slot<T> staged{static_cast<T*>(ctx.staging(0)), In::size};
     const bool features_plain = ctx.is_plain(features.data);
-    const bool features_floats = features_plain || ctx.precision == onednn::Precision::f32;
+    const bool features_floats = features_plain || ctx.float_activations();
     if (!features_plain) features = ConstSlot<T>{features.data, In::size};  // device images are packed
     onednn::convert_images(ctx, features, features_floats, staged, true, onednn::Dims{In::size, 1, 1}, false);
     onednn::convert_images(ctx, ConstSlot<T>(staged), true, image, ctx.is_plain(image.data), onednn::dims_of<In>,

@@ -60,7 +60,7 @@ constexpr bool on_cpu(Mode mode) {
 // staging buffer.
 template <class T>
 bool same_as_plain(const Context<T>& ctx, Dims d) {
-  return ctx.precision == Precision::f32 && (d.plane() == 1 || d.channels == 1);
+  return ctx.float_activations() && (d.plane() == 1 || d.channels == 1);
 }
 
 template <class L, ShapeType In, class T, class Run>

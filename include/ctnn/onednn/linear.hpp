@@ -2,7 +2,8 @@
 // Linear on the oneDNN device: inner_product_forward over features (a 1x1 image is the same in
 // the device layout and in NCHW), weights [out, in] packed in the layout oneDNN picks, bias f32;
 // Linear + ReLU fused as a post-op (InceptionAux's fc1). At the model's output in bf16 the
-// primitive writes the f32 logits itself. Backward: inner_product_backward_weights (f32 dW, db)
+// primitive writes the f32 logits itself; in int8 it reads its input quantised (quantisation.hpp).
+// Backward: inner_product_backward_weights (f32 dW, db)
 // and inner_product_backward_data.
 
 #include <cstddef>   // std::size_t
@@ -19,22 +20,15 @@
 namespace ctnn {
 namespace onednn {
 
-struct LinearForwardPlan : Plan {
-  Operand src, dst;
-  PackedWeights weights;
-  memory bias, scratchpad;
-  dnnl::inner_product_forward primitive;
-};
-
 template <std::size_t In, std::size_t Out, class T>
 void inner_product_forward(Context<T>& ctx, const ForwardArgs<T>& a, bool relu) {
-  auto& p = ctx.template plan<LinearForwardPlan>(Direction::forward, [&] {
-    auto plan = std::make_unique<LinearForwardPlan>();
-    plan->src = input_operand(ctx, a.x, {In, 1, 1});
+  auto& p = ctx.template plan<WeightedForwardPlan>(Direction::forward, [&] {
+    auto plan = std::make_unique<WeightedForwardPlan>();
+    plan->src = weighted_input(ctx, *plan, a.x, {In, 1, 1});
     const auto o = static_cast<memory::dim>(Out), i = static_cast<memory::dim>(In);
-    const memory::desc weights({o, i}, ctx.activation_type(), memory::format_tag::any);
+    const memory::desc weights({o, i}, ctx.weights_type(), memory::format_tag::any);
     const memory::desc bias({o}, memory::data_type::f32, memory::format_tag::a);
-    const dnnl::primitive_attr attr = user_scratchpad(relu ? relu_function : EltwiseFunction{});
+    const dnnl::primitive_attr attr = weighted_attributes(ctx, *plan, relu ? relu_function : EltwiseFunction{});
     auto make = [&](const memory::desc& dst) {
       return dnnl::inner_product_forward::primitive_desc(ctx.engine, forward_kind(ctx), plan->src.md, weights, bias, dst,
                                                          attr, true);
@@ -57,18 +51,7 @@ void inner_product_forward(Context<T>& ctx, const ForwardArgs<T>& a, bool relu) 
     plan->primitive = dnnl::inner_product_forward(pd);
     return plan;
   });
-  if (ctx.planning) return;
-  p.src.load(ctx, a.x.data);
-  p.dst.bind_output(ctx, a.y.data);
-  p.weights.refresh(ctx, a.params.values);
-  bind(p.bias, a.params.values + Linear<In, Out>::bias_offset);
-  bind(p.scratchpad, ctx.scratchpad());
-  ctx.run(p.primitive, {{DNNL_ARG_SRC, &p.src.mem},
-                        {DNNL_ARG_WEIGHTS, &p.weights.packed},
-                        {DNNL_ARG_BIAS, &p.bias},
-                        {DNNL_ARG_DST, &p.dst.mem},
-                        {DNNL_ARG_SCRATCHPAD, &p.scratchpad}});
-  p.dst.store(ctx, a.y.data);
+  weighted_forward(ctx, p, a, Linear<In, Out>::bias_offset);
 }
 
 

@@ -5,10 +5,18 @@
 //   ctnn::Model<ctnn::GoogLeNet<1000, false>, ctnn::Shape<3, 224, 224>, float, ctnn::OneDnn> model;
 //   model.set_precision(ctnn::onednn::Precision::bf16);   // plans again at the next forward
 //   if (!model.precision_note().empty()) std::fprintf(stderr, "%s\n", model.precision_note().c_str());
+//
+//   model.calibrate(calibration_images);                   // int8: f32 passes record each Conv's and
+//   model.set_precision(ctnn::onednn::Precision::int8);    // Linear's input range (quantisation.hpp)
 
-#include <cstdint>   // std::uint64_t
-#include <random>    // std::mt19937_64
-#include <string>    // std::string
+#include <algorithm>   // std::min
+#include <cstddef>     // std::size_t
+#include <cstdint>     // std::uint64_t
+#include <random>      // std::mt19937_64
+#include <span>        // std::span
+#include <string>      // std::string
+#include <utility>     // std::exchange
+#include <vector>      // std::vector
 
 #include <ctnn/model.hpp>            // ctnn::ModelFrontEnd, ctnn::Model
 #include <ctnn/onednn/backend.hpp>   // ctnn::Backend<OneDnn, T>
@@ -35,6 +43,48 @@ class Model<Net, In, T, OneDnn> : public ModelFrontEnd<Net, In, T, OneDnn> {
   onednn::Precision set_precision(onednn::Precision precision) { return this->backend_.set_precision(precision); }
   onednn::Precision precision() const { return this->backend_.precision(); }
   const std::string& precision_note() const { return this->backend_.note(); }
+
+  // int8's calibration: runs the network in f32 and evaluation mode over `images` (N images of
+  // In, `batch` at a time) and records the range of every Conv's and Linear's input, which
+  // set_precision(int8) needs; a few hundred images of the data the model will see. Calibrating
+  // again replaces the ranges. The precision and mode are left as they were; the weights are
+  // quantised from the parameters whenever these change, with no new calibration.
+  void calibrate(std::span<const T> images, std::size_t batch = 64) {
+    const std::size_t count = this->check_input(images.size());
+    if (batch == 0) throw Error("calibrate", "needs a batch size of at least one image");
+    auto& ctx = this->context();
+    const onednn::Precision precision = this->backend_.precision();
+    const Mode mode = this->mode();
+    std::vector<onednn::InputRange> previous = std::move(ctx.input_ranges);
+    const bool was_calibrated = std::exchange(ctx.calibrated, false);
+    struct Restore {
+      Model& model;
+      onednn::Precision precision;
+      Mode mode;
+      ~Restore() {
+        model.context().calibrating = false;
+        model.train(mode == Mode::train);
+        model.backend_.set_precision(precision);  // int8 had ranges, kept when calibration fails
+        model.invalidate_plan();  // int8 plans hold the ranges
+      }
+    } restore{*this, precision, mode};
+    try {
+      ctx.input_ranges.clear();
+      this->backend_.set_precision(onednn::Precision::f32);
+      this->eval();
+      ctx.calibrating = true;
+      for (std::size_t first = 0; first < count; first += batch) {
+        const std::size_t n = std::min(batch, count - first);
+        this->forward(images.subspan(first * In::size, n * In::size));
+      }
+      ctx.calibrated = true;
+    } catch (...) {
+      ctx.input_ranges = std::move(previous);
+      ctx.calibrated = was_calibrated;
+      throw;
+    }
+  }
+  bool calibrated() const { return this->context().calibrated; }
 };
 
 }  // namespace ctnn

@@ -9,16 +9,20 @@
 //   ParameterGradient  a weight or bias gradient, from the primitive's layout into the model's
 //                  gradient buffer (OIHW / [out, in] / [C] f32)
 //   scratchpad     each primitive's scratchpad is the context's one buffer (user mode)
+//   WeightedForwardPlan  Conv's and Linear's forward, in f32, bf16 or int8 (quantisation.hpp)
 
 #include <cstddef>   // std::size_t
 #include <cstdint>   // std::uint64_t
 #include <memory>    // std::make_unique
 #include <optional>  // std::optional
+#include <span>      // std::span
+#include <vector>    // std::vector
 
 #include <dnnl.hpp>   // dnnl::reorder, dnnl::primitive_attr
 
 #include <ctnn/evaluator.hpp>          // ctnn::Slot
 #include <ctnn/onednn/context.hpp>     // ctnn::onednn::Context, Dims, bind, unbound
+#include <ctnn/onednn/quantisation.hpp>   // InputQuantisation, weight_scales
 
 namespace ctnn::onednn {
 
@@ -59,17 +63,39 @@ inline dnnl::primitive_attr adding() {
   return attr;
 }
 
+// Scales of int8 quantisation at run time (oneDNN 3.x): `count` f32 values, bound before each
+// execution. mask: which dimensions have a scale each (0: one for the tensor).
+struct Scales {
+  int mask = 0;
+  memory mem;
+  void make(const dnnl::engine& engine, std::size_t count, int dimension_mask) {
+    mask = dimension_mask;
+    mem = unbound(memory::desc({static_cast<memory::dim>(count)}, memory::data_type::f32, memory::format_tag::a), engine);
+  }
+  void set(dnnl::primitive_attr& attr, int argument) const {
+    if (mem) attr.set_scales_mask(argument, mask);
+  }
+  const memory* bound(const float* values) const {
+    if (!mem) return nullptr;
+    bind(mem, values);
+    return &mem;
+  }
+};
+
 // A reorder from one descriptor to another (adding to the destination when `add`), with its
-// scratchpad in the context's.
+// scratchpad in the context's. With `quantise`, it writes int8 as value / scale (run's scales).
 struct Reorder {
   dnnl::reorder primitive;
   memory src, dst, scratchpad;
+  Scales scales;
 
   template <class T>
-  void make(Context<T>& ctx, const memory::desc& from, const memory::desc& to, bool add = false) {
-    const auto pd = checked("reorder", [&] {
-      return dnnl::reorder::primitive_desc(ctx.engine, from, ctx.engine, to, add ? adding() : user_scratchpad());
-    });
+  void make(Context<T>& ctx, const memory::desc& from, const memory::desc& to, bool add = false,
+            const Scales& quantise = {}) {
+    scales = quantise;
+    dnnl::primitive_attr attr = add ? adding() : user_scratchpad();
+    scales.set(attr, DNNL_ARG_DST);
+    const auto pd = checked("reorder", [&] { return dnnl::reorder::primitive_desc(ctx.engine, from, ctx.engine, to, attr); });
     primitive = dnnl::reorder(pd);
     src = unbound(from, ctx.engine);
     dst = unbound(to, ctx.engine);
@@ -77,12 +103,15 @@ struct Reorder {
     ctx.need_scratchpad(pd.scratchpad_desc());
   }
   template <class T>
-  void run(const Context<T>& ctx, const void* from, void* to) const {
+  void run(const Context<T>& ctx, const void* from, void* to, const float* scale_values = nullptr) const {
     if (ctx.planning) return;
     bind(src, from);
     bind(dst, to);
     bind(scratchpad, ctx.scratchpad());
-    ctx.run(primitive, {{DNNL_ARG_FROM, &src}, {DNNL_ARG_TO, &dst}, {DNNL_ARG_SCRATCHPAD, &scratchpad}});
+    ctx.run(primitive, {{DNNL_ARG_FROM, &src},
+                        {DNNL_ARG_TO, &dst},
+                        {DNNL_ARG_SCRATCHPAD, &scratchpad},
+                        {DNNL_ARG_ATTR_SCALES | DNNL_ARG_DST, scales.bound(scale_values)}});
   }
 };
 
@@ -92,13 +121,14 @@ struct Operand {
   bool staged = false;
   std::size_t staging = 0;
   Reorder reorder;       // slot -> staging (input), staging -> slot (output)
+  float scale = 1;       // a quantised input's: value = scale * q
 
   // Binds the operand for a pass over `slot`; an input is reordered into its staging buffer.
   template <class T>
   void load(const Context<T>& ctx, const void* slot) const {
     if (!staged) return bind(mem, slot);
     bind(mem, ctx.staging(staging));
-    reorder.run(ctx, slot, ctx.staging(staging));
+    reorder.run(ctx, slot, ctx.staging(staging), &scale);
   }
   // Binds an output for a pass over `slot`: the slot, or its staging buffer.
   template <class T>
@@ -139,6 +169,22 @@ Operand operand(Context<T>& ctx, ConstSlot<T> slot, Dims d, Role role, std::size
 template <class T>
 Operand input_operand(Context<T>& ctx, ConstSlot<T> slot, Dims d, std::size_t staging = 0) {
   return operand(ctx, slot, d, Role::input, staging);
+}
+// Conv's or Linear's input in int8 precision: always in staging 0, quantised as calibration said
+// (u8 or s8 in the device layout).
+template <class T>
+Operand quantised_input_operand(Context<T>& ctx, ConstSlot<T> slot, Dims d, const InputQuantisation& q) {
+  Operand op;
+  const Tensor t = ctx.tensor(slot, d);
+  op.staged = true;
+  op.scale = q.scale;
+  op.md = memory::desc(ctx.device_md(d).get_dims(), q.type, ctx.device_md(d).get_strides());
+  Scales one;
+  one.make(ctx.engine, 1, 0);
+  op.reorder.make(ctx, t.md, op.md, false, one);
+  ctx.need_staging(op.md.get_size());
+  op.mem = unbound(op.md, ctx.engine);
+  return op;
 }
 template <class T>
 Operand output_operand(Context<T>& ctx, Slot<T> slot, Dims d, std::size_t staging = 1) {
@@ -188,26 +234,42 @@ struct ParameterGradient {
   }
 };
 
-// Weights in the primitive's layout, packed from the parameters' f32 (OIHW / [out, in]).
+// Weights in the primitive's layout, packed from the parameters' f32 (OIHW / [out, in]); in
+// int8 (an s8 layout) quantised with one scale per output channel, the leading dimensions up to
+// `output_dimensions` of the parameters' (1 for [O, ...], 2 for grouped [G, O / G, ...]).
 struct PackedWeights {
   memory packed;
   Reorder reorder;
   std::uint64_t version = ~std::uint64_t{0};
   const void* from = nullptr;
+  std::vector<float> scales;  // int8: per output channel
+  Scales scale_memory;
+  float largest_code = 127;   // of the s8 weights: 63 without int8 dot products (quantisation.hpp)
 
   template <class T>
-  void make(Context<T>& ctx, const memory::desc& parameters, const memory::desc& layout) {
+  void make(Context<T>& ctx, const memory::desc& parameters, const memory::desc& layout, int output_dimensions = 1) {
     packed = checked("weights", [&] { return memory(layout, ctx.engine); });  // its own buffer, once per plan
-    reorder.make(ctx, parameters, layout);
+    if (layout.get_data_type() == memory::data_type::s8) {
+      const memory::dims dims = parameters.get_dims();
+      std::size_t outputs = 1;
+      for (int k = 0; k < output_dimensions; ++k) outputs *= static_cast<std::size_t>(dims[static_cast<std::size_t>(k)]);
+      scales.assign(outputs, 1.f);
+      largest_code = has_int8_dot_product() ? 127.f : 63.f;
+      scale_memory.make(ctx.engine, outputs, (1 << output_dimensions) - 1);
+    }
+    reorder.make(ctx, parameters, layout, false, scale_memory);
   }
   // Packs again when the parameters changed on the host (Context::parameter_version).
   template <class T>
   void refresh(const Context<T>& ctx, const T* values) {
     if (ctx.planning || (version == ctx.parameter_version && from == values)) return;
-    reorder.run(ctx, values, packed.get_data_handle());
+    if (!scales.empty())
+      weight_scales(std::span<const float>(values, reorder.src.get_desc().get_size() / sizeof(float)), scales, largest_code);
+    reorder.run(ctx, values, packed.get_data_handle(), scales.data());
     version = ctx.parameter_version;
     from = values;
   }
+  const memory* scale_argument() const { return scale_memory.bound(scales.data()); }
 };
 
 // A primitive's scratchpad memory, bound to the context's buffer.
@@ -307,6 +369,74 @@ void unary_backward(Context<T>& ctx, const BackwardArgs<T>& a, Dims in, Dims out
                         {DNNL_ARG_DIFF_SRC, &p.diff_src.mem},
                         {DNNL_ARG_SCRATCHPAD, &p.scratchpad}});
   p.diff_src.store(ctx, a.dx.data);
+}
+
+// The forward of a layer with weights (convolution, inner product): its primitive made by the
+// layer's planning from the pieces below, run by weighted_forward. In int8 the input is
+// quantised into staging 0 and the primitive takes the input's and the weights' scales.
+struct WeightedForwardPlan : Plan {
+  Operand src, dst;
+  PackedWeights weights;
+  memory bias, scratchpad;
+  dnnl::primitive primitive;
+  std::size_t layer = 0;           // its number among the Conv and Linear layers (Context::input_ranges)
+  std::size_t image_elements = 0;  // of its input
+  Scales src_scale;                // int8
+};
+
+// The input operand of `plan`, as the precision wants it (quantised as calibrated in int8).
+template <class T>
+Operand weighted_input(Context<T>& ctx, WeightedForwardPlan& plan, ConstSlot<T> x, Dims d) {
+  plan.layer = ctx.weighted_layers++;
+  plan.image_elements = d.size();
+  if (ctx.precision != Precision::int8) return input_operand(ctx, x, d);
+  const bool covered = plan.layer < ctx.input_ranges.size() && ctx.input_ranges[plan.layer].seen() &&
+                       ctx.input_ranges[plan.layer].image_elements == d.size();
+  if (!covered)
+    throw Error("int8 precision", "the calibration does not cover Conv / Linear layer " + std::to_string(plan.layer) +
+                                      " of this network: calibrate(images) again");
+  plan.src_scale.make(ctx.engine, 1, 0);
+  return quantised_input_operand(ctx, x, d, InputQuantisation::of(ctx.input_ranges[plan.layer]));
+}
+// The primitive's attributes: the context's scratchpad, a fused activation (a post-op), and in
+// int8 the scales of the input (one) and of the weights (per output channel: the first
+// `output_dimensions`).
+template <class T>
+dnnl::primitive_attr weighted_attributes(const Context<T>& ctx, const WeightedForwardPlan& plan,
+                                         EltwiseFunction activation, int output_dimensions = 1) {
+  dnnl::primitive_attr attr = user_scratchpad(activation);
+  if (ctx.precision == Precision::int8) {
+    plan.src_scale.set(attr, DNNL_ARG_SRC);
+    attr.set_scales_mask(DNNL_ARG_WEIGHTS, (1 << output_dimensions) - 1);
+  }
+  return attr;
+}
+
+// Runs a WeightedForwardPlan; the bias is `bias_offset` elements into the layer's parameters,
+// where the layer has one. While calibrating (f32), records the range of the layer's input.
+template <class T>
+void weighted_forward(Context<T>& ctx, WeightedForwardPlan& p, const ForwardArgs<T>& a,
+                      std::optional<std::size_t> bias_offset) {
+  if (ctx.planning) return;
+  p.src.load(ctx, a.x.data);
+  if (ctx.calibrating) {
+    if (ctx.input_ranges.size() <= p.layer) ctx.input_ranges.resize(p.layer + 1);
+    InputRange& range = ctx.input_ranges[p.layer];
+    range.image_elements = p.image_elements;
+    range.observe({static_cast<const float*>(p.src.mem.get_data_handle()), ctx.batch * p.image_elements});
+  }
+  p.dst.bind_output(ctx, a.y.data);
+  p.weights.refresh(ctx, a.params.values);
+  if (bias_offset) bind(p.bias, a.params.values + *bias_offset);
+  bind(p.scratchpad, ctx.scratchpad());
+  ctx.run(p.primitive, {{DNNL_ARG_SRC, &p.src.mem},
+                        {DNNL_ARG_WEIGHTS, &p.weights.packed},
+                        {DNNL_ARG_BIAS, &p.bias},
+                        {DNNL_ARG_DST, &p.dst.mem},
+                        {DNNL_ARG_SCRATCHPAD, &p.scratchpad},
+                        {DNNL_ARG_ATTR_SCALES | DNNL_ARG_SRC, p.src_scale.bound(&p.src.scale)},
+                        {DNNL_ARG_ATTR_SCALES | DNNL_ARG_WEIGHTS, p.weights.scale_argument()}});
+  p.dst.store(ctx, a.y.data);
 }
 
 // The backward of a layer with weights (convolution, inner product): the weights' and bias'
