@@ -241,9 +241,9 @@ TEST_CASE("a recorded layer, the input gradient and the aux outputs read as on E
 
 namespace {
 // One training step of a Pair on `input`, dropout off: logits, parameter gradients and input
-// gradient of oneDNN against Eigen's.
+// gradient of oneDNN against Eigen's, within `tolerance` (looser for bf16).
 template <class Net, ShapeType In>
-void check_training_step(Pair<Net, In>& pair, const std::vector<float>& input) {
+void check_training_step(Pair<Net, In>& pair, const std::vector<float>& input, double tolerance = 1e-5) {
   pair.reference.train();
   pair.fast.train();
   pair.reference.disable_dropout(true);
@@ -251,12 +251,12 @@ void check_training_step(Pair<Net, In>& pair, const std::vector<float>& input) {
   pair.reference.compute_input_gradient(true);
   pair.fast.compute_input_gradient(true);
   const std::span<const float> expected = pair.reference.forward(input);
-  CHECK(test::relative_error(pair.fast.forward(input), expected) <= 1e-5);
+  CHECK(test::relative_error(pair.fast.forward(input), expected) <= tolerance);
   const auto gradient = pattern(expected.size(), 0.1f);
   pair.reference.backward(gradient);
   pair.fast.backward(gradient);
-  CHECK(test::relative_error(std::span<const float>(pair.fast.gradients()), std::span<const float>(pair.reference.gradients())) <= 1e-5);
-  CHECK(test::relative_error(pair.fast.input_gradient(), pair.reference.input_gradient()) <= 1e-5);
+  CHECK(test::relative_error(std::span<const float>(pair.fast.gradients()), std::span<const float>(pair.reference.gradients())) <= tolerance);
+  CHECK(test::relative_error(pair.fast.input_gradient(), pair.reference.input_gradient()) <= tolerance);
 }
 }  // namespace
 
@@ -324,6 +324,41 @@ TEST_CASE("layers: training the activations, Softmax, Upsample and ConvTranspose
                            Conv<4, 3, 1>>;
     Pair<Net, Shape<3, 6, 6>> pair(26);
     step_and_evaluate(pair);
+  }
+}
+
+// Grouped and depthwise Conv backward: convolution_backward_data and _weights on the grouped
+// weights [G, Out / G, In / G, K, K], dW and db back in PyTorch's [Out, In / G, K, K] and [Out].
+TEST_CASE("layers: training grouped and depthwise Conv on oneDNN gives the reference's gradients") {
+  SUBCASE("groups 2 and 3, with and without bias, stride and padding") {
+    using Net = Sequential<Conv<4, 6, 3, 1, 1, true, 2>, Conv<6, 9, 3, 2, 1, true, 3>, ReLU, Conv<9, 6, 1, 1, 0, false, 3>>;
+    using In = Shape<4, 9, 9>;
+    Pair<Net, In> pair(31);
+    check_training_step(pair, pattern(3 * In::size, 4.0f));
+  }
+  SUBCASE("depthwise: stride 1 and 2, kernel 3 and 5, a channel multiplier of 2, ReLU6 fused") {
+    using Net = Sequential<DepthwiseConv<5, 3, 1, 1>, ReLU6, DepthwiseConv<5, 3, 2, 1, false>, Conv<5, 8, 1>,
+                           DepthwiseConv<8, 5, 3, 2>, Conv<8, 16, 3, 1, 1, true, 8>>;
+    using In = Shape<5, 13, 11>;
+    Pair<Net, In> pair(32);
+    check_training_step(pair, pattern(3 * In::size, 4.0f));
+  }
+  SUBCASE("MobileNetV2's inverted residual blocks: expansion, depthwise, projection, BatchNorm, ReLU6, the sum") {
+    using Net = Sequential<torchvision::InvertedResidual<4, 4, 1, 6>, torchvision::InvertedResidual<4, 8, 2, 6>,
+                           torchvision::InvertedResidual<8, 8, 1, 1>>;
+    using In = Shape<4, 10, 10>;
+    Pair<Net, In> pair(33);
+    check_training_step(pair, pattern(3 * In::size, 4.0f));
+  }
+  SUBCASE("bf16: the backward primitives read bf16 and write f32 gradients near the reference's") {
+    using Net = Sequential<Conv<4, 8, 3, 1, 1, true, 2>, ReLU6, DepthwiseConv<8, 3, 2, 1>, Conv<8, 4, 1, 1, 0, false, 4>>;
+    using In = Shape<4, 9, 9>;
+    Pair<Net, In> pair(34);
+    if (pair.fast.set_precision(Precision::bf16) != Precision::bf16) {
+      MESSAGE("bf16 not run: " << pair.fast.precision_note());
+      return;
+    }
+    check_training_step(pair, pattern(3 * In::size, 4.0f), 5e-2);
   }
 }
 

@@ -6,8 +6,8 @@
 //   #include <ctnn/onednn.hpp>
 //   ctnn::Model<ctnn::GoogLeNet<1000, false>, ctnn::Shape<3, 224, 224>, float, ctnn::OneDnn> model;
 //
-// Layers with oneDNN primitives, forward and backward: Conv (+ an activation fused; grouped:
-// forward only), ConvTranspose2d, MaxPool, AvgPool, AdaptiveAvgPool, Linear (+ ReLU fused), ReLU, ReLU6,
+// Layers with oneDNN primitives, forward and backward: Conv (+ an activation fused; grouped and
+// depthwise too), ConvTranspose2d, MaxPool, AvgPool, AdaptiveAvgPool, Linear (+ ReLU fused), ReLU, ReLU6,
 // Sigmoid, Tanh, SiLU, Hardswish, LeakyReLU, Softmax, Upsample (nearest, bilinear), BatchNorm
 // (+ ReLU fused), Flatten, Concat. Every other layer runs the Eigen evaluator on plain copies
 // (ctnn/onednn/fallback.hpp).

@@ -10,7 +10,8 @@
 //             [Groups, Out / Groups, In / Groups, K, K] (goihw: the same bytes as OIHW)
 //   backward  convolution_backward_weights (dW, db from x and dy; f32 in every precision, so
 //             bf16 training keeps f32 gradients for its f32 master weights), then
-//             convolution_backward_data (dx from dy and the weights packed for it)
+//             convolution_backward_data (dx from dy and the weights packed for it); grouped and
+//             depthwise through the same goihw descriptors, dW reordered back to OIHW's bytes
 //   ConvTranspose2d  the same with the deconvolution primitives; its weights PyTorch's
 //             [In, Out, K, K] (oneDNN's iohw), OutputPadding taken off the right padding
 
@@ -186,8 +187,7 @@ void convolution_backward(Context<T>& ctx, const BackwardArgs<T>& a) {
 
 template <std::size_t I, std::size_t O, std::size_t K, std::size_t S, std::size_t P, bool B, std::size_t G, class T>
 struct Kernel<Conv<I, O, K, S, P, B, G>, T> {
-  // Grouped convolution's backward stays on the Eigen evaluator until a test covers oneDNN's.
-  static constexpr bool has_backward = G == 1;
+  static constexpr bool has_backward = true;
   template <ShapeType In>
   static void forward(Context<T>& ctx, const ForwardArgs<T>& a) {
     convolution_forward<Conv<I, O, K, S, P, B, G>, In>(ctx, a);

@@ -6,8 +6,8 @@
 //                          and backward where `has_backward` says so (every kernel here); a
 //                          kernel without backward computes training's forward only where the
 //                          layer keeps nothing for its backward
-//   the Eigen evaluator    everything else (Dropout's mask, TransformInput, grouped Conv's
-//                          backward, AvgPool in ceil mode past the padding, a layer added later):
+//   the Eigen evaluator    everything else (Dropout's mask, TransformInput, AvgPool in ceil
+//                          mode past the padding, a layer added later):
 //                          the CPU reference's Evaluator<L, Cpu, T> runs on the context (a
 //                          cpu::Context), its operands reordered between the device layout and
 //                          plain NCHW f32 in staging buffers
