@@ -12,6 +12,7 @@
 #include <optional>     // std::optional
 #include <span>         // std::span
 #include <string>       // std::string
+#include <type_traits>  // std::is_same_v
 #include <utility>      // std::index_sequence, std::move
 #include <vector>       // std::vector
 
@@ -111,7 +112,8 @@ int classify_on(const Options& options, const ModelSpec& spec, const std::option
   ctnn::Model<Net, In, float, Device> model;
   load_for_inference(model, weights, spec);
   model.eval();
-  if constexpr (requires { model.set_precision(ctnn::onednn::Precision::bf16); }) {
+#if defined(CTNN_WITH_ONEDNN)  // a build without oneDNN has no ctnn::onednn to name
+  if constexpr (std::is_same_v<Device, ctnn::OneDnn>) {
     const ctnn::onednn::Precision precision = *ctnn::onednn::precision_named(options.precision);
     if (precision == ctnn::onednn::Precision::int8) {
       const std::vector<float> calibration = calibration_inputs(options, spec);
@@ -121,6 +123,7 @@ int classify_on(const Options& options, const ModelSpec& spec, const std::option
     model.set_precision(precision);
     if (!model.precision_note().empty()) std::fprintf(stderr, "ctnn-classify: %s\n", model.precision_note().c_str());
   }
+#endif
   if constexpr (requires { model.set_threads(1); }) {  // CPU threads; a GPU model has none to set
     if (options.threads > 0) model.set_threads(options.threads);
   }
