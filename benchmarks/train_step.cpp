@@ -33,7 +33,7 @@ void benchmark(const char* name, std::size_t batch, int threads, double seconds,
   std::string label;
 #if defined(CTNN_WITH_ONEDNN)
   if constexpr (std::is_same_v<Device, ctnn::OneDnn>) {
-    const auto used = model.set_precision(backend.precision == "bf16" ? ctnn::onednn::Precision::bf16 : ctnn::onednn::Precision::f32);
+    const auto used = model.set_precision(*ctnn::onednn::precision_named(backend.precision));
     if (!model.precision_note().empty()) std::fprintf(stderr, "ctnn-train-step: %s\n", model.precision_note().c_str());
     label = std::string(" backend=onednn precision=") + ctnn::onednn::precision_name(used);
   }

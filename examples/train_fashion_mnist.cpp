@@ -95,12 +95,6 @@ std::string run_files_in(const std::filesystem::path& out) {
   return found;
 }
 
-#if defined(CTNN_WITH_ONEDNN)
-ctnn::onednn::Precision precision_of(const std::string& name) {
-  return name == "bf16" ? ctnn::onednn::Precision::bf16 : ctnn::onednn::Precision::f32;
-}
-#endif
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -213,7 +207,7 @@ int main(int argc, char** argv) {
       Model model;
 #if defined(CTNN_WITH_ONEDNN)
       if constexpr (std::is_same_v<typename Model::device, ctnn::OneDnn>) {
-        model.set_precision(precision_of(precision));
+        model.set_precision(*ctnn::onednn::precision_named(precision));  // --precision is checked: f32 or bf16
         if (root && !model.precision_note().empty()) std::printf("%s\n", model.precision_note().c_str());
       }
 #endif
