@@ -5,7 +5,8 @@
 //               one eltwise primitive each (in place where the plan says), forward and backward
 //   BatchNorm   batch_normalization_forward (evaluation: the running statistics, in place;
 //               training: the batch's) and backward, with a following ReLU fused; not ReLU6:
-//               oneDNN's batch normalization takes no post-ops
+//               oneDNN's batch normalization takes no post-ops. In f32 where oneDNN has no bf16
+//               kernel for the channel count
 //   Flatten     a view in NCHW; in the device layout an image of more than one pixel is
 //               reordered into NCHW order first, so features follow PyTorch's flatten, and
 //               back in backward for the layer before
@@ -123,21 +124,36 @@ struct BatchNormForwardPlan : Plan {
 // in `saved` (mean [C], biased variance [C]) for backward, and moves the running ones as PyTorch
 // does. With `relu` a ReLU follows in the same primitive (its mask, which only oneDNN's own
 // fused backward would read, goes to parameter staging).
+//
+// oneDNN 3.2 jits bf16 batch normalization only where the channels are a multiple of 16; for
+// others (FashionInception's 24) its generic code took 60% of a bf16 training step, so such a
+// batch norm computes in f32 between converting reorders (docs/benchmarks.md).
+template <class T>
+memory::data_type batch_norm_type(const Context<T>& ctx, const dnnl::primitive_desc_base& pd) {
+  return ctx.activation_type() != memory::data_type::f32 && runs_generic_code(pd) ? memory::data_type::f32
+                                                                                  : memory::data_type::undef;
+}
+
 template <class L, ShapeType In, class T>
 void batch_norm_forward(Context<T>& ctx, const ForwardArgs<T>& a, bool relu) {
   constexpr std::size_t C = L::channels;
   const bool training = ctx.mode == Mode::train;
   auto& p = ctx.template plan<BatchNormForwardPlan>(Direction::forward, [&] {
     auto plan = std::make_unique<BatchNormForwardPlan>();
-    plan->src = input_operand(ctx, a.x, dims_of<In>);
-    plan->dst = output_operand(ctx, a.y, dims_of<In>);
     auto flags = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
     if (!training) flags = flags | dnnl::normalization_flags::use_global_stats;
     if (relu) flags = flags | dnnl::normalization_flags::fuse_norm_relu;
-    const auto pd = checked("batch normalization", [&] {
-      return dnnl::batch_normalization_forward::primitive_desc(ctx.engine, forward_kind(ctx), plan->src.md, plan->dst.md,
-                                                               static_cast<float>(L::epsilon), flags, user_scratchpad());
-    });
+    const auto make = [&](memory::data_type type) {
+      plan->src = input_operand(ctx, a.x, dims_of<In>, 0, type);
+      plan->dst = output_operand(ctx, a.y, dims_of<In>, 1, type);
+      return checked("batch normalization", [&] {
+        return dnnl::batch_normalization_forward::primitive_desc(ctx.engine, forward_kind(ctx), plan->src.md,
+                                                                 plan->dst.md, static_cast<float>(L::epsilon), flags,
+                                                                 user_scratchpad());
+      });
+    };
+    auto pd = make(memory::data_type::undef);
+    if (const auto type = batch_norm_type(ctx, pd); type != memory::data_type::undef) pd = make(type);
     const memory::desc channels({static_cast<memory::dim>(C)}, memory::data_type::f32, memory::format_tag::a);
     plan->mean = unbound(channels, ctx.engine);
     plan->variance = unbound(channels, ctx.engine);
@@ -203,24 +219,29 @@ void batch_norm_backward(Context<T>& ctx, const BackwardArgs<T>& a) {
   const auto bn = L::pointers(a.params);
   auto& p = ctx.template plan<BatchNormBackwardPlan>(Direction::backward, [&] {
     auto plan = std::make_unique<BatchNormBackwardPlan>();
-    plan->src = input_operand(ctx, a.x, dims_of<In>, 0);
-    plan->diff_dst = input_operand(ctx, a.dy, dims_of<In>, 2);
-    // Without dx (the network's first layer) oneDNN still writes one: to staging.
-    plan->diff_src = a.dx ? gradient_operand(ctx, a.dx, dims_of<In>, a.accumulate_dx)
-                          : gradient_operand(ctx, Slot<T>{}, dims_of<In>, true);
     const auto flags = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
-    const auto hint = checked("batch normalization", [&] {
-      return dnnl::batch_normalization_forward::primitive_desc(ctx.engine, dnnl::prop_kind::forward_training,
-                                                               plan->src.md, plan->src.md, static_cast<float>(L::epsilon),
-                                                               flags, user_scratchpad());
-    });
     plan->parameter_gradients = bn.weight_grad != nullptr;
     const auto prop = plan->parameter_gradients ? dnnl::prop_kind::backward : dnnl::prop_kind::backward_data;
-    const auto pd = checked("batch normalization backward", [&] {
-      return dnnl::batch_normalization_backward::primitive_desc(ctx.engine, prop, plan->diff_src.md, plan->diff_dst.md,
-                                                                plan->src.md, static_cast<float>(L::epsilon), flags,
-                                                                hint, user_scratchpad());
-    });
+    const auto make = [&](memory::data_type type) {
+      plan->src = input_operand(ctx, a.x, dims_of<In>, 0, type);
+      plan->diff_dst = input_operand(ctx, a.dy, dims_of<In>, 2, type);
+      // Without dx (the network's first layer) oneDNN still writes one: to staging.
+      plan->diff_src = a.dx ? gradient_operand(ctx, a.dx, dims_of<In>, a.accumulate_dx, 3, type)
+                            : gradient_operand(ctx, Slot<T>{}, dims_of<In>, true, 3, type);
+      const auto hint = checked("batch normalization", [&] {
+        return dnnl::batch_normalization_forward::primitive_desc(ctx.engine, dnnl::prop_kind::forward_training,
+                                                                 plan->src.md, plan->src.md,
+                                                                 static_cast<float>(L::epsilon), flags, user_scratchpad());
+      });
+      return checked("batch normalization backward", [&] {
+        return dnnl::batch_normalization_backward::primitive_desc(ctx.engine, prop, plan->diff_src.md,
+                                                                  plan->diff_dst.md, plan->src.md,
+                                                                  static_cast<float>(L::epsilon), flags, hint,
+                                                                  user_scratchpad());
+      });
+    };
+    auto pd = make(memory::data_type::undef);
+    if (const auto type = batch_norm_type(ctx, pd); type != memory::data_type::undef) pd = make(type);
     const memory::desc channels({static_cast<memory::dim>(C)}, memory::data_type::f32, memory::format_tag::a);
     plan->mean = unbound(channels, ctx.engine);
     plan->variance = unbound(channels, ctx.engine);

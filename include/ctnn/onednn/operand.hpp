@@ -16,6 +16,7 @@
 #include <memory>    // std::make_unique
 #include <optional>  // std::optional
 #include <span>      // std::span
+#include <string>    // std::string
 #include <vector>    // std::vector
 
 #include <dnnl.hpp>   // dnnl::reorder, dnnl::primitive_attr
@@ -146,17 +147,22 @@ struct Operand {
 // reorder at the boundary (slot -> staging for an input, staging -> slot for an output).
 // `staging` picks the staging buffer. An output that adds to the slot (`add`: an accumulated
 // gradient) is written to staging and added by the reorder.
+// `type`, where given, is the type the primitive computes in when it differs from the
+// activations' (an f32 batch norm among bf16 activations): the reorder converts.
 enum class Role { input, output };
 template <class T>
-Operand operand(Context<T>& ctx, ConstSlot<T> slot, Dims d, Role role, std::size_t staging, bool add = false) {
+Operand operand(Context<T>& ctx, ConstSlot<T> slot, Dims d, Role role, std::size_t staging, bool add = false,
+                memory::data_type type = memory::data_type::undef) {
   Operand op;
   const Tensor t = ctx.tensor(slot, d);
   op.staging = staging;
-  if (!add && (!t.plain || t.md == ctx.device_md(d, slot.image_stride))) {
+  const bool converted = type != memory::data_type::undef && type != ctx.activation_type();
+  if (!add && !converted && (!t.plain || t.md == ctx.device_md(d, slot.image_stride))) {
     op.md = t.md;
   } else {
     op.staged = true;
     op.md = ctx.device_md(d, d.size());
+    if (converted) op.md = memory::desc(op.md.get_dims(), type, op.md.get_strides());
     if (role == Role::input)
       op.reorder.make(ctx, t.md, op.md);
     else
@@ -167,8 +173,9 @@ Operand operand(Context<T>& ctx, ConstSlot<T> slot, Dims d, Role role, std::size
   return op;
 }
 template <class T>
-Operand input_operand(Context<T>& ctx, ConstSlot<T> slot, Dims d, std::size_t staging = 0) {
-  return operand(ctx, slot, d, Role::input, staging);
+Operand input_operand(Context<T>& ctx, ConstSlot<T> slot, Dims d, std::size_t staging = 0,
+                      memory::data_type type = memory::data_type::undef) {
+  return operand(ctx, slot, d, Role::input, staging, false, type);
 }
 // Conv's or Linear's input in int8 precision: always in staging 0, quantised as calibration said
 // (u8 or s8 in the device layout).
@@ -187,13 +194,22 @@ Operand quantised_input_operand(Context<T>& ctx, ConstSlot<T> slot, Dims d, cons
   return op;
 }
 template <class T>
-Operand output_operand(Context<T>& ctx, Slot<T> slot, Dims d, std::size_t staging = 1) {
-  return operand(ctx, ConstSlot<T>(slot), d, Role::output, staging);
+Operand output_operand(Context<T>& ctx, Slot<T> slot, Dims d, std::size_t staging = 1,
+                       memory::data_type type = memory::data_type::undef) {
+  return operand(ctx, ConstSlot<T>(slot), d, Role::output, staging, false, type);
 }
 // An input gradient dx: written, or added to what dx holds (`add`, BackwardArgs::accumulate_dx).
 template <class T>
-Operand gradient_operand(Context<T>& ctx, Slot<T> slot, Dims d, bool add, std::size_t staging = 3) {
-  return operand(ctx, ConstSlot<T>(slot), d, Role::output, staging, add);
+Operand gradient_operand(Context<T>& ctx, Slot<T> slot, Dims d, bool add, std::size_t staging = 3,
+                         memory::data_type type = memory::data_type::undef) {
+  return operand(ctx, ConstSlot<T>(slot), d, Role::output, staging, add, type);
+}
+
+// Whether a primitive runs oneDNN's generic C++ code ("ref:any", "nspc_bnorm:any", ...) rather
+// than a kernel jitted for this processor.
+inline bool runs_generic_code(const dnnl::primitive_desc_base& pd) {
+  const std::string implementation = pd.impl_info_str();
+  return implementation.starts_with("ref") || implementation.ends_with(":any");
 }
 
 // A parameter gradient (a weight's or a bias's) in the layout the primitive chose: written
