@@ -563,6 +563,24 @@ TEST_CASE("int8: Conv (fused ReLU, depthwise, grouped) and Linear calibrated on 
   }
 }
 
+TEST_CASE("int8: ConvTranspose2d (deconvolution, u8 input after a ReLU, s8 without) calibrated on random images follows f32") {
+  // 8x8 -> 16x16 -> 31x31; three quantised layers.
+  using Net = Sequential<Conv<3, 8, 3, 1, 1>, ReLU, ConvTranspose2d<8, 4, 4, 2, 1>, ConvTranspose2d<4, 3, 3, 2, 1, 0, false>>;
+  Pair<Net, QuantisedIn> pair(6);
+  const std::vector<float> images = random_images(16, 6);
+  const std::vector<float> expected = [&] {
+    const auto out = pair.reference.forward(images);
+    return std::vector<float>(out.begin(), out.end());
+  }();
+  pair.fast.calibrate(images);
+  REQUIRE(pair.fast.set_precision(Precision::int8) == Precision::int8);
+  const std::span<const float> output = pair.fast.forward(images);
+  const double error = test::normwise_error(output, std::span<const float>(expected));
+  MESSAGE("int8 ConvTranspose2d against f32: normwise error " << error);
+  CHECK(error <= 4e-2);
+  CHECK(error > 0);
+}
+
 TEST_CASE("int8: without calibration, and in training, a clear error and nothing changes") {
   FastModel<QuantisedNet, QuantisedIn> model;
   init::reference_uniform(model, 3);

@@ -28,6 +28,7 @@
 // and state the memory they need, nothing is computed. Evaluators compute only through the
 // context (run, copy_images), which do nothing while planning.
 
+#include <algorithm>     // std::min
 #include <array>         // std::array
 #include <cstddef>       // std::size_t, std::byte
 #include <cstdint>       // std::uint16_t, std::uint32_t, std::uint64_t
@@ -323,13 +324,13 @@ template <class T>
 void convert_images(const Context<T>& ctx, ConstSlot<T> src, bool src_plain, Slot<T> dst, bool dst_plain, Dims d,
                     bool accumulate) {
   const bool bf16 = ctx.precision == Precision::bf16;
+  const std::size_t plane = d.plane();
   cpu::parallel_over_images(ctx, d.size(), [&](std::size_t n, std::size_t begin, std::size_t end) {
-    for (std::size_t i = begin; i < end; ++i) {
-      const std::size_t device_index = detail::channels_last_index(i, d);
+    // The device side's images are packed (d.size() apart), the plain side's at its stride.
+    const std::size_t packed = n * d.size();
+    const auto convert = [&](std::size_t i, std::size_t device_index) {
       const std::size_t si = src_plain ? i : device_index, di = dst_plain ? i : device_index;
       float value = 0;
-      // The device side's images are packed (d.size() apart), the plain side's at its stride.
-      const std::size_t packed = n * d.size();
       if (src_plain) value = src.image(n)[si];
       else value = bf16 ? from_bf16(reinterpret_cast<const std::uint16_t*>(src.data)[packed + si]) : src.data[packed + si];
       if (dst_plain) {
@@ -342,6 +343,13 @@ void convert_images(const Context<T>& ctx, ConstSlot<T> src, bool src_plain, Slo
         float& out = dst.data[packed + di];
         out = accumulate ? out + value : value;
       }
+    };
+    // Plain element i = c * plane + p is the device layout's p * channels + c: one division per
+    // run of a channel's pixels, not per element (this is the input copy of every forward pass).
+    for (std::size_t i = begin; i < end;) {
+      const std::size_t run_end = std::min(end, (i / plane + 1) * plane);
+      for (std::size_t device_index = detail::channels_last_index(i, d); i < run_end; ++i, device_index += d.channels)
+        convert(i, device_index);
     }
   });
 }
