@@ -378,6 +378,20 @@ TEST_CASE("layers: training grouped and depthwise Conv on oneDNN gives the refer
   }
 }
 
+// A 1x1 image is a 2-D tensor in the device layout; convolutions take it as 4-D (GoogLeNet's
+// last Inception at 48x48 input runs on 1x1 maps).
+TEST_CASE("layers: training Conv and ConvTranspose2d on 1x1 images on oneDNN gives the reference's gradients") {
+  using Net = Sequential<AdaptiveAvgPool<1>, Conv<8, 6, 1>, ReLU, Conv<6, 6, 3, 1, 1>, ConvTranspose2d<6, 4, 1>,
+                         MaxPool<3, 1, 1>, Conv<4, 3, 1>>;
+  using In = Shape<8, 5, 5>;
+  Pair<Net, In> pair(36);
+  check_training_step(pair, pattern(3 * In::size, 4.0f));
+  pair.reference.eval();
+  pair.fast.eval();
+  const auto input = pattern(3 * In::size, 4.0f);
+  CHECK(test::relative_error(pair.fast.forward(input), pair.reference.forward(input)) <= 1e-5);
+}
+
 // Flatten of images larger than 1x1 reorders them in the buffer it shares with its input; the
 // layer before reads that buffer in backward (ReLU its output), so Flatten's backward puts it back.
 TEST_CASE("training through a Flatten of 4x4 images on oneDNN gives the reference's gradients") {

@@ -125,7 +125,8 @@ void convolution_forward(Context<T>& ctx, const ForwardArgs<T>& a, EltwiseFuncti
     const auto c = ConvDescription<L>::template of<In>(ctx);
     plan->src = weighted_input(ctx, *plan, a.x, c.in);
     plan->dst = output_operand(ctx, a.y, c.out);
-    const auto pd = c.forward(ctx, plan->src.md, plan->dst.md, weighted_attributes(ctx, *plan, activation, output_dimensions));
+    const auto pd = c.forward(ctx, four_d(ctx, plan->src.md, c.in), four_d(ctx, plan->dst.md, c.out),
+                              weighted_attributes(ctx, *plan, activation, output_dimensions));
     plan->weights.make(ctx, c.weights_plain, pd.weights_desc(), output_dimensions);
     plan->bias = unbound(c.bias, ctx.engine);
     plan->scratchpad = scratchpad_for(ctx, pd.scratchpad_desc());
@@ -147,14 +148,14 @@ void convolution_backward(Context<T>& ctx, const BackwardArgs<T>& a) {
     auto plan = std::make_unique<WeightedBackwardPlan>();
     const auto c = ConvDescription<L>::template of<In>(ctx);
     plan->diff_dst = input_operand(ctx, a.dy, c.out, 2);
-    const memory::desc src = ctx.device_md(c.in);
-    const auto hint = c.forward(ctx, src, plan->diff_dst.md, user_scratchpad());
+    const memory::desc src = four_d(ctx, ctx.device_md(c.in), c.in), diff_dst = four_d(ctx, plan->diff_dst.md, c.out);
+    const auto hint = c.forward(ctx, src, diff_dst, user_scratchpad());
     if (a.params.gradients) {
       plan->src = input_operand(ctx, a.x, c.in, 0);
       const memory::desc diff_weights(c.weights_plain.get_dims(), memory::data_type::f32, memory::format_tag::any);
       const auto pd = checked(Primitives::names[2], [&] {
         return typename Primitives::backward_weights::primitive_desc(
-            ctx.engine, Primitives::algorithm, plan->src.md, diff_weights, c.bias, plan->diff_dst.md, c.strides,
+            ctx.engine, Primitives::algorithm, src, diff_weights, c.bias, diff_dst, c.strides,
             c.padding_left, c.padding_right, hint, user_scratchpad());
       });
       plan->diff_weights.make(ctx, pd.diff_weights_desc(), c.weights_plain, 0);
@@ -167,8 +168,9 @@ void convolution_backward(Context<T>& ctx, const BackwardArgs<T>& a) {
     if (a.dx) {
       plan->diff_src = gradient_operand(ctx, a.dx, c.in, a.accumulate_dx);
       const auto pd = checked(Primitives::names[1], [&] {
-        return typename Primitives::backward_data::primitive_desc(ctx.engine, Primitives::algorithm, plan->diff_src.md,
-                                                                  c.weights_any, plan->diff_dst.md, c.strides,
+        return typename Primitives::backward_data::primitive_desc(ctx.engine, Primitives::algorithm,
+                                                                  four_d(ctx, plan->diff_src.md, c.in), c.weights_any,
+                                                                  diff_dst, c.strides,
                                                                   c.padding_left, c.padding_right, hint,
                                                                   user_scratchpad());
       });

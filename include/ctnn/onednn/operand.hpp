@@ -296,7 +296,7 @@ memory scratchpad_for(Context<T>& ctx, const memory::desc& md) {
 }
 
 // N images of `d` as a 4-D descriptor: `md` itself, or the 2-D one of 1x1 images with NHWC
-// strides (the same bytes; pooling and resampling take 4-D tensors alone, and oneDNN's fast
+// strides (the same bytes; convolution, pooling and resampling take 4-D tensors alone, and oneDNN's fast
 // kernels want src's tag on dst).
 template <class T>
 memory::desc four_d(const Context<T>& ctx, const memory::desc& md, Dims d) {
