@@ -26,7 +26,9 @@
 //
 // Started by mpirun or srun (built with MPI), the processes train together (docs/distributed.md):
 // --batch is the global batch, each process trains on its share; rank 0 checks --out, prints and
-// writes the files. An error in one process ends them all (exit status 1).
+// writes the files. An error in one process ends them all (exit status 1). They train on oneDNN
+// too, except with --sync-batch-norm, whose statistics hook only the Eigen reference's batch norm
+// calls.
 //
 // OMP_WAIT_POLICY=passive matters on a machine shared with other work: OpenMP's default
 // spin-waiting between the many short parallel regions of a small network wastes the cores
@@ -40,8 +42,7 @@
 #include <filesystem>   // std::filesystem::path, exists, remove
 #include <optional>     // std::optional
 #include <string>       // std::string
-#include <type_traits>  // std::type_identity, std::conditional_t
-#include <variant>      // std::monostate
+#include <type_traits>  // std::type_identity, std::is_same_v
 #include <vector>       // std::vector
 
 #include <unistd.h>   // write, _exit: async-signal-safe
@@ -213,13 +214,8 @@ int main(int argc, char** argv) {
 #endif
 #if defined(CTNN_WITH_MPI)  // data parallelism: the processes train `model` together
       parallel_options.bucket_bytes = static_cast<std::size_t>(bucket_megabytes * (1 << 20));
-      // DataParallel takes models on the Eigen reference (see the dispatch below).
-      using Parallel = std::conditional_t<std::is_same_v<typename Model::device, ctnn::Cpu>,
-                                          ctnn::distributed::DataParallel<Model>, std::monostate>;
-      std::optional<Parallel> parallel;
-      if constexpr (!std::is_same_v<Parallel, std::monostate>) {
-        if (parallel_run) options.parallel = &parallel.emplace(model, *world, parallel_options);
-      }
+      std::optional<ctnn::distributed::DataParallel<Model>> parallel;
+      if (parallel_run) options.parallel = &parallel.emplace(model, *world, parallel_options);
 #endif
       if (threads > 0) {
         model.set_threads(threads);
@@ -304,11 +300,11 @@ int main(int argc, char** argv) {
     return 0;
     };
 #if defined(CTNN_WITH_MPI)
-    // Data-parallel training (DataParallel, SyncBatchNorm's statistics hook) runs on the Eigen
-    // reference; oneDNN's batch norm computes its statistics inside one primitive.
-    if (parallel_run && backend == "onednn") {
-      if (precision != "f32") return fail("--precision " + precision + ": data-parallel training runs in f32 on the Eigen reference");
-      if (root) std::printf("data parallel: training on the Eigen reference backend (oneDNN models train in one process)\n");
+    // SyncBatchNorm's statistics hook is the Eigen reference's: oneDNN's batch norm computes its
+    // statistics inside one primitive. Without it, data parallelism runs on either backend.
+    if (parallel_run && parallel_options.sync_batch_norm && backend == "onednn") {
+      if (precision != "f32") return fail("--precision " + precision + ": --sync-batch-norm trains in f32 on the Eigen reference");
+      if (root) std::printf("data parallel: --sync-batch-norm trains on the Eigen reference backend\n");
       backend = "reference";
     }
 #endif

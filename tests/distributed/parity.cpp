@@ -6,6 +6,8 @@
 //                                     with local batch norm it must differ (the check can fail)
 //   distributed_parity no-sync        FashionInception, SyncBatchNorm, two micro-batches per step,
 //                                     the first under no_sync: no gradient communication there
+//   distributed_parity googlenet-onednn   the googlenet scenario on the oneDNN backend (both sides);
+//                                     SyncBatchNorm there is refused (a scenario only where oneDNN is)
 //
 // GoogLeNet trains in float32. FashionInception trains in float64: the gradient of a batch norm
 // bias is a sum of terms that nearly cancel, so in float32 its relative noise alone reaches 1e-4
@@ -25,6 +27,9 @@
 #include <ctnn/ctnn.hpp>                        // ctnn::Model, GoogLeNet, layers, CPU kernels
 #include <ctnn/distributed/data_parallel.hpp>   // ctnn::distributed::DataParallel
 #include <ctnn/models/fashion_inception.hpp>    // ctnn::FashionInception
+#if defined(CTNN_WITH_ONEDNN)
+#include <ctnn/onednn.hpp>   // ctnn::OneDnn
+#endif
 
 #include "support.hpp"   // ctnn::test::require, random_images, strided_rows, ...
 
@@ -52,9 +57,9 @@ struct Outcome {
 
 // Trains with data parallelism and, on rank 0, the single-process reference; checks that every
 // process holds the same bits, and returns (on rank 0) how far they are from the reference.
-template <class Net, class In, class T = float>
+template <class Net, class In, class T = float, class Device = Cpu>
 Outcome train_both(const Communicator& comm, const Scenario& scenario) {
-  using M = Model<Net, In, T>;
+  using M = Model<Net, In, T, Device>;
   constexpr std::size_t classes = M::output_shape::size;
   const auto rank = static_cast<std::size_t>(comm.rank()), world = static_cast<std::size_t>(comm.size());
   const std::size_t micro_batch = scenario.global_batch / scenario.micro_batches;
@@ -155,20 +160,42 @@ int main(int argc, char** argv) {
   const Communicator world = Communicator::world();
   return distributed::run_or_abort(world, [&] {
     const std::string scenario = argc > 1 ? argv[1] : "";
-    if (scenario == "googlenet") {
-      Scenario s;
-      s.global_batch = 6;
-      // Seed GoogLeNet (no batch norm) starts with logits near 50 on these images: at lr 0.01 its
-      // first step moves weights by up to 5 and the third step's gradients are NaN. At 1e-5 the
-      // weights move by up to 1.4e-2 in three steps (at 1e-4 float32 rounding already routes
-      // some max-pooling gradients elsewhere, as the Scenario comment says).
-      s.lr = 1e-5;
-      s.options.bucket_bytes = 1 << 20;  // ~23 buckets: several start while backward runs
-      const Outcome o = train_both<GoogLeNet<10, false>, SmallImage>(world, s);
-      expect_parity(world, "GoogLeNet", o);
+    // Seed GoogLeNet (no batch norm) starts with logits near 50 on these images: at lr 0.01 its
+    // first step moves weights by up to 5 and the third step's gradients are NaN. At 1e-5 the
+    // weights move by up to 1.4e-2 in three steps (at 1e-4 float32 rounding already routes some
+    // max-pooling gradients elsewhere, as the Scenario comment says).
+    Scenario googlenet;
+    googlenet.global_batch = 6;
+    googlenet.lr = 1e-5;
+    googlenet.options.bucket_bytes = 1 << 20;  // ~23 buckets: several start while backward runs
+    const auto expect_overlap = [&](const Outcome& o) {
       test::require(world, o.buckets > 10 && o.started_by_backward + 1 >= o.buckets,
                     "backward started only " + std::to_string(o.started_by_backward) + " of " + std::to_string(o.buckets) +
                         " buckets: no overlap");
+    };
+    if (scenario == "googlenet") {
+      const Outcome o = train_both<GoogLeNet<10, false>, SmallImage>(world, googlenet);
+      expect_parity(world, "GoogLeNet", o);
+      expect_overlap(o);
+    } else if (scenario == "googlenet-onednn") {
+#if defined(CTNN_WITH_ONEDNN)
+      const Outcome o = train_both<GoogLeNet<10, false>, SmallImage, float, OneDnn>(world, googlenet);
+      expect_parity(world, "GoogLeNet on oneDNN", o);
+      expect_overlap(o);
+      // oneDNN's batch norm takes no statistics hook: SyncBatchNorm is refused, and nothing attached.
+      Model<FashionInception, FashionInput, float, OneDnn> model;
+      bool refused = false;
+      try {
+        distributed::DataParallel parallel(model, world, {.sync_batch_norm = true});
+      } catch (const Error& error) {
+        refused = std::string(error.what()).find("sync_batch_norm") != std::string::npos;
+      }
+      test::require(world, refused, "DataParallel took sync_batch_norm on a oneDNN model");
+      test::require(world, model.gradient_ready_hook().notify == nullptr && model.batch_statistics_hook().sum == nullptr,
+                    "a refused DataParallel left hooks on the model");
+#else
+      world.abort(2, "distributed_parity googlenet-onednn: built without oneDNN (tests/distributed/CMakeLists.txt adds it only with)");
+#endif
     } else if (scenario == "fashion") {
       Scenario s;
       s.global_batch = 12;
@@ -188,7 +215,7 @@ int main(int argc, char** argv) {
       expect_parity(world, "FashionInception, 2 micro-batches, the first under no_sync",
                     train_both<FashionInception, FashionInput, double>(world, s));
     } else {
-      world.abort(2, "usage: distributed_parity googlenet|fashion|no-sync");
+      world.abort(2, "usage: distributed_parity googlenet|googlenet-onednn|fashion|no-sync");
     }
     return 0;
   });

@@ -1,6 +1,8 @@
 #pragma once
-// ctnn::distributed::DataParallel<Model>: one CPU model trained by every process of an MPI
-// communicator together (data parallelism, PyTorch's DistributedDataParallel over MPI).
+// ctnn::distributed::DataParallel<Model>: one CPU model (on the Eigen reference or on oneDNN)
+// trained by every process of an MPI communicator together (data parallelism, PyTorch's
+// DistributedDataParallel over MPI). sync_batch_norm needs the Eigen reference, whose batch norm
+// calls the statistics hook; on oneDNN it is an error.
 //
 //   ctnn::distributed::Environment mpi(argc, argv);
 //   ctnn::distributed::Communicator world = ctnn::distributed::Communicator::world();
@@ -36,14 +38,14 @@
 #include <cstddef>       // std::size_t
 #include <memory>        // std::unique_ptr, std::make_unique
 #include <span>          // std::span
-#include <type_traits>   // std::is_same_v
+#include <string>        // std::string
 
 #include <ctnn/distributed/buckets.hpp>               // NoSync, default_bucket_bytes
 #include <ctnn/distributed/gradient_all_reduce.hpp>   // ctnn::distributed::GradientAllReduce
 #include <ctnn/distributed/hooks.hpp>                 // ctnn::distributed::AttachedHooks
 #include <ctnn/distributed/mpi.hpp>                   // ctnn::distributed::Communicator
 #include <ctnn/distributed/sync_batch_norm.hpp>       // ctnn::distributed::SyncBatchNorm
-#include <ctnn/evaluator.hpp>                         // ctnn::Cpu
+#include <ctnn/error.hpp>                             // ctnn::Error
 #include <ctnn/train/parallel.hpp>                    // ctnn::train::DataParallelism
 
 namespace ctnn::distributed {
@@ -61,11 +63,12 @@ template <class Model>
 class DataParallel final : public train::DataParallelism {
  public:
   using T = typename Model::scalar;
-  static_assert(std::is_same_v<typename Model::device, Cpu>,
-                "DataParallel<Model>: a CPU model (GPU models: ctnn/distributed/nccl.hpp, NcclDataParallel)");
+  static_assert(Model::device::host_memory,
+                "DataParallel<Model>: a CPU model, on Cpu or OneDnn (GPU models: ctnn/distributed/nccl.hpp, NcclDataParallel)");
 
   DataParallel(Model& model, const Communicator& comm, DataParallelOptions options = {})
       : model_(model),
+        checked_(check(options)),
         comm_(comm.duplicate()),
         all_reduce_(comm_, model.gradients(), options.bucket_bytes),
         sync_batch_norm_(options.sync_batch_norm ? std::make_unique<SyncBatchNorm>(comm_) : nullptr),
@@ -98,7 +101,17 @@ class DataParallel final : public train::DataParallelism {
   const SyncBatchNorm* sync_batch_norm() const { return sync_batch_norm_.get(); }
 
  private:
+  static bool check(const DataParallelOptions& options) {
+    if (options.sync_batch_norm && !Model::device::batch_statistics_hook)
+      throw Error("DataParallel", std::string("sync_batch_norm needs a model whose batch norm takes the statistics hook; ") +
+                                      Model::device::name +
+                                      "'s computes its statistics inside one primitive (train on the Eigen reference, "
+                                      "ctnn::Cpu, or without sync_batch_norm)");
+    return true;
+  }
+
   Model& model_;
+  bool checked_;  // before anything is attached
   Communicator comm_;
   GradientAllReduce<T> all_reduce_;
   std::unique_ptr<SyncBatchNorm> sync_batch_norm_;
