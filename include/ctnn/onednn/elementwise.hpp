@@ -5,8 +5,8 @@
 //               one eltwise primitive each (in place where the plan says), forward and backward
 //   BatchNorm   batch_normalization_forward (evaluation: the running statistics, in place;
 //               training: the batch's) and backward, with a following ReLU fused; not ReLU6:
-//               oneDNN's batch normalization takes no post-ops. In f32 where oneDNN has no bf16
-//               kernel for the channel count
+//               oneDNN's batch normalization takes no post-ops. Among bf16 activations it
+//               computes in f32 where oneDNN has no bf16 kernel for its channel count
 //   Flatten     a view in NCHW; in the device layout an image of more than one pixel is
 //               reordered into NCHW order first, so features follow PyTorch's flatten, and
 //               back in backward for the layer before
