@@ -258,6 +258,24 @@ void check_training_step(Pair<Net, In>& pair, const std::vector<float>& input, d
   CHECK(test::relative_error(std::span<const float>(pair.fast.gradients()), std::span<const float>(pair.reference.gradients())) <= tolerance);
   CHECK(test::relative_error(pair.fast.input_gradient(), pair.reference.input_gradient()) <= tolerance);
 }
+
+// One training step on a pattern of 3 images, then evaluation on it, both within `tolerance`.
+template <class Net, ShapeType In>
+void step_and_evaluate(Pair<Net, In>& pair, double tolerance = 1e-5) {
+  const auto input = pattern(3 * In::size, 4.0f);
+  check_training_step(pair, input, tolerance);
+  pair.reference.eval();
+  pair.fast.eval();
+  CHECK(test::relative_error(pair.fast.forward(input), pair.reference.forward(input)) <= tolerance);
+}
+
+// Sets the oneDNN side to bf16; false (and a message saying why) where the processor lacks it.
+template <class Net, ShapeType In>
+bool runs_bf16(Pair<Net, In>& pair) {
+  if (pair.fast.set_precision(Precision::bf16) == Precision::bf16) return true;
+  MESSAGE("bf16 not run: " << pair.fast.precision_note());
+  return false;
+}
 }  // namespace
 
 TEST_CASE("training on oneDNN (its backward primitives) gives the reference's gradients") {
@@ -280,13 +298,6 @@ TEST_CASE("training on oneDNN (its backward primitives) gives the reference's gr
 // model's boundary (first and last layer): one training step, then evaluation. Named "layers:"
 // so that the AVX2 run (ctest onednn_avx2) trains them too.
 TEST_CASE("layers: training the activations, Softmax, Upsample and ConvTranspose2d on oneDNN gives the reference's gradients") {
-  const auto step_and_evaluate = []<class Net, ShapeType In>(Pair<Net, In>& pair) {
-    const auto input = pattern(3 * In::size, 4.0f);
-    check_training_step(pair, input);
-    pair.reference.eval();
-    pair.fast.eval();
-    CHECK(test::relative_error(pair.fast.forward(input), pair.reference.forward(input)) <= 1e-5);
-  };
   SUBCASE("Sigmoid, Tanh, SiLU, Hardswish, LeakyReLU (y or, with a negative slope, x kept)") {
     using Net = Sequential<Sigmoid, Conv<3, 8, 3, 1, 1>, Tanh, Conv<8, 8, 1>, SiLU, Conv<8, 8, 1>, Hardswish, Conv<8, 8, 1>,
                            LeakyReLU<>, Conv<8, 8, 1>, LeakyReLU<std::ratio<-1, 2>>, Conv<8, 4, 1>, SiLU>;
@@ -354,10 +365,7 @@ TEST_CASE("layers: training grouped and depthwise Conv on oneDNN gives the refer
     using Net = Sequential<Conv<4, 8, 3, 1, 1, true, 2>, ReLU6, DepthwiseConv<8, 3, 2, 1>, Conv<8, 4, 1, 1, 0, false, 4>>;
     using In = Shape<4, 9, 9>;
     Pair<Net, In> pair(34);
-    if (pair.fast.set_precision(Precision::bf16) != Precision::bf16) {
-      MESSAGE("bf16 not run: " << pair.fast.precision_note());
-      return;
-    }
+    if (!runs_bf16(pair)) return;
     check_training_step(pair, pattern(3 * In::size, 4.0f), 5e-2);
   }
   SUBCASE("bf16: BatchNorm on channel counts oneDNN has a bf16 kernel for (16) and not (4, 24: computed in f32)") {
@@ -366,15 +374,7 @@ TEST_CASE("layers: training grouped and depthwise Conv on oneDNN gives the refer
     using Net = Sequential<BatchNorm<4>, Conv<4, 24, 3, 1, 1>, BatchNorm<24>, ReLU, Conv<24, 16, 1>, BatchNorm<16>>;
     using In = Shape<4, 7, 7>;
     Pair<Net, In> pair(35);
-    if (pair.fast.set_precision(Precision::bf16) != Precision::bf16) {
-      MESSAGE("bf16 not run: " << pair.fast.precision_note());
-      return;
-    }
-    check_training_step(pair, pattern(3 * In::size, 4.0f), 5e-2);
-    pair.reference.eval();
-    pair.fast.eval();
-    const auto input = pattern(3 * In::size, 4.0f);
-    CHECK(test::relative_error(pair.fast.forward(input), pair.reference.forward(input)) <= 5e-2);
+    if (runs_bf16(pair)) step_and_evaluate(pair, 5e-2);
   }
 }
 
@@ -385,11 +385,7 @@ TEST_CASE("layers: training Conv and ConvTranspose2d on 1x1 images on oneDNN giv
                          MaxPool<3, 1, 1>, Conv<4, 3, 1>>;
   using In = Shape<8, 5, 5>;
   Pair<Net, In> pair(36);
-  check_training_step(pair, pattern(3 * In::size, 4.0f));
-  pair.reference.eval();
-  pair.fast.eval();
-  const auto input = pattern(3 * In::size, 4.0f);
-  CHECK(test::relative_error(pair.fast.forward(input), pair.reference.forward(input)) <= 1e-5);
+  step_and_evaluate(pair);
 }
 
 // Flatten of images larger than 1x1 reorders them in the buffer it shares with its input; the

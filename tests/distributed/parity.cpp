@@ -194,7 +194,7 @@ int main(int argc, char** argv) {
       test::require(world, model.gradient_ready_hook().notify == nullptr && model.batch_statistics_hook().sum == nullptr,
                     "a refused DataParallel left hooks on the model");
 #else
-      world.abort(2, "distributed_parity googlenet-onednn: built without oneDNN (tests/distributed/CMakeLists.txt adds it only with)");
+      world.abort(2, "distributed_parity googlenet-onednn: this build has no oneDNN (CMake registers the scenario only where it has)");
 #endif
     } else if (scenario == "fashion") {
       Scenario s;

@@ -68,8 +68,7 @@ class DataParallel final : public train::DataParallelism {
 
   DataParallel(Model& model, const Communicator& comm, DataParallelOptions options = {})
       : model_(model),
-        checked_(check(options)),
-        comm_(comm.duplicate()),
+        comm_(accepted(comm, options).duplicate()),
         all_reduce_(comm_, model.gradients(), options.bucket_bytes),
         sync_batch_norm_(options.sync_batch_norm ? std::make_unique<SyncBatchNorm>(comm_) : nullptr),
         broadcast_buffers_(options.broadcast_buffers && !options.sync_batch_norm && Model::buffer_count > 0),
@@ -101,17 +100,17 @@ class DataParallel final : public train::DataParallelism {
   const SyncBatchNorm* sync_batch_norm() const { return sync_batch_norm_.get(); }
 
  private:
-  static bool check(const DataParallelOptions& options) {
+  // `comm`, once the options suit the model: checked before anything is duplicated or attached.
+  static const Communicator& accepted(const Communicator& comm, const DataParallelOptions& options) {
     if (options.sync_batch_norm && !Model::device::batch_statistics_hook)
       throw Error("DataParallel", std::string("sync_batch_norm needs a model whose batch norm takes the statistics hook; ") +
                                       Model::device::name +
                                       "'s computes its statistics inside one primitive (train on the Eigen reference, "
                                       "ctnn::Cpu, or without sync_batch_norm)");
-    return true;
+    return comm;
   }
 
   Model& model_;
-  bool checked_;  // before anything is attached
   Communicator comm_;
   GradientAllReduce<T> all_reduce_;
   std::unique_ptr<SyncBatchNorm> sync_batch_norm_;

@@ -127,12 +127,7 @@ struct BatchNormForwardPlan : Plan {
 //
 // oneDNN 3.2 jits bf16 batch normalization only where the channels are a multiple of 16; for
 // others (FashionInception's 24) its generic code took 60% of a bf16 training step, so such a
-// batch norm computes in f32 between converting reorders (docs/benchmarks.md).
-template <class T>
-memory::data_type batch_norm_type(const Context<T>& ctx, const dnnl::primitive_desc_base& pd) {
-  return ctx.activation_type() != memory::data_type::f32 && runs_generic_code(pd) ? memory::data_type::f32
-                                                                                  : memory::data_type::undef;
-}
+// batch norm computes in f32 (in_a_jitted_type; forward and backward alike).
 
 template <class L, ShapeType In, class T>
 void batch_norm_forward(Context<T>& ctx, const ForwardArgs<T>& a, bool relu) {
@@ -152,8 +147,7 @@ void batch_norm_forward(Context<T>& ctx, const ForwardArgs<T>& a, bool relu) {
                                                                  user_scratchpad());
       });
     };
-    auto pd = make(memory::data_type::undef);
-    if (const auto type = batch_norm_type(ctx, pd); type != memory::data_type::undef) pd = make(type);
+    const auto pd = in_a_jitted_type(ctx, make);
     const memory::desc channels({static_cast<memory::dim>(C)}, memory::data_type::f32, memory::format_tag::a);
     plan->mean = unbound(channels, ctx.engine);
     plan->variance = unbound(channels, ctx.engine);
@@ -240,8 +234,7 @@ void batch_norm_backward(Context<T>& ctx, const BackwardArgs<T>& a) {
                                                                   user_scratchpad());
       });
     };
-    auto pd = make(memory::data_type::undef);
-    if (const auto type = batch_norm_type(ctx, pd); type != memory::data_type::undef) pd = make(type);
+    const auto pd = in_a_jitted_type(ctx, make);
     const memory::desc channels({static_cast<memory::dim>(C)}, memory::data_type::f32, memory::format_tag::a);
     plan->mean = unbound(channels, ctx.engine);
     plan->variance = unbound(channels, ctx.engine);

@@ -150,6 +150,10 @@ struct Operand {
 // `type`, where given, is the type the primitive computes in when it differs from the
 // activations' (an f32 batch norm among bf16 activations): the reorder converts.
 enum class Role { input, output };
+// `md` with elements of another type, the same dimensions and strides.
+inline memory::desc retyped(const memory::desc& md, memory::data_type type) {
+  return memory::desc(md.get_dims(), type, md.get_strides());
+}
 template <class T>
 Operand operand(Context<T>& ctx, ConstSlot<T> slot, Dims d, Role role, std::size_t staging, bool add = false,
                 memory::data_type type = memory::data_type::undef) {
@@ -161,8 +165,7 @@ Operand operand(Context<T>& ctx, ConstSlot<T> slot, Dims d, Role role, std::size
     op.md = t.md;
   } else {
     op.staged = true;
-    op.md = ctx.device_md(d, d.size());
-    if (converted) op.md = memory::desc(op.md.get_dims(), type, op.md.get_strides());
+    op.md = converted ? retyped(ctx.device_md(d), type) : ctx.device_md(d);
     if (role == Role::input)
       op.reorder.make(ctx, t.md, op.md);
     else
@@ -185,7 +188,7 @@ Operand quantised_input_operand(Context<T>& ctx, ConstSlot<T> slot, Dims d, cons
   const Tensor t = ctx.tensor(slot, d);
   op.staged = true;
   op.scale = q.scale;
-  op.md = memory::desc(ctx.device_md(d).get_dims(), q.type, ctx.device_md(d).get_strides());
+  op.md = retyped(ctx.device_md(d), q.type);
   Scales one;
   one.make(ctx.engine, 1, 0);
   op.reorder.make(ctx, t.md, op.md, false, one);
@@ -210,6 +213,17 @@ Operand gradient_operand(Context<T>& ctx, Slot<T> slot, Dims d, bool add, std::s
 inline bool runs_generic_code(const dnnl::primitive_desc_base& pd) {
   const std::string implementation = pd.impl_info_str();
   return implementation.starts_with("ref") || implementation.ends_with(":any");
+}
+
+// make(type) builds a primitive's operands and descriptor, computing in `type` (undef: the
+// activations' type). Where lower-precision activations would run oneDNN's generic code, the
+// primitive computes in f32 between converting reorders instead (bf16 batch norm on channel
+// counts that are not a multiple of 16: docs/benchmarks.md).
+template <class T, class Make>
+auto in_a_jitted_type(const Context<T>& ctx, Make&& make) {
+  auto pd = make(memory::data_type::undef);
+  if (ctx.activation_type() != memory::data_type::f32 && runs_generic_code(pd)) pd = make(memory::data_type::f32);
+  return pd;
 }
 
 // A parameter gradient (a weight's or a bias's) in the layout the primitive chose: written
