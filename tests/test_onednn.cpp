@@ -22,7 +22,9 @@ TEST_CASE("oneDNN backend: SKIPPED, oneDNN was not found at configure time (run 
 #else
 
 #include <algorithm>   // std::max_element, std::copy
-#include <cmath>       // std::abs
+#include <cmath>       // std::abs, std::isnan
+#include <limits>      // std::numeric_limits
+#include <random>      // std::mt19937, std::uniform_real_distribution
 #include <cstdint>     // std::int32_t, std::int64_t
 #include <sstream>     // std::ostringstream
 
@@ -151,8 +153,11 @@ TEST_CASE("GoogLeNet on oneDNN gives PyTorch's logits in f32, and bf16 and int8 
   const auto input = googlenet_input(7);
   const std::vector<float> logits(model.forward(input).begin(), model.forward(input).end());
   const double error = test::relative_error(std::span<const float>(logits), std::span<const float>(expected));
-  MESSAGE("f32 relative error of the logits against PyTorch: " << error);
+  MESSAGE("f32 relative error of the logits against PyTorch: " << error << " (" << model.winograd_convolutions()
+                                                                     << " convolutions as Winograd)");
   CHECK(error <= 1e-4);
+  // conv2 (56x56), inception 3a to 4e (28x28, 14x14); 5a and 5b (7x7) have too few tiles.
+  if (onednn::winograd_supported()) CHECK(model.winograd_convolutions() >= 8);
   // Logits computed in a lower precision: within 5% of PyTorch's f32, each image's top-1 kept.
   const auto check_lower_precision = [&](std::span<const float> lower, const char* precision) {
     const double lower_error = test::relative_error(lower, std::span<const float>(expected));
@@ -291,6 +296,67 @@ TEST_CASE("training on oneDNN (its backward primitives) gives the reference's gr
     pair.reference.eval();
     pair.fast.eval();
     CHECK(test::relative_error(pair.fast.forward(input), pair.reference.forward(input)) <= 1e-5);
+  }
+}
+
+// Winograd F(4x4, 3x3) (onednn/winograd.hpp): channels that are not a multiple of 16, images that
+// are not a whole number of 4x4 tiles, the first layer reading the model's plain input and the
+// last writing its output, a Conv without bias, and every activation the output transform
+// applies (ReLU, ReLU6, LeakyReLU with a positive and a negative slope); the 5x5 and the 3x3 from
+// 8 channels stay direct. Named "layers:" so that the AVX2 run (ctest onednn_avx2) checks that
+// the direct convolutions take over there.
+TEST_CASE("layers: 3x3 stride-1 convolutions run as Winograd in f32 and equal the direct convolution and Eigen") {
+  using Net = Sequential<Conv<33, 40, 3, 1, 1>, ReLU, Conv<40, 36, 3, 1, 1, false>, ReLU6, Conv<36, 35, 3, 1, 1>,
+                         LeakyReLU<>, Conv<35, 32, 3, 1, 1>, LeakyReLU<std::ratio<-1, 2>>, Conv<32, 8, 5, 1, 2>,
+                         Conv<8, 32, 3, 1, 1>, Conv<32, 33, 3, 1, 1>>;
+  using In = Shape<33, 13, 9>;  // 4 x 3 tiles per image, the last row and column of tiles partly outside
+  Pair<Net, In> pair(31);
+  FastModel<Net, In> direct;
+  std::copy(pair.reference.parameters().begin(), pair.reference.parameters().end(), direct.parameters().begin());
+  direct.set_convolution_algorithm(onednn::ConvolutionAlgorithm::direct);
+  const auto input = pattern(5 * In::size, 4.0f);
+  pair.reference.eval();
+  pair.fast.eval();
+  const std::span<const float> expected = pair.reference.forward(input);
+  CHECK(test::relative_error(pair.fast.forward(input), expected) <= 1e-5);
+  CHECK(test::relative_error(direct.forward(input), expected) <= 1e-5);
+  CHECK(direct.winograd_convolutions() == 0);
+  CHECK(pair.fast.winograd_convolutions() == (onednn::winograd_supported() ? 5u : 0u));
+
+  SUBCASE("trained: the forward and dx through Winograd, dW through oneDNN's primitive") {
+    // Random values: pattern()'s periodic ones put one of the last convolution's outputs within
+    // 1e-4 of LeakyReLU's kink, where Winograd's rounding flips the slope its gradient takes.
+    std::vector<float> random(3 * In::size);
+    std::mt19937 generator(5);
+    std::uniform_real_distribution<float> uniform(-2.0f, 2.0f);
+    for (float& v : random) v = uniform(generator);
+    check_training_step(pair, random);
+    CHECK(pair.fast.winograd_convolutions() == (onednn::winograd_supported() ? 10u : 0u));  // 5 forward, 5 dx
+    pair.fast.eval();
+    CHECK(test::relative_error(pair.fast.forward(input), pair.reference.forward(input)) <= 1e-5);
+  }
+  SUBCASE("weights changed on the host are transformed again") {
+    for (float& p : pair.reference.parameters()) p *= -0.5f;
+    for (float& p : pair.fast.parameters()) p *= -0.5f;
+    CHECK(test::relative_error(pair.fast.forward(input), pair.reference.forward(input)) <= 1e-5);
+  }
+  SUBCASE("a NaN in the input reaches the output through Winograd's fused activations") {
+    if (pair.fast.winograd_convolutions() == 0) return;  // oneDNN's AVX2 ReLU post-op turns NaN into 0
+    auto poisoned = input;
+    poisoned[In::size + 40] = std::numeric_limits<float>::quiet_NaN();
+    const std::span<const float> output = pair.fast.forward(poisoned);
+    CHECK(std::any_of(output.begin(), output.end(), [](float v) { return std::isnan(v); }));
+  }
+  SUBCASE("too few tiles per thread (one 7x7 image): direct") {
+    FastModel<Sequential<Conv<32, 32, 3, 1, 1>>, Shape<32, 7, 7>> small;
+    small.forward(pattern(Shape<32, 7, 7>::size));
+    CHECK(small.winograd_convolutions() == 0);
+  }
+  SUBCASE("in an Inception block: the 3x3 branch's dx adds to the other branches'") {
+    using Block = Sequential<Conv<3, 32, 3, 1, 1>, ReLU, Inception<32, 32, 32, 32, 32, 32, 32>>;
+    Pair<Block, Shape<3, 12, 12>> block(32);
+    check_training_step(block, pattern(3 * Shape<3, 12, 12>::size, 4.0f));
+    CHECK(block.fast.winograd_convolutions() == (onednn::winograd_supported() ? 2u : 0u));  // branch2's 3x3, forward and dx
   }
 }
 

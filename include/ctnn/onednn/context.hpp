@@ -117,6 +117,7 @@ struct Context : cpu::Context<T> {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
   Precision precision = Precision::f32;
+  ConvolutionAlgorithm convolution_algorithm = ConvolutionAlgorithm::automatic;
 
   // ---- planning ------------------------------------------------------------------------------
   // Plans are kept in the order the planning pass asks for them: a pass of the same batch, mode
@@ -148,7 +149,7 @@ struct Context : cpu::Context<T> {
     for (auto& list : plans) list.clear();
     next_plan = {};
     scratchpad_bytes = staging_bytes = parameter_staging_bytes = concat_bytes = concat_top = 0;
-    weighted_layers = 0;
+    weighted_layers = winograd_convolutions = 0;
   }
 
   // ---- the device memory, stated while planning --------------------------------------------
@@ -161,7 +162,8 @@ struct Context : cpu::Context<T> {
   static constexpr std::size_t staging_count = 4;
 
   static constexpr std::size_t round_up(std::size_t bytes) { return (bytes + 63) / 64 * 64; }
-  void need_scratchpad(const memory::desc& md) { scratchpad_bytes = std::max(scratchpad_bytes, round_up(md.get_size())); }
+  void need_scratchpad(const memory::desc& md) { need_scratchpad_bytes(md.get_size()); }
+  void need_scratchpad_bytes(std::size_t bytes) { scratchpad_bytes = std::max(scratchpad_bytes, round_up(bytes)); }
   void need_staging(std::size_t bytes) { staging_bytes = std::max(staging_bytes, round_up(bytes)); }
   void need_parameter_staging(std::size_t bytes) { parameter_staging_bytes = std::max(parameter_staging_bytes, round_up(bytes)); }
   std::size_t memory_bytes() const {
@@ -191,6 +193,7 @@ struct Context : cpu::Context<T> {
   // range of layer k's input over the calibration images, recorded by f32 passes with
   // `calibrating` set, and read when int8 plans.
   std::size_t weighted_layers = 0;
+  std::size_t winograd_convolutions = 0;  // forward and data gradient plans made so (winograd.hpp)
   std::vector<InputRange> input_ranges;
   bool calibrating = false;
   bool calibrated = false;  // a calibration finished (a network without Conv or Linear has no ranges)
@@ -245,12 +248,17 @@ struct Context : cpu::Context<T> {
   // Executes `p` with (argument, memory) pairs; nothing while planning. The C API takes the
   // arguments as an array: no container is built per call.
   void run(const dnnl::primitive& p, std::initializer_list<std::pair<int, const memory*>> args) const {
+    run_on(stream, p, args);
+  }
+  // The same on stream `s`: a primitive run by each thread of a parallel region (winograd.hpp).
+  void run_on(const dnnl::stream& s, const dnnl::primitive& p,
+              std::initializer_list<std::pair<int, const memory*>> args) const {
     if (planning) return;
     std::array<dnnl_exec_arg_t, 12> list{};
     std::size_t n = 0;
     for (const auto& [arg, mem] : args)
       if (mem != nullptr && *mem) list[n++] = {arg, mem->get()};
-    check_status(dnnl_primitive_execute(p.get(), stream.get(), static_cast<int>(n), list.data()), "primitive execution");
+    check_status(dnnl_primitive_execute(p.get(), s.get(), static_cast<int>(n), list.data()), "primitive execution");
   }
 };
 

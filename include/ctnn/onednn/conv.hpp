@@ -26,6 +26,7 @@
 #include <ctnn/onednn/elementwise.hpp> // ctnn::onednn::Eltwise: the activations a Conv fuses
 #include <ctnn/onednn/fallback.hpp>    // ctnn::onednn::Kernel
 #include <ctnn/onednn/operand.hpp>     // Operand, PackedWeights, WeightedBackwardPlan
+#include <ctnn/onednn/winograd.hpp>    // winograd_forward: 3x3 stride-1 convolutions in f32
 
 namespace ctnn {
 namespace onednn {
@@ -115,6 +116,17 @@ struct ConvDescription {
 template <class L, ShapeType In, class T>
 void convolution_forward(Context<T>& ctx, const ForwardArgs<T>& a, EltwiseFunction activation = {}) {
   using Primitives = ConvPrimitives<TransposedConv<L>>;
+  if constexpr (winograd_geometry<L, In>()) {
+    constexpr ConvGeometry g = L::template geometry<In>;
+    const WinogradShape shape{ctx.batch, g.in_channels, g.out_channels, g.out_height, g.out_width};
+    if (use_winograd(ctx, shape, activation)) {
+      if constexpr (L::has_bias)
+        winograd_forward(ctx, a, shape, activation, L::bias_offset);
+      else
+        winograd_forward(ctx, a, shape, activation, std::nullopt);
+      return;
+    }
+  }
   // Grouped weights [G, Out / G, ...]: an output channel is the first two dimensions.
   constexpr int output_dimensions = [] {
     if constexpr (TransposedConv<L>) return 1;
@@ -142,8 +154,19 @@ void convolution_forward(Context<T>& ctx, const ForwardArgs<T>& a, EltwiseFuncti
 // dW, db (into params.gradients unless frozen) and dx (unless empty) from x and dy; the
 // weight gradient in the parameters' layout (OIHW, or PyTorch's [In, Out, K, K] transposed).
 template <class L, ShapeType In, class T>
-void convolution_backward(Context<T>& ctx, const BackwardArgs<T>& a) {
+void convolution_backward(Context<T>& ctx, const BackwardArgs<T>& in_args) {
   using Primitives = ConvPrimitives<TransposedConv<L>>;
+  // dx as a Winograd convolution of dy, after the primitives below make dW and db alone (as they
+  // would make dx: after reading x, which dx's memory may share).
+  BackwardArgs<T> a = in_args;
+  WinogradShape winograd_shape;
+  bool winograd_dx = false;
+  if constexpr (winograd_geometry<L, In>()) {
+    constexpr ConvGeometry g = L::template geometry<In>;
+    winograd_shape = {ctx.batch, g.in_channels, g.out_channels, g.out_height, g.out_width};
+    winograd_dx = a.dx && use_winograd(ctx, winograd_shape, {});
+    if (winograd_dx) a.dx = {};
+  }
   auto& p = ctx.template plan<WeightedBackwardPlan>(Direction::backward, [&] {
     auto plan = std::make_unique<WeightedBackwardPlan>();
     const auto c = ConvDescription<L>::template of<In>(ctx);
@@ -185,6 +208,7 @@ void convolution_backward(Context<T>& ctx, const BackwardArgs<T>& a) {
     weighted_backward(ctx, p, a, L::bias_offset);
   else
     weighted_backward(ctx, p, a);
+  if (winograd_dx) winograd_backward_data(ctx, in_args, winograd_shape);
 }
 
 template <std::size_t I, std::size_t O, std::size_t K, std::size_t S, std::size_t P, bool B, std::size_t G, class T>

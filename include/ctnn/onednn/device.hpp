@@ -40,6 +40,12 @@ namespace onednn {
 //         other layer and the activations between layers stay f32 (ctnn/onednn/quantisation.hpp)
 enum class Precision { f32, bf16, int8 };
 
+// How f32 convolutions compute:
+//   automatic  3x3 stride-1 convolutions as Winograd's F(4x4, 3x3) where it is faster
+//              (ctnn/onednn/winograd.hpp), the others oneDNN's direct convolution
+//   direct     oneDNN's direct convolution everywhere
+enum class ConvolutionAlgorithm { automatic, direct };
+
 inline const char* precision_name(Precision p) {
   switch (p) {
     case Precision::bf16: return "bf16";

@@ -42,6 +42,17 @@ class Model<Net, In, T, OneDnn> : public ModelFrontEnd<Net, In, T, OneDnn> {
   // f32 with precision_note() saying why. Returns the precision in use.
   onednn::Precision set_precision(onednn::Precision precision) { return this->backend_.set_precision(precision); }
   onednn::Precision precision() const { return this->backend_.precision(); }
+
+  // How f32 convolutions compute (automatic: Winograd for 3x3 stride-1 ones where it is faster;
+  // direct: oneDNN's direct convolution everywhere, the reference's order of operations).
+  void set_convolution_algorithm(onednn::ConvolutionAlgorithm algorithm) {
+    this->context().convolution_algorithm = algorithm;
+    this->invalidate_plan();
+  }
+  onednn::ConvolutionAlgorithm convolution_algorithm() const { return this->context().convolution_algorithm; }
+  // How many convolutions the planned passes run as Winograd (0 before the first pass): each
+  // forward, and in training each data gradient (dx), counts one.
+  std::size_t winograd_convolutions() const { return this->context().winograd_convolutions; }
   const std::string& precision_note() const { return this->backend_.note(); }
 
   // int8's calibration: runs the network in f32 and evaluation mode over `images` (N images of

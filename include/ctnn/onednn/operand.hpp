@@ -442,6 +442,17 @@ dnnl::primitive_attr weighted_attributes(const Context<T>& ctx, const WeightedFo
   return attr;
 }
 
+// While calibrating (f32 passes), adds the N images of `image_elements` at `x` (the device
+// layout) to the range of Conv / Linear layer `layer`'s input.
+template <class T>
+void record_input_range(Context<T>& ctx, std::size_t layer, std::size_t image_elements, const float* x) {
+  if (!ctx.calibrating) return;
+  if (ctx.input_ranges.size() <= layer) ctx.input_ranges.resize(layer + 1);
+  InputRange& range = ctx.input_ranges[layer];
+  range.image_elements = image_elements;
+  range.observe({x, ctx.batch * image_elements});
+}
+
 // Runs a WeightedForwardPlan; the bias is `bias_offset` elements into the layer's parameters,
 // where the layer has one. While calibrating (f32), records the range of the layer's input.
 template <class T>
@@ -449,12 +460,7 @@ void weighted_forward(Context<T>& ctx, WeightedForwardPlan& p, const ForwardArgs
                       std::optional<std::size_t> bias_offset) {
   if (ctx.planning) return;
   p.src.load(ctx, a.x.data);
-  if (ctx.calibrating) {
-    if (ctx.input_ranges.size() <= p.layer) ctx.input_ranges.resize(p.layer + 1);
-    InputRange& range = ctx.input_ranges[p.layer];
-    range.image_elements = p.image_elements;
-    range.observe({static_cast<const float*>(p.src.mem.get_data_handle()), ctx.batch * p.image_elements});
-  }
+  record_input_range(ctx, p.layer, p.image_elements, static_cast<const float*>(p.src.mem.get_data_handle()));
   p.dst.bind_output(ctx, a.y.data);
   p.weights.refresh(ctx, a.params.values);
   if (bias_offset) bind(p.bias, a.params.values + *bias_offset);
