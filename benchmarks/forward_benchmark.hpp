@@ -4,9 +4,11 @@
 //
 //   ctnn-<model>-forward [--batch N]... [--threads T] [--seconds S]
 //                        [--backend reference|onednn] [--precision f32|bf16|int8]
+//                        [--convolution automatic|direct]
 // prints one line per batch size: "ctnn batch=16 threads=2 images_per_second=23.4 ms_per_batch=684"
 // (with --backend onednn also "backend=onednn precision=bf16"). reference is the Eigen backend;
-// onednn needs ctnn built with oneDNN; int8 calibrates on the benchmark's own synthetic images.
+// onednn needs ctnn built with oneDNN; int8 calibrates on the benchmark's own synthetic images;
+// --convolution direct turns Winograd off (f32 3x3 convolutions, ctnn/onednn/winograd.hpp).
 // benchmarks/run_cpu_benchmarks runs it beside PyTorch (and, for GoogLeNet, ONNX Runtime and
 // OpenVINO) on the same work and reports the ratios.
 
@@ -36,10 +38,11 @@ inline std::vector<float> synthetic_images(std::size_t count) {
 
 inline void print_usage(const char* program) {
   std::printf("usage: %s [--batch N]... [--threads T] [--seconds S] [--backend reference|onednn]\n"
-              "       [--precision f32|bf16|int8]\n"
+              "       [--precision f32|bf16|int8] [--convolution automatic|direct]\n"
               "Times forward passes (evaluation mode, random weights, 3x224x224 synthetic images) at each batch\n"
               "size (default 1 and 16). --precision needs --backend onednn; int8 is calibrated on 16 of the\n"
-              "same synthetic images first (no data set: the numbers measure speed, not accuracy).\n",
+              "same synthetic images first (no data set: the numbers measure speed, not accuracy).\n"
+              "--convolution direct (onednn): no Winograd for f32 3x3 convolutions.\n",
               program);
 }
 
@@ -69,7 +72,7 @@ int forward_throughput(int argc, char** argv) {
   std::vector<std::size_t> batches;
   int threads = 2;
   double seconds = 10;
-  std::string backend = "reference", precision = "f32";
+  std::string backend = "reference", precision = "f32", convolution = "automatic";
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
       print_usage(program);
@@ -82,6 +85,7 @@ int forward_throughput(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--seconds")) seconds = std::atof(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--backend")) backend = argv[i + 1];
     else if (!std::strcmp(argv[i], "--precision")) precision = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--convolution")) convolution = argv[i + 1];
   }
   if (batches.empty()) batches = {1, 16};
   if (backend != "reference" && backend != "onednn") {
@@ -92,9 +96,14 @@ int forward_throughput(int argc, char** argv) {
     std::fprintf(stderr, "%s: --precision is f32, bf16 or int8, not '%s'\n", program, precision.c_str());
     return 2;
   }
+  if (convolution != "automatic" && convolution != "direct") {
+    std::fprintf(stderr, "%s: --convolution is automatic or direct, not '%s'\n", program, convolution.c_str());
+    return 2;
+  }
   if (backend == "reference") {
-    if (precision != "f32") {
-      std::fprintf(stderr, "%s: the reference backend computes in f32 only (use --backend onednn)\n", program);
+    if (precision != "f32" || convolution != "automatic") {
+      std::fprintf(stderr, "%s: the reference backend computes in f32 with its one convolution (use --backend onednn)\n",
+                   program);
       return 2;
     }
     ctnn::Model<Net, Image> model;
@@ -107,11 +116,13 @@ int forward_throughput(int argc, char** argv) {
   ctnn::Model<Net, Image, float, ctnn::OneDnn> model;
   ctnn::init::googlenet_seed(model, 1);
   model.set_threads(threads);
+  if (convolution == "direct") model.set_convolution_algorithm(ctnn::onednn::ConvolutionAlgorithm::direct);
   const ctnn::onednn::Precision wanted = *ctnn::onednn::precision_named(precision);
   if (wanted == ctnn::onednn::Precision::int8) model.calibrate(synthetic_images(16), 16);
   const auto used = model.set_precision(wanted);
   if (!model.precision_note().empty()) std::fprintf(stderr, "%s: %s\n", program, model.precision_note().c_str());
-  const std::string label = std::string(" backend=onednn precision=") + ctnn::onednn::precision_name(used);
+  const std::string label = std::string(" backend=onednn precision=") + ctnn::onednn::precision_name(used) +
+                            (convolution == "direct" ? " convolution=direct" : "");
   measure(model, batches, threads, seconds, label.c_str());
   return 0;
 #else
