@@ -17,6 +17,7 @@
 
 #include <cstddef>   // std::size_t
 #include <memory>    // std::make_unique
+#include <optional>  // std::optional, std::nullopt
 
 #include <dnnl.hpp>   // dnnl::convolution_forward, dnnl::deconvolution_forward, ...
 
@@ -116,16 +117,12 @@ struct ConvDescription {
 template <class L, ShapeType In, class T>
 void convolution_forward(Context<T>& ctx, const ForwardArgs<T>& a, EltwiseFunction activation = {}) {
   using Primitives = ConvPrimitives<TransposedConv<L>>;
-  if constexpr (winograd_geometry<L, In>()) {
-    constexpr ConvGeometry g = L::template geometry<In>;
-    const WinogradShape shape{ctx.batch, g.in_channels, g.out_channels, g.out_height, g.out_width};
-    if (use_winograd(ctx, shape, activation)) {
-      if constexpr (L::has_bias)
-        winograd_forward(ctx, a, shape, activation, L::bias_offset);
-      else
-        winograd_forward(ctx, a, shape, activation, std::nullopt);
-      return;
-    }
+  if (const auto shape = winograd_shape<L, In>(ctx, activation)) {
+    if constexpr (L::has_bias)
+      winograd_forward(ctx, a, *shape, activation, L::bias_offset);
+    else
+      winograd_forward(ctx, a, *shape, activation, std::nullopt);
+    return;
   }
   // Grouped weights [G, Out / G, ...]: an output channel is the first two dimensions.
   constexpr int output_dimensions = [] {
@@ -159,14 +156,8 @@ void convolution_backward(Context<T>& ctx, const BackwardArgs<T>& in_args) {
   // dx as a Winograd convolution of dy, after the primitives below make dW and db alone (as they
   // would make dx: after reading x, which dx's memory may share).
   BackwardArgs<T> a = in_args;
-  WinogradShape winograd_shape;
-  bool winograd_dx = false;
-  if constexpr (winograd_geometry<L, In>()) {
-    constexpr ConvGeometry g = L::template geometry<In>;
-    winograd_shape = {ctx.batch, g.in_channels, g.out_channels, g.out_height, g.out_width};
-    winograd_dx = a.dx && use_winograd(ctx, winograd_shape, {});
-    if (winograd_dx) a.dx = {};
-  }
+  const auto winograd_dx = a.dx ? winograd_shape<L, In>(ctx, {}) : std::nullopt;
+  if (winograd_dx) a.dx = {};
   auto& p = ctx.template plan<WeightedBackwardPlan>(Direction::backward, [&] {
     auto plan = std::make_unique<WeightedBackwardPlan>();
     const auto c = ConvDescription<L>::template of<In>(ctx);
@@ -208,7 +199,7 @@ void convolution_backward(Context<T>& ctx, const BackwardArgs<T>& in_args) {
     weighted_backward(ctx, p, a, L::bias_offset);
   else
     weighted_backward(ctx, p, a);
-  if (winograd_dx) winograd_backward_data(ctx, in_args, winograd_shape);
+  if (winograd_dx) winograd_backward_data(ctx, in_args, *winograd_dx);
 }
 
 template <std::size_t I, std::size_t O, std::size_t K, std::size_t S, std::size_t P, bool B, std::size_t G, class T>

@@ -264,14 +264,27 @@ struct ParameterGradient {
   }
 };
 
+// What a packed copy of the parameters was made from: the count of host writes
+// (Context::parameter_version) and where the parameters lay; it is made again when either differs.
+struct PackedFrom {
+  std::uint64_t version = ~std::uint64_t{0};
+  const void* values = nullptr;
+  bool current(std::uint64_t parameter_version, const void* at) const {
+    return version == parameter_version && values == at;
+  }
+  void record(std::uint64_t parameter_version, const void* at) {
+    version = parameter_version;
+    values = at;
+  }
+};
+
 // Weights in the primitive's layout, packed from the parameters' f32 (OIHW / [out, in]); in
 // int8 (an s8 layout) quantised with one scale per output channel, the leading dimensions up to
 // `output_dimensions` of the parameters' (1 for [O, ...], 2 for grouped [G, O / G, ...]).
 struct PackedWeights {
   memory packed;
   Reorder reorder;
-  std::uint64_t version = ~std::uint64_t{0};
-  const void* from = nullptr;
+  PackedFrom packed_from;
   std::vector<float> scales;  // int8: per output channel
   Scales scale_memory;
   float largest_code = 127;   // of the s8 weights: 63 without int8 dot products (quantisation.hpp)
@@ -292,12 +305,11 @@ struct PackedWeights {
   // Packs again when the parameters changed on the host (Context::parameter_version).
   template <class T>
   void refresh(const Context<T>& ctx, const T* values) {
-    if (ctx.planning || (version == ctx.parameter_version && from == values)) return;
+    if (ctx.planning || packed_from.current(ctx.parameter_version, values)) return;
     if (!scales.empty())
       weight_scales(std::span<const float>(values, reorder.src.get_desc().get_size() / sizeof(float)), scales, largest_code);
     reorder.run(ctx, values, packed.get_data_handle(), scales.data());
-    version = ctx.parameter_version;
-    from = values;
+    packed_from.record(ctx.parameter_version, values);
   }
   const memory* scale_argument() const { return scale_memory.bound(scales.data()); }
 };

@@ -71,15 +71,15 @@ struct WinogradShape {
 struct WinogradActivation {
   enum class Kind { none, relu, clip } kind = Kind::none;
   float alpha = 0, beta = 0;
-  static bool of(EltwiseFunction f, WinogradActivation& out) {
+  static std::optional<WinogradActivation> of(EltwiseFunction f) {
     using dnnl::algorithm;
     switch (f.algorithm) {
-      case algorithm::undef: out = {}; return true;
+      case algorithm::undef: return WinogradActivation{};
       case algorithm::eltwise_relu:
-      case algorithm::eltwise_relu_use_dst_for_bwd: out = {Kind::relu, f.alpha, 0}; return true;
+      case algorithm::eltwise_relu_use_dst_for_bwd: return WinogradActivation{Kind::relu, f.alpha, 0};
       case algorithm::eltwise_clip_v2:
-      case algorithm::eltwise_clip_v2_use_dst_for_bwd: out = {Kind::clip, f.alpha, f.beta}; return true;
-      default: return false;
+      case algorithm::eltwise_clip_v2_use_dst_for_bwd: return WinogradActivation{Kind::clip, f.alpha, f.beta};
+      default: return std::nullopt;
     }
   }
 };
@@ -291,16 +291,14 @@ struct WinogradPlan : Plan {
   memory u;                       // the transformed weights, its own buffer
   std::vector<dnnl::stream> streams;                   // one per thread
   std::vector<memory> v, m, weights, scratchpads;      // per thread, bound at each pass
-  std::uint64_t version = ~std::uint64_t{0};           // of the parameters U was made from
-  const void* from = nullptr;
+  PackedFrom packed_from;                              // the parameters U was made from
 
   void refresh_weights(std::uint64_t parameter_version, const float* values) {
-    if (version == parameter_version && from == values) return;
+    if (packed_from.current(parameter_version, values)) return;
 #if CTNN_WINOGRAD_X86
     winograd_kernels::transform_weights(shape, values, which, static_cast<float*>(u.get_data_handle()));
 #endif
-    version = parameter_version;
-    from = values;
+    packed_from.record(parameter_version, values);
   }
 };
 
@@ -311,7 +309,7 @@ std::unique_ptr<WinogradPlan> winograd_plan(Context<T>& ctx, const WinogradShape
   auto plan = std::make_unique<WinogradPlan>();
   plan->shape = shape;
   plan->which = which;
-  WinogradActivation::of(activation, plan->activation);
+  plan->activation = *WinogradActivation::of(activation);  // use_winograd checked it
   plan->src = std::move(src);
   plan->dst = std::move(dst);
   plan->threads = std::max(1, ctx.threads);
@@ -392,12 +390,10 @@ void winograd_run(Context<T>& ctx, WinogradPlan& p, const void* input, void* out
 #endif
 }
 
-// Whether layer L on In can run as Winograd at all (the geometry alone).
+// Whether layer L on In can run as Winograd at all (the geometry alone; ConvTranspose2d has none).
 template <class L, ShapeType In>
 constexpr bool winograd_geometry() {
-  if constexpr (requires { L::output_padding; }) {
-    return false;  // ConvTranspose2d
-  } else if constexpr (requires { L::template geometry<In>; }) {
+  if constexpr (requires { L::template geometry<In>; }) {
     constexpr auto g = L::template geometry<In>;
     return g.kernel == 3 && g.stride == 1 && g.padding == 1 && g.groups == 1;
   } else {
@@ -415,13 +411,23 @@ inline constexpr std::size_t winograd_minimum_channels = 32;
 // Whether this pass's convolution of `shape` with `activation` runs as Winograd.
 template <class T>
 bool use_winograd(const Context<T>& ctx, const WinogradShape& shape, EltwiseFunction activation) {
-  WinogradActivation fused;
   if (ctx.convolution_algorithm != ConvolutionAlgorithm::automatic || ctx.precision != Precision::f32 ||
-      !WinogradActivation::of(activation, fused) || !winograd_supported())
+      !WinogradActivation::of(activation) || !winograd_supported())
     return false;
   const auto threads = static_cast<std::size_t>(std::max(1, ctx.threads));
   return shape.in_channels >= winograd_minimum_channels && shape.out_channels >= winograd_minimum_channels &&
          (shape.tiles() + threads - 1) / threads >= winograd_minimum_tiles_per_thread;
+}
+
+// Layer L's shape on In for this pass where it runs as Winograd (with `activation` fused).
+template <class L, ShapeType In, class T>
+std::optional<WinogradShape> winograd_shape(const Context<T>& ctx, EltwiseFunction activation) {
+  if constexpr (winograd_geometry<L, In>()) {
+    constexpr auto g = L::template geometry<In>;
+    const WinogradShape shape{ctx.batch, g.in_channels, g.out_channels, g.out_height, g.out_width};
+    if (use_winograd(ctx, shape, activation)) return shape;
+  }
+  return std::nullopt;
 }
 
 // y = conv(x) (+ bias), then the fused activation.
