@@ -46,22 +46,29 @@ inline void print_usage(const char* program) {
               program);
 }
 
+// Milliseconds per forward pass over `images`, after a warm-up pass (which plans memory and
+// primitives and grows packing buffers): at least 3 passes and `seconds`.
+template <class Model>
+double milliseconds_per_pass(Model& model, const std::vector<float>& images, double seconds) {
+  model.forward(images);
+  using clock = std::chrono::steady_clock;
+  const auto start = clock::now();
+  std::size_t runs = 0;
+  double elapsed = 0;
+  do {
+    model.forward(images);
+    ++runs;
+    elapsed = std::chrono::duration<double>(clock::now() - start).count();
+  } while (elapsed < seconds || runs < 3);
+  return 1000.0 * elapsed / static_cast<double>(runs);
+}
+
 template <class Model>
 void measure(Model& model, const std::vector<std::size_t>& batches, int threads, double seconds, const char* label) {
   for (std::size_t batch : batches) {
-    const std::vector<float> images = synthetic_images(batch);
-    model.forward(images);  // warm-up: plans memory and primitives, grows packing buffers
-    using clock = std::chrono::steady_clock;
-    const auto start = clock::now();
-    std::size_t runs = 0;
-    double elapsed = 0;
-    do {
-      model.forward(images);
-      ++runs;
-      elapsed = std::chrono::duration<double>(clock::now() - start).count();
-    } while (elapsed < seconds || runs < 3);
+    const double milliseconds = milliseconds_per_pass(model, synthetic_images(batch), seconds);
     std::printf("ctnn batch=%zu threads=%d images_per_second=%.2f ms_per_batch=%.1f%s\n", batch, threads,
-                static_cast<double>(batch * runs) / elapsed, 1000.0 * elapsed / static_cast<double>(runs), label);
+                1000.0 * static_cast<double>(batch) / milliseconds, milliseconds, label);
     std::fflush(stdout);
   }
 }

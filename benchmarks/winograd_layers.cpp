@@ -9,7 +9,6 @@
 // tiles per thread, "automatic" is the direct convolution too (Winograd: no).
 
 #include <algorithm>   // std::max
-#include <chrono>      // std::chrono::steady_clock
 #include <cmath>       // std::abs
 #include <cstddef>     // std::size_t
 #include <cstdio>      // std::printf, std::fprintf
@@ -19,6 +18,8 @@
 #include <vector>      // std::vector
 
 #include <ctnn/ctnn.hpp>   // ctnn::Model, ctnn::Conv, ctnn::ReLU
+
+#include "forward_benchmark.hpp"   // benchmark::milliseconds_per_pass
 #if defined(CTNN_WITH_ONEDNN)
 #include <ctnn/onednn.hpp>   // ctnn::OneDnn
 
@@ -29,21 +30,6 @@ struct Settings {
   int threads = 2;
   std::vector<std::size_t> batches;
 };
-
-template <class Model>
-double milliseconds_per_pass(Model& model, const std::vector<float>& input, double seconds) {
-  using clock = std::chrono::steady_clock;
-  model.forward(input);
-  const auto start = clock::now();
-  std::size_t runs = 0;
-  double elapsed = 0;
-  do {
-    model.forward(input);
-    ++runs;
-    elapsed = std::chrono::duration<double>(clock::now() - start).count();
-  } while (elapsed < seconds || runs < 3);
-  return 1000.0 * elapsed / static_cast<double>(runs);
-}
 
 template <std::size_t In, std::size_t Out, std::size_t Size>
 void compare(const char* name, const Settings& settings) {
@@ -68,8 +54,8 @@ void compare(const char* name, const Settings& settings) {
     }
     double best_winograd = 1e30, best_direct = 1e30;
     for (int round = 0; round < 2; ++round) {
-      best_direct = std::min(best_direct, milliseconds_per_pass(direct, input, settings.seconds));
-      best_winograd = std::min(best_winograd, milliseconds_per_pass(winograd, input, settings.seconds));
+      best_direct = std::min(best_direct, benchmark::milliseconds_per_pass(direct, input, settings.seconds));
+      best_winograd = std::min(best_winograd, benchmark::milliseconds_per_pass(winograd, input, settings.seconds));
     }
     const double flops = 2.0 * static_cast<double>(batch * Out * Size * Size * In * 9);
     std::printf("%-12s %3zu->%3zu %3zux%-3zu batch %2zu  direct %8.3f ms %6.1f GFLOP/s  automatic %8.3f ms %6.1f GFLOP/s"
