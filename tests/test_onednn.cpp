@@ -299,6 +299,80 @@ TEST_CASE("training on oneDNN (its backward primitives) gives the reference's gr
   }
 }
 
+// BatchNorm + ReLU in training as ctnn's own AVX-512 kernels (onednn/batch_norm_relu.hpp), one
+// call forward and one backward: channel counts with a partial last 16 (3, 20) and a whole one
+// (16), the pair first (reading the model's plain input) and last (writing its output), and rows
+// that two threads share unevenly (5 images of 7x9). Named "layers:" so that the AVX2 run checks
+// oneDNN's batch norm and ReLU taking over.
+TEST_CASE("layers: training BatchNorm + ReLU on oneDNN (ctnn's fused kernels) gives the reference's gradients") {
+  using Net = Sequential<BatchNorm<3>, ReLU, Conv<3, 16, 3, 1, 1, false>, BatchNorm<16>, ReLU, Conv<16, 20, 1>,
+                         BatchNorm<20>, ReLU>;
+  using In = Shape<3, 7, 9>;
+  constexpr std::size_t first_pair_parameters = 6, through_second_pair = 6 + 432 + 32;
+  Pair<Net, In> pair(36);
+  const auto input = pattern(5 * In::size, 4.0f);
+  const std::size_t expected_passes = onednn::avx512_kernels_supported() ? 6u : 0u;  // 3 forward, 3 backward
+  SUBCASE("one step, then evaluation (oneDNN's batch norm with the running statistics)") {
+    check_training_step(pair, input);
+    CHECK(pair.fast.fused_batch_norm_relu_passes() == expected_passes);
+    CHECK(test::relative_error(std::span<const float>(pair.fast.buffers()), std::span<const float>(pair.reference.buffers())) <= 1e-6);
+    pair.reference.eval();
+    pair.fast.eval();
+    CHECK(test::relative_error(pair.fast.forward(input), pair.reference.forward(input)) <= 1e-5);
+  }
+  SUBCASE("gradients accumulate as on Eigen") {
+    check_training_step(pair, input);
+    pair.reference.accumulate_gradients(true);
+    pair.fast.accumulate_gradients(true);
+    check_training_step(pair, input);
+  }
+  SUBCASE("frozen: the first BatchNorm computes dx and no parameter gradients") {
+    pair.reference.set_trainable_from(first_pair_parameters);
+    pair.fast.set_trainable_from(first_pair_parameters);
+    check_training_step(pair, input);
+    CHECK(pair.fast.gradients()[0] == 0.0f);
+    // A frozen BatchNorm without a ReLU: oneDNN's own backward, on 3 channels its generic kernel.
+    using Alone = Sequential<BatchNorm<3>, Conv<3, 8, 3, 1, 1>, BatchNorm<8>>;
+    Pair<Alone, In> alone(37);
+    alone.reference.set_trainable_from(first_pair_parameters);
+    alone.fast.set_trainable_from(first_pair_parameters);
+    check_training_step(alone, input);
+  }
+  SUBCASE("without the input gradient: the first pair's parameter gradients alone; frozen pairs skipped") {
+    for (std::size_t trainable_from : {std::size_t{0}, through_second_pair}) {
+      CAPTURE(trainable_from);
+      pair.reference.set_trainable_from(trainable_from);
+      pair.fast.set_trainable_from(trainable_from);
+      pair.reference.train();
+      pair.fast.train();
+      pair.reference.compute_input_gradient(false);
+      pair.fast.compute_input_gradient(false);
+      const auto gradient = pattern(pair.reference.forward(input).size(), 0.1f);
+      pair.fast.forward(input);
+      pair.reference.backward(gradient);
+      pair.fast.backward(gradient);
+      CHECK(test::relative_error(std::span<const float>(pair.fast.gradients()),
+                                 std::span<const float>(pair.reference.gradients())) <= 1e-5);
+    }
+  }
+  SUBCASE("a recorded BatchNorm output keeps the two layers apart") {
+    pair.reference.record_output_of("3");
+    pair.fast.record_output_of("3");
+    check_training_step(pair, input);
+    CHECK(test::relative_error(pair.fast.recorded_output(), pair.reference.recorded_output()) <= 1e-5);
+    CHECK(pair.fast.fused_batch_norm_relu_passes() == 0u);
+  }
+  SUBCASE("a NaN in the input reaches the output, as in PyTorch") {
+    // (oneDNN's batch norm with the ReLU fused, which runs without AVX-512, makes it 0.)
+    if (!onednn::avx512_kernels_supported()) return;
+    auto poisoned = input;
+    poisoned[0] = std::numeric_limits<float>::quiet_NaN();
+    pair.fast.train();
+    const std::span<const float> output = pair.fast.forward(poisoned);
+    CHECK(std::any_of(output.begin(), output.end(), [](float v) { return std::isnan(v); }));
+  }
+}
+
 // Winograd F(4x4, 3x3) (onednn/winograd.hpp): channels that are not a multiple of 16, images that
 // are not a whole number of 4x4 tiles, the first layer reading the model's plain input and the
 // last writing its output, a Conv without bias, and every activation the output transform

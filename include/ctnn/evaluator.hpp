@@ -164,11 +164,27 @@ void backward_layer(Context& ctx, BackwardArgs<typename Context::scalar> args) {
 // and, to fuse the training forward too (each layer's backward then runs on its own, reading the
 // saved slot the two share: oneDNN's Conv + ReLU),
 //   static constexpr bool in_training = true;
+// and, to fuse the backward too where a pass allows (oneDNN's BatchNorm + ReLU), both of
+//   static bool fuses_backward(const Context&);   // the same answer while planning and running
+//   template <ShapeType In> static void backward(Context&, const BackwardArgs<T>&);
+// whose arguments are the first layer's, with the second's y and dy (backward_fused_pair). Its
+// forward must then compute what that backward reads in the passes fuses_backward accepts.
 // ---------------------------------------------------------------------------------------------
 template <class First, class Second, class Device, class T>
 struct Fusion {
   static constexpr bool available = false;
 };
+
+// The backward of layers First and Second of a Sequential as one call of their Fusion (see
+// below): args are First's with Second's y and dy. First's parameter gradients are then final.
+template <class First, class Second, ShapeType In, class Context>
+void backward_fused_pair(Context& ctx, const BackwardArgs<typename Context::scalar>& args) {
+  Fusion<unnamed_t<First>, unnamed_t<Second>, typename Context::device, typename Context::scalar>::template backward<In>(
+      ctx, args);
+  using Layer = unnamed_t<First>;
+  if constexpr (Layer::is_leaf && Layer::parameter_count > 0)
+    if (args.params.gradients != nullptr) ctx.gradients_final(args.params.gradients, Layer::parameter_count);
+}
 
 // A view (Flatten, Identity: is_view) on any device: nothing to compute unless the plan gave it
 // an output of its own, then a copy by the device's copy_images.

@@ -20,7 +20,8 @@
 #include <ctnn/onednn/conv.hpp>          // Conv, ConvTranspose2d, Fusion<Conv, ReLU, ReLU6, ..., OneDnn>
 #include <ctnn/onednn/pooling.hpp>       // MaxPool, AvgPool, AdaptiveAvgPool
 #include <ctnn/onednn/linear.hpp>        // Linear, Fusion<Linear, ReLU, OneDnn>
-#include <ctnn/onednn/elementwise.hpp>   // the activations, BatchNorm, Fusion<BatchNorm, ReLU, OneDnn>, Flatten
+#include <ctnn/onednn/elementwise.hpp>   // the activations, BatchNorm, Flatten
+#include <ctnn/onednn/batch_norm_relu.hpp>   // Fusion<BatchNorm, ReLU, OneDnn>: ctnn's AVX-512 kernels in training
 #include <ctnn/onednn/softmax.hpp>       // Softmax
 #include <ctnn/onednn/upsample.hpp>      // Upsample
 #include <ctnn/onednn/concat.hpp>        // Evaluator<Concat, OneDnn>

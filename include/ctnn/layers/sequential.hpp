@@ -345,6 +345,25 @@ struct Evaluator<Sequential<L...>, Device, T> {
     }(std::make_index_sequence<n>{});
   }
 
+  // Can the device compute layers I and I + 1's backward in one call? Where their training
+  // forward fuses and the Fusion has a backward; fuses_backward_with_next says whether this pass does.
+  template <std::size_t I>
+  static constexpr bool may_fuse_backward() {
+    if constexpr (I + 1 < n && fuses_with_next<I, Mode::train>()) {
+      using F = Fusion<unnamed_t<child_t<Seq, I>>, unnamed_t<child_t<Seq, I + 1>>, Device, T>;
+      return requires { &F::fuses_backward; };
+    } else {
+      return false;
+    }
+  }
+  template <std::size_t I, class Context>
+  static bool fuses_backward_with_next(const Context& ctx) {
+    if constexpr (may_fuse_backward<I>())
+      return Fusion<unnamed_t<child_t<Seq, I>>, unnamed_t<child_t<Seq, I + 1>>, Device, T>::fuses_backward(ctx);
+    else
+      return false;
+  }
+
   template <ShapeType In, class Context>
   static void backward(Context& ctx, const BackwardArgs<T>& a) {
     using P = typename Seq::template plan<In>;
@@ -369,6 +388,8 @@ struct Evaluator<Sequential<L...>, Device, T> {
           [&] {
             constexpr std::size_t I = n - 1 - R;  // backward runs last layer first
             if (!a.dx && frozen_through(I)) return;
+            if constexpr (I > 0)
+              if (fuses_backward_with_next<I - 1>(ctx)) return;  // layer I - 1's call computes both
             BackwardArgs<T> args{a.params.advance(Seq::parameter_offsets[I], Seq::buffer_offsets[I]),
                                  I == 0 ? a.x : slot_at(I == 0 ? 0 : I - 1),
                                  slot_at(I),
@@ -379,6 +400,14 @@ struct Evaluator<Sequential<L...>, Device, T> {
                                  child_scratch};
             if (I > 0 && !a.dx && frozen_through(I == 0 ? 0 : I - 1)) args.dx = {};  // the layer before is skipped
             if (frozen_through(I)) args.params.gradients = nullptr;
+            if constexpr (may_fuse_backward<I>()) {
+              if (fuses_backward_with_next<I>(ctx)) {
+                // Layer I + 1 runs in place on I's output: its y, and the gradient it would get.
+                args.y = slot_at(I + 1);
+                args.dy = I + 1 == n - 1 ? a.dy : ConstSlot<T>{gradient[(n - 3 - I) % 2], P::gradient_buffer};
+                return backward_fused_pair<child_t<Seq, I>, child_t<Seq, I + 1>, typename P::template input_shape<I>>(ctx, args);
+              }
+            }
             backward_layer<child_t<Seq, I>, typename P::template input_shape<I>>(ctx, args);
           }(),
           ...);

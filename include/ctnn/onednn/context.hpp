@@ -149,7 +149,7 @@ struct Context : cpu::Context<T> {
     for (auto& list : plans) list.clear();
     next_plan = {};
     scratchpad_bytes = staging_bytes = parameter_staging_bytes = concat_bytes = concat_top = 0;
-    weighted_layers = winograd_convolutions = 0;
+    weighted_layers = winograd_convolutions = fused_batch_norm_relu_passes = 0;
   }
 
   // ---- the device memory, stated while planning --------------------------------------------
@@ -194,6 +194,7 @@ struct Context : cpu::Context<T> {
   // `calibrating` set, and read when int8 plans.
   std::size_t weighted_layers = 0;
   std::size_t winograd_convolutions = 0;  // forward and data gradient plans made so (winograd.hpp)
+  std::size_t fused_batch_norm_relu_passes = 0;  // forward and backward plans (batch_norm_relu.hpp)
   std::vector<InputRange> input_ranges;
   bool calibrating = false;
   bool calibrated = false;  // a calibration finished (a network without Conv or Linear has no ranges)

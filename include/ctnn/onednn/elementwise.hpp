@@ -4,7 +4,8 @@
 //   ReLU, ReLU6, Sigmoid, Tanh, SiLU, Hardswish, LeakyReLU
 //               one eltwise primitive each (in place where the plan says), forward and backward
 //   BatchNorm   batch_normalization_forward (evaluation: the running statistics, in place;
-//               training: the batch's) and backward, with a following ReLU fused; not ReLU6:
+//               training: the batch's) and backward, with a following ReLU fused (in training
+//               ctnn's own kernels may take the pair: batch_norm_relu.hpp); not ReLU6:
 //               oneDNN's batch normalization takes no post-ops. Among bf16 activations it
 //               computes in f32 where oneDNN has no bf16 kernel for its channel count
 //   Flatten     a view in NCHW; in the device layout an image of more than one pixel is
@@ -114,6 +115,18 @@ struct Kernel<L, T> {
   }
 };
 
+// After a training forward: the running statistics move towards the batch's (mean, biased
+// variance over `count` values per channel), with the unbiased variance, as nn.BatchNorm2d.
+template <class L, class Pointers>
+void update_running_statistics(const Pointers& bn, const float* mean, const float* variance, std::size_t count) {
+  const double m = static_cast<double>(count), momentum = L::momentum;
+  for (std::size_t c = 0; c < L::channels; ++c) {
+    bn.running_mean[c] = static_cast<float>((1 - momentum) * bn.running_mean[c] + momentum * mean[c]);
+    bn.running_var[c] = static_cast<float>((1 - momentum) * bn.running_var[c] + momentum * (variance[c] * m / (m - 1)));
+  }
+  *bn.num_batches_tracked += 1.f;
+}
+
 struct BatchNormForwardPlan : Plan {
   Operand src, dst;
   memory mean, variance, scale, shift, workspace, scratchpad;
@@ -187,14 +200,7 @@ void batch_norm_forward(Context<T>& ctx, const ForwardArgs<T>& a, bool relu) {
                         {DNNL_ARG_WORKSPACE, &p.workspace},
                         {DNNL_ARG_SCRATCHPAD, &p.scratchpad}});
   p.dst.store(ctx, a.y.data);
-  if (!training) return;
-  // The running statistics, with the unbiased variance, as nn.BatchNorm2d.
-  const double m = static_cast<double>(count), momentum = L::momentum;
-  for (std::size_t c = 0; c < C; ++c) {
-    bn.running_mean[c] = static_cast<T>((1 - momentum) * bn.running_mean[c] + momentum * mean[c]);
-    bn.running_var[c] = static_cast<T>((1 - momentum) * bn.running_var[c] + momentum * (variance[c] * m / (m - 1)));
-  }
-  *bn.num_batches_tracked += T(1);
+  if (training) update_running_statistics<L>(bn, mean, variance, count);
 }
 
 struct BatchNormBackwardPlan : Plan {
@@ -215,7 +221,10 @@ void batch_norm_backward(Context<T>& ctx, const BackwardArgs<T>& a) {
     auto plan = std::make_unique<BatchNormBackwardPlan>();
     const auto flags = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
     plan->parameter_gradients = bn.weight_grad != nullptr;
-    const auto prop = plan->parameter_gradients ? dnnl::prop_kind::backward : dnnl::prop_kind::backward_data;
+    // dgamma and dbeta even where frozen (into parameter staging, unread): oneDNN 3.2's generic
+    // kernel, for channel counts its jitted ones do not take, fails to run backward_data
+    // ("bad number of outputs").
+    const auto prop = dnnl::prop_kind::backward;
     const auto make = [&](memory::data_type type) {
       plan->src = input_operand(ctx, a.x, dims_of<In>, 0, type);
       plan->diff_dst = input_operand(ctx, a.dy, dims_of<In>, 2, type);
@@ -239,10 +248,8 @@ void batch_norm_backward(Context<T>& ctx, const BackwardArgs<T>& a) {
     plan->mean = unbound(channels, ctx.engine);
     plan->variance = unbound(channels, ctx.engine);
     plan->scale = unbound(channels, ctx.engine);
-    if (plan->parameter_gradients) {
-      plan->diff_scale.make(ctx, channels, channels, 0);
-      plan->diff_shift.make(ctx, channels, channels, ParameterGradient::room(channels));
-    }
+    plan->diff_scale.make(ctx, channels, channels, 0);
+    plan->diff_shift.make(ctx, channels, channels, ParameterGradient::room(channels));
     plan->scratchpad = scratchpad_for(ctx, pd.scratchpad_desc());
     plan->primitive = dnnl::batch_normalization_backward(pd);
     return plan;
@@ -258,6 +265,9 @@ void batch_norm_backward(Context<T>& ctx, const BackwardArgs<T>& a) {
   if (parameters) {
     p.diff_scale.bind(ctx, bn.weight_grad);
     p.diff_shift.bind(ctx, bn.bias_grad);
+  } else {
+    onednn::bind(p.diff_scale.mem, ctx.parameter_staging() + p.diff_scale.offset);
+    onednn::bind(p.diff_shift.mem, ctx.parameter_staging() + p.diff_shift.offset);
   }
   bind(p.scratchpad, ctx.scratchpad());
   ctx.run(p.primitive, {{DNNL_ARG_SRC, &p.src.mem},
@@ -266,8 +276,8 @@ void batch_norm_backward(Context<T>& ctx, const BackwardArgs<T>& a) {
                         {DNNL_ARG_DIFF_DST, &p.diff_dst.mem},
                         {DNNL_ARG_SCALE, &p.scale},
                         {DNNL_ARG_DIFF_SRC, &p.diff_src.mem},
-                        {DNNL_ARG_DIFF_SCALE, parameters ? &p.diff_scale.mem : nullptr},
-                        {DNNL_ARG_DIFF_SHIFT, parameters ? &p.diff_shift.mem : nullptr},
+                        {DNNL_ARG_DIFF_SCALE, &p.diff_scale.mem},
+                        {DNNL_ARG_DIFF_SHIFT, &p.diff_shift.mem},
                         {DNNL_ARG_SCRATCHPAD, &p.scratchpad}});
   if (a.dx) p.diff_src.store(ctx, a.dx.data);
   if (parameters) {
@@ -291,17 +301,6 @@ struct Kernel<BatchNorm<C, Eps, Momentum>, T> {
 };
 
 }  // namespace onednn
-
-// In training too: ReLU's backward reads the fused output, BatchNorm's its input and statistics.
-template <std::size_t C, Ratio Eps, Ratio Momentum, class T>
-struct Fusion<BatchNorm<C, Eps, Momentum>, ReLU, OneDnn, T> {
-  static constexpr bool available = true;
-  static constexpr bool in_training = true;
-  template <ShapeType In>
-  static void forward(onednn::Context<T>& ctx, const ForwardArgs<T>& a) {
-    onednn::batch_norm_forward<BatchNorm<C, Eps, Momentum>, In>(ctx, a, true);
-  }
-};
 
 // Flatten: features in PyTorch's order (channel, row, column). The plan makes Flatten a view, so
 // in the device layout the reorder of an image of more than one pixel happens in the buffer of

@@ -53,6 +53,9 @@ class Model<Net, In, T, OneDnn> : public ModelFrontEnd<Net, In, T, OneDnn> {
   // How many convolutions the planned passes run as Winograd (0 before the first pass): each
   // forward, and in training each data gradient (dx), counts one.
   std::size_t winograd_convolutions() const { return this->context().winograd_convolutions; }
+  // How many BatchNorm + ReLU pairs the planned passes run as ctnn's own kernels
+  // (batch_norm_relu.hpp; training only): each forward and each backward counts one.
+  std::size_t fused_batch_norm_relu_passes() const { return this->context().fused_batch_norm_relu_passes; }
   const std::string& precision_note() const { return this->backend_.note(); }
 
   // int8's calibration: runs the network in f32 and evaluation mode over `images` (N images of

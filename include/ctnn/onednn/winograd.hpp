@@ -38,18 +38,12 @@
 #include <utility>     // std::move
 #include <vector>      // std::vector
 
-#if defined(__x86_64__) || defined(_M_X64)
-#include <immintrin.h>   // __m512 and the AVX-512 intrinsics
-#define CTNN_WINOGRAD_X86 1
-#else
-#define CTNN_WINOGRAD_X86 0
-#endif
-
 #include <omp.h>      // omp_get_thread_num
 
 #include <dnnl.hpp>   // dnnl::matmul, dnnl::stream
 
 #include <ctnn/evaluator.hpp>        // ctnn::ForwardArgs
+#include <ctnn/onednn/avx512.hpp>    // CTNN_AVX512, avx512_kernels_supported, lanes
 #include <ctnn/onednn/context.hpp>   // Context, Plan, bind, unbound
 #include <ctnn/onednn/operand.hpp>   // Operand, EltwiseFunction, record_input_range
 
@@ -91,10 +85,8 @@ struct WinogradActivation {
 //                  and In out
 enum class WinogradWeights { forward, backward_data };
 
-#if CTNN_WINOGRAD_X86
+#if CTNN_ONEDNN_X86
 namespace winograd_kernels {
-#define CTNN_AVX512 __attribute__((target("avx512f")))
-
 // r = B^T d for six vectors d (a column or a row of the 6x6 block).
 CTNN_AVX512 inline void input_1d(const __m512* d, __m512* r) {
   const __m512 two = _mm512_set1_ps(2.f), four = _mm512_set1_ps(4.f), five = _mm512_set1_ps(5.f);
@@ -116,10 +108,6 @@ CTNN_AVX512 inline void output_1d(const __m512* m, __m512* o) {
   o[1] = _mm512_fmadd_ps(two, d34, d12);                             // m1 - m2 + 2m3 - 2m4
   o[2] = _mm512_fmadd_ps(four, s34, s12);                            // m1 + m2 + 4m3 + 4m4
   o[3] = _mm512_add_ps(_mm512_fmadd_ps(eight, d34, d12), m[5]);     // m1 - m2 + 8m3 - 8m4 + m5
-}
-CTNN_AVX512 inline __mmask16 lanes(std::size_t channel, std::size_t channels) {
-  const std::size_t left = channels - std::min(channel, channels);
-  return left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << left) - 1);
 }
 
 // (G g G^T)[xi] = sum over t of coefficient[xi][t] g[t], for the 3x3 weights g in row-major
@@ -256,24 +244,12 @@ CTNN_AVX512 inline void transform_outputs(const WinogradShape& s, const float* m
     }
   }
 }
-#undef CTNN_AVX512
 }  // namespace winograd_kernels
 #endif
 
 // Whether this process can run the Winograd kernels: AVX-512 on the processor and in oneDNN's
 // chosen instruction set (ONEDNN_MAX_CPU_ISA=AVX2 turns both off).
-inline bool winograd_supported() {
-#if CTNN_WINOGRAD_X86
-  static const bool supported = [] {
-    const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
-    const auto avx512 = static_cast<unsigned>(dnnl::cpu_isa::avx512_core);
-    return __builtin_cpu_supports("avx512f") && (isa & avx512) == avx512;
-  }();
-  return supported;
-#else
-  return false;
-#endif
-}
+inline bool winograd_supported() { return avx512_kernels_supported(); }
 
 // The plan of one Winograd convolution for a batch and mode.
 struct WinogradPlan : Plan {
@@ -295,7 +271,7 @@ struct WinogradPlan : Plan {
 
   void refresh_weights(std::uint64_t parameter_version, const float* values) {
     if (packed_from.current(parameter_version, values)) return;
-#if CTNN_WINOGRAD_X86
+#if CTNN_ONEDNN_X86
     winograd_kernels::transform_weights(shape, values, which, static_cast<float*>(u.get_data_handle()));
 #endif
     packed_from.record(parameter_version, values);
@@ -351,7 +327,7 @@ template <class T>
 void winograd_run(Context<T>& ctx, WinogradPlan& p, const void* input, void* output, const float* weights,
                   const float* bias) {
   if (ctx.planning) return;
-#if CTNN_WINOGRAD_X86
+#if CTNN_ONEDNN_X86
   const WinogradShape& shape = p.shape;
   p.src.load(ctx, input);
   const auto* x = static_cast<const float*>(p.src.mem.get_data_handle());
