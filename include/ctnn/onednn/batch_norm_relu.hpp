@@ -27,7 +27,6 @@
 #include <cmath>       // std::sqrt, std::fma
 #include <cstddef>     // std::size_t, std::byte
 #include <memory>      // std::make_unique
-#include <string>      // std::to_string
 
 #include <omp.h>   // omp_get_thread_num
 
@@ -37,7 +36,8 @@
 #include <ctnn/layers/relu.hpp>         // ctnn::ReLU
 #include <ctnn/onednn/avx512.hpp>       // CTNN_AVX512, avx512_kernels_supported, lanes
 #include <ctnn/onednn/context.hpp>      // Context, Plan, Dims
-#include <ctnn/onednn/elementwise.hpp>  // batch_norm_forward (the other path), update_running_statistics
+#include <ctnn/onednn/elementwise.hpp>  // batch_norm_forward (the other path), update_running_statistics,
+                                        // require_batch_statistics
 #include <ctnn/onednn/operand.hpp>      // Operand, input_operand, output_operand, gradient_operand
 
 namespace ctnn {
@@ -225,9 +225,7 @@ void batch_norm_relu_forward(Context<T>& ctx, const ForwardArgs<T>& a) {
     return plan;
   });
   if (ctx.planning) return;
-  if (r.rows < 2)
-    throw Error("BatchNorm2d", "needs more than one value per channel in training (N*H*W is " + std::to_string(r.rows) +
-                                   "), as in PyTorch");
+  require_batch_statistics(r.rows);
 #if CTNN_ONEDNN_X86
   const auto bn = L::pointers(a.params);
   p.src.load(ctx, a.x.data);

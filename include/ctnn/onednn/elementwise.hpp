@@ -14,6 +14,7 @@
 
 #include <cstddef>   // std::size_t
 #include <memory>    // std::make_unique
+#include <string>    // std::to_string
 
 #include <dnnl.hpp>   // dnnl::eltwise_forward, dnnl::batch_normalization_forward
 
@@ -127,6 +128,13 @@ void update_running_statistics(const Pointers& bn, const float* mean, const floa
   *bn.num_batches_tracked += 1.f;
 }
 
+// Training's batch statistics need more than one value per channel (N*H*W = count), as PyTorch's.
+inline void require_batch_statistics(std::size_t count) {
+  if (count < 2)
+    throw Error("BatchNorm2d", "needs more than one value per channel in training (N*H*W is " + std::to_string(count) +
+                                   "), as in PyTorch");
+}
+
 struct BatchNormForwardPlan : Plan {
   Operand src, dst;
   memory mean, variance, scale, shift, workspace, scratchpad;
@@ -177,9 +185,7 @@ void batch_norm_forward(Context<T>& ctx, const ForwardArgs<T>& a, bool relu) {
   if (ctx.planning) return;
   const auto bn = L::pointers(a.params);
   const std::size_t count = ctx.batch * In::height * In::width;  // M
-  if (training && count < 2)
-    throw Error("BatchNorm2d", "needs more than one value per channel in training (N*H*W is " +
-                                   std::to_string(count) + "), as in PyTorch");
+  if (training) require_batch_statistics(count);
   float* mean = training ? a.saved : bn.running_mean;
   float* variance = training ? a.saved + C : bn.running_var;
   p.src.load(ctx, a.x.data);
@@ -207,7 +213,6 @@ struct BatchNormBackwardPlan : Plan {
   Operand src, diff_dst, diff_src;
   memory mean, variance, scale, scratchpad;
   ParameterGradient diff_scale, diff_shift;
-  bool parameter_gradients = false;
   dnnl::batch_normalization_backward primitive;
 };
 
@@ -220,7 +225,6 @@ void batch_norm_backward(Context<T>& ctx, const BackwardArgs<T>& a) {
   auto& p = ctx.template plan<BatchNormBackwardPlan>(Direction::backward, [&] {
     auto plan = std::make_unique<BatchNormBackwardPlan>();
     const auto flags = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
-    plan->parameter_gradients = bn.weight_grad != nullptr;
     // dgamma and dbeta even where frozen (into parameter staging, unread): oneDNN 3.2's generic
     // kernel, for channel counts its jitted ones do not take, fails to run backward_data
     // ("bad number of outputs").
@@ -261,7 +265,7 @@ void batch_norm_backward(Context<T>& ctx, const BackwardArgs<T>& a) {
   bind(p.mean, a.saved);
   bind(p.variance, a.saved + C);
   bind(p.scale, bn.weight);
-  const bool parameters = p.parameter_gradients && bn.weight_grad;
+  const bool parameters = bn.weight_grad != nullptr;  // as when planned: frozen layers stay frozen
   if (parameters) {
     p.diff_scale.bind(ctx, bn.weight_grad);
     p.diff_shift.bind(ctx, bn.bias_grad);
