@@ -187,6 +187,10 @@ TEST_CASE("GoogLeNet on oneDNN gives PyTorch's logits in f32, and bf16 and int8 
     model.calibrate(input);
     REQUIRE(model.set_precision(Precision::int8) == Precision::int8);
     check_lower_precision(model.forward(input), "int8");
+    // Every Conv + ReLU, max pooling and Concat hands u8 on, but those the global average
+    // pooling reads (inception5b's Concat and the four convs that end its branches).
+    MESSAGE("int8 layers writing u8 for the next: " << model.quantised_hand_offs());
+    CHECK(model.quantised_hand_offs() > 50);
   }
 }
 
@@ -673,29 +677,34 @@ std::vector<float> random_images(std::size_t count, std::uint64_t seed) {
   reference_uniform_fill<float>("input", shape, 0, seed, images);
   return images;
 }
+// The reference's f32 output on `images`; then the fast model calibrated on them (`batch` at a
+// time), set to int8 and checked against it: within 4% normwise, and not equal (it did quantise).
+template <class Net>
+std::vector<float> int8_follows_f32(Pair<Net, QuantisedIn>& pair, const std::vector<float>& images, const char* what,
+                                    std::size_t batch = 64) {
+  const auto out = pair.reference.forward(images);
+  std::vector<float> expected(out.begin(), out.end());
+  pair.fast.calibrate(images, batch);
+  CHECK(pair.fast.precision() == Precision::f32);
+  REQUIRE(pair.fast.set_precision(Precision::int8) == Precision::int8);
+  const std::span<const float> output = pair.fast.forward(images);
+  const double error = test::normwise_error(output, std::span<const float>(expected));
+  MESSAGE(what << " against f32: normwise error " << error << ", largest difference "
+               << test::relative_error(output, std::span<const float>(expected)) << " of the largest");
+  CHECK(error <= 4e-2);
+  CHECK(error > 0);
+  return expected;
+}
 }  // namespace
 
 TEST_CASE("int8: Conv (fused ReLU, depthwise, grouped) and Linear calibrated on random images follow f32") {
   Pair<QuantisedNet, QuantisedIn> pair(5);
   const std::vector<float> images = random_images(32, 5);
-  const std::vector<float> expected = [&] {
-    const auto out = pair.reference.forward(images);
-    return std::vector<float>(out.begin(), out.end());
-  }();
-  pair.fast.calibrate(images, 12);  // batches of 12, 12 and 8
-  CHECK(pair.fast.precision() == Precision::f32);
-  REQUIRE(pair.fast.set_precision(Precision::int8) == Precision::int8);
-  CHECK(std::string(onednn::precision_name(pair.fast.precision())) == "int8");
   // Each quantised layer adds about 0.5% of noise (a step of max / 127 or / 255 on its input and
   // of max |w| / 127 on each weight), about 1% without int8 dot products (7-bit weights); four of
   // them here: 2% and 3% measured.
-  const std::span<const float> logits = pair.fast.forward(images);
-  const double error = test::normwise_error(logits, std::span<const float>(expected));
-  MESSAGE("int8 against f32: normwise error " << error << ", largest difference "
-                                              << test::relative_error(logits, std::span<const float>(expected))
-                                              << " of the largest logit");
-  CHECK(error <= 4e-2);
-  CHECK(error > 0);  // it did quantise
+  const std::vector<float> expected = int8_follows_f32(pair, images, "int8", 12);  // batches of 12, 12 and 8
+  CHECK(std::string(onednn::precision_name(pair.fast.precision())) == "int8");
 
   SUBCASE("weights changed after calibration are quantised again") {
     // The Linear's weights, scaled per output: its input's range is unchanged.
@@ -718,17 +727,49 @@ TEST_CASE("int8: ConvTranspose2d (deconvolution, u8 input after a ReLU, s8 witho
   using Net = Sequential<Conv<3, 8, 3, 1, 1>, ReLU, ConvTranspose2d<8, 4, 4, 2, 1>, ConvTranspose2d<4, 3, 3, 2, 1, 0, false>>;
   Pair<Net, QuantisedIn> pair(6);
   const std::vector<float> images = random_images(16, 6);
-  const std::vector<float> expected = [&] {
-    const auto out = pair.reference.forward(images);
-    return std::vector<float>(out.begin(), out.end());
-  }();
-  pair.fast.calibrate(images);
-  REQUIRE(pair.fast.set_precision(Precision::int8) == Precision::int8);
-  const std::span<const float> output = pair.fast.forward(images);
-  const double error = test::normwise_error(output, std::span<const float>(expected));
-  MESSAGE("int8 ConvTranspose2d against f32: normwise error " << error);
-  CHECK(error <= 4e-2);
-  CHECK(error > 0);
+  int8_follows_f32(pair, images, "int8 ConvTranspose2d");
+}
+
+TEST_CASE("int8: u8 hand-offs from Conv + ReLU through max pooling and Inception's Concat follow f32") {
+  // 8x8 -> conv 16 -> pool 4x4 -> Inception (40) -> pool 2x2 -> Inception (40) -> average -> Linear.
+  using Net = Sequential<BasicConv2d<3, 16, 3, 1, 1>, MaxPool<2, 2>, Inception<16, 8, 8, 16, 4, 8, 8>, MaxPool<2, 2>,
+                         Inception<40, 8, 8, 16, 4, 8, 8>, AdaptiveAvgPool<1>, Flatten, Linear<40, 5>>;
+  Pair<Net, QuantisedIn> pair(7);
+  const std::vector<float> images = random_images(32, 7);
+  const std::vector<float> expected = int8_follows_f32(pair, images, "int8 with u8 hand-offs");
+  // u8 out: the first conv and pool; the first Inception's six convs, its branch pool and its
+  // Concat; the pool after it; the second Inception's two reducing convs and its branch pool. The
+  // average pooling reads f32, so the second Concat writes f32, and so do the four convs that end
+  // its branches.
+  CHECK(pair.fast.quantised_hand_offs() == 14);
+
+  SUBCASE("a recorded layer's output is written in f32") {
+    pair.reference.record_output_of("2.branch2");
+    pair.fast.record_output_of("2.branch2");
+    pair.reference.forward(images);
+    CHECK(test::normwise_error(pair.fast.forward(images), std::span<const float>(expected)) <= 4e-2);
+    // The recorded branch writes f32, so its Concat does and then every branch of that Inception;
+    // the pool after it reads f32. u8 out: conv, pool, the first Inception's two reducing convs
+    // and branch pool, the second's two reducing convs.
+    CHECK(pair.fast.quantised_hand_offs() == 7);
+    CHECK(test::normwise_error(pair.fast.recorded_output(), pair.reference.recorded_output()) <= 4e-2);
+  }
+  SUBCASE("one image at a time, and back to f32") {
+    CHECK(test::normwise_error(pair.fast.forward(std::span<const float>(images).first(QuantisedIn::size)),
+                               std::span<const float>(expected).first(5)) <= 4e-2);
+    pair.fast.set_precision(Precision::f32);
+    CHECK(test::relative_error(pair.fast.forward(images), std::span<const float>(expected)) <= 1e-5);
+    CHECK(pair.fast.quantised_hand_offs() == 0);
+  }
+}
+
+TEST_CASE("int8: a Conv + ReLU read by layers that take f32 (batch norm, Flatten of an image) writes f32") {
+  using Net = Sequential<BasicConv2d<3, 8, 3, 1, 1>, BatchNorm<8>, ReLU, BasicConv2d<8, 8, 3, 1, 1>, Flatten,
+                         Linear<8 * 8 * 8, 5>>;
+  Pair<Net, QuantisedIn> pair(8);
+  const std::vector<float> images = random_images(16, 8);
+  int8_follows_f32(pair, images, "int8");
+  CHECK(pair.fast.quantised_hand_offs() == 0);
 }
 
 TEST_CASE("int8: without calibration, and in training, a clear error and nothing changes") {

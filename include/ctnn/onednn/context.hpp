@@ -12,7 +12,8 @@
 //     once by the backend;
 //   - the boundary: the buffers the caller sees (images, output, recorded layer, gradients),
 //     which hold plain NCHW f32;
-//   - int8's calibration: the range of each Conv's and Linear's input (quantisation.hpp).
+//   - int8's calibration: the range of each Conv's and Linear's input and output and of each
+//     Concat's output; while planning int8, which buffers hold u8 (quantisation.hpp).
 //
 // The device layout. Inside the network every activation of shape (C, H, W) is channels-last
 // (NHWC) in the precision's type, its N images packed back to back from slot.data: image n
@@ -20,8 +21,9 @@
 // slot's image stride (the plan's, often a larger buffer's) only bounds the room: oneDNN's fast
 // kernels take dense tensors alone. This is the layout oneDNN's
 // AVX-512 and AMX convolutions prefer (docs/benchmarks.md); a 1x1 image (features) is the same in
-// both layouts. int8 keeps f32 activations (only a layer's quantised input is int8, in
-// staging). bf16 values fill the first half of the bytes the plan gives a slot. Data crosses
+// both layouts. int8 keeps f32 activations, except the u8 hand-offs between layers that read
+// them (quantisation.hpp), which fill the first quarter of their slot's bytes. bf16 values fill
+// the first half of the bytes the plan gives a slot. Data crosses
 // into and out of the device layout only at the boundary, by a reorder.
 //
 // Planning. Model::prepare runs the network once with `planning` set: leaves make their plans
@@ -31,7 +33,7 @@
 #include <algorithm>     // std::min
 #include <array>         // std::array
 #include <cstddef>       // std::size_t, std::byte
-#include <cstdint>       // std::uint16_t, std::uint32_t, std::uint64_t
+#include <cstdint>       // std::uint16_t, std::uint32_t, std::uint64_t, std::uintptr_t
 #include <cstring>       // std::memcpy
 #include <memory>        // std::unique_ptr
 #include <type_traits>   // std::is_base_of_v
@@ -44,7 +46,7 @@
 #include <ctnn/error.hpp>            // ctnn::Error
 #include <ctnn/evaluator.hpp>        // ctnn::Slot
 #include <ctnn/onednn/device.hpp>    // ctnn::OneDnn, Precision, check_status
-#include <ctnn/onednn/quantisation.hpp>   // ctnn::onednn::InputRange
+#include <ctnn/onednn/quantisation.hpp>   // ValueRange, QuantisedHandOffs
 #include <ctnn/pass_state.hpp>       // ctnn::max_aux_outputs
 #include <ctnn/shape.hpp>            // ctnn::ShapeType
 
@@ -149,7 +151,7 @@ struct Context : cpu::Context<T> {
     for (auto& list : plans) list.clear();
     next_plan = {};
     scratchpad_bytes = staging_bytes = parameter_staging_bytes = concat_bytes = concat_top = 0;
-    weighted_layers = winograd_convolutions = fused_batch_norm_relu_passes = 0;
+    weighted_layers = concats = winograd_convolutions = fused_batch_norm_relu_passes = quantised_outputs = 0;
   }
 
   // ---- the device memory, stated while planning --------------------------------------------
@@ -175,8 +177,13 @@ struct Context : cpu::Context<T> {
   // Weight and bias gradients in the primitive's layout, before they reach the gradient buffer.
   std::byte* parameter_staging() const { return memory_base + scratchpad_bytes + staging_count * staging_bytes; }
   // Concat stages its branches' outputs on a stack (a branch may hold a Concat of its own).
+  // While planning there is no memory yet: each place on the stack gets an address no buffer has
+  // (near the top of the address space, never read), as int8's hand-offs tell buffers apart by
+  // their address.
   std::byte* push_concat(std::size_t bytes) {
-    std::byte* at = memory_base ? parameter_staging() + parameter_staging_bytes + concat_top : nullptr;
+    constexpr std::uintptr_t planning_stand_in = ~std::uintptr_t{0} - (std::uintptr_t{1} << 40);
+    std::byte* at = memory_base ? parameter_staging() + parameter_staging_bytes + concat_top
+                                : reinterpret_cast<std::byte*>(planning_stand_in + concat_top);
     concat_top += round_up(bytes);
     if (planning) concat_bytes = std::max(concat_bytes, concat_top);
     return at;
@@ -189,15 +196,29 @@ struct Context : cpu::Context<T> {
   std::uint64_t parameter_version = 0;
 
   // ---- int8 calibration (quantisation.hpp) ------------------------------------------------------
-  // Conv and Linear are numbered in forward order as they are planned; input_ranges[k] is the
-  // range of layer k's input over the calibration images, recorded by f32 passes with
+  // Conv and Linear are numbered in forward order as they are planned, and so are Concats;
+  // input_ranges[k] and output_ranges[k] are the ranges of layer k's input and output over the
+  // calibration images, concat_ranges[k] of Concat k's output, recorded by f32 passes with
   // `calibrating` set, and read when int8 plans.
   std::size_t weighted_layers = 0;
+  std::size_t concats = 0;
   std::size_t winograd_convolutions = 0;  // forward and data gradient plans made so (winograd.hpp)
   std::size_t fused_batch_norm_relu_passes = 0;  // forward and backward plans (batch_norm_relu.hpp)
-  std::vector<InputRange> input_ranges;
+  std::vector<ValueRange> input_ranges, output_ranges, concat_ranges;
   bool calibrating = false;
   bool calibrated = false;  // a calibration finished (a network without Conv or Linear has no ranges)
+  // Planning int8: the u8 buffers (quantisation.hpp); the planned layers that write u8. Copies
+  // state what they read and write on a const context.
+  mutable QuantisedHandOffs hand_offs;
+  std::size_t quantised_outputs = 0;
+  bool planning_int8() const { return planning && precision == Precision::int8; }
+  // A layer reads `data` as f32 / writes f32 there (every layer that does not say otherwise).
+  void reads_floats(const void* data) const {
+    if (planning_int8()) hand_offs.reads_floats(data);
+  }
+  void wrote_floats(const void* data) const {
+    if (planning_int8()) hand_offs.wrote_floats(data);
+  }
 
   // ---- layouts ---------------------------------------------------------------------------------
   std::array<PlainRange, boundary_count> boundary{};
@@ -296,6 +317,8 @@ inline std::size_t channels_last_index(std::size_t i, Dims d) {
 
 template <class T>
 void copy_images(const Context<T>& ctx, ConstSlot<T> src, Slot<T> dst, std::size_t elements, bool accumulate) {
+  ctx.reads_floats(src.data);
+  ctx.wrote_floats(dst.data);
   if (ctx.planning || ctx.batch == 0 || elements == 0) return;
   const PlainRange* src_plain = ctx.plain_range(src.data);
   const PlainRange* dst_plain = ctx.plain_range(dst.data);

@@ -4,7 +4,8 @@
 // deconvolution.
 //
 //   forward   convolution_forward: src and dst in the device layout (NHWC; in int8 the src
-//             quantised to u8 / s8 in staging, weights s8: quantisation.hpp), weights in the
+//             quantised to u8 / s8 in staging or handed off in u8, weights s8, dst u8 where the
+//             fused activation allows it: quantisation.hpp), weights in the
 //             layout oneDNN picks (format `any`), packed from OIHW f32, bias f32; padding P on
 //             both sides, as nn.Conv2d; grouped and depthwise with the weights seen as
 //             [Groups, Out / Groups, In / Groups, K, K] (goihw: the same bytes as OIHW)
@@ -134,6 +135,7 @@ void convolution_forward(Context<T>& ctx, const ForwardArgs<T>& a, EltwiseFuncti
     const auto c = ConvDescription<L>::template of<In>(ctx);
     plan->src = weighted_input(ctx, *plan, a.x, c.in);
     plan->dst = output_operand(ctx, a.y, c.out);
+    hand_off_output(ctx, *plan, a.y.data, c.out, activation);
     const auto pd = c.forward(ctx, four_d(ctx, plan->src.md, c.in), four_d(ctx, plan->dst.md, c.out),
                               weighted_attributes(ctx, *plan, activation, output_dimensions));
     plan->weights.make(ctx, c.weights_plain, pd.weights_desc(), output_dimensions);

@@ -36,8 +36,9 @@ namespace onednn {
 //   f32   activations and weights in f32: the Eigen reference's numbers within rounding
 //   bf16  activations and packed weights in bfloat16, accumulation in f32 (AMX, AVX512-BF16)
 //   int8  inference only: Conv and Linear read their input quantised to u8 / s8 and s8 weights
-//         (per-output-channel scales from calibration), accumulate in s32 and write f32; every
-//         other layer and the activations between layers stay f32 (ctnn/onednn/quantisation.hpp)
+//         (per-output-channel scales from calibration) and accumulate in s32; a Conv + ReLU
+//         writes u8 for the max pooling, Concat or Conv after it, other layers compute in f32
+//         (ctnn/onednn/quantisation.hpp)
 enum class Precision { f32, bf16, int8 };
 
 // How f32 convolutions compute:

@@ -318,7 +318,11 @@ struct Evaluator<Flatten, OneDnn, T> {
     if constexpr (In::height * In::width == 1) {
       ViewEvaluator<T>::template forward<In>(ctx, a);
     } else {
-      if (ctx.planning) return ctx.need_staging(ctx.batch * In::size * sizeof(T));
+      if (ctx.planning) {
+        ctx.reads_floats(a.x.data);
+        ctx.wrote_floats(a.y.data);
+        return ctx.need_staging(ctx.batch * In::size * sizeof(T));
+      }
       // The device layout's NHWC image, into NCHW order in the same type: through staging, as x
       // and y may be one buffer.
       const bool x_plain = ctx.is_plain(a.x.data), y_plain = ctx.is_plain(a.y.data);

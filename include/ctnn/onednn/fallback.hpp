@@ -69,6 +69,8 @@ void forward_on_cpu(Context<T>& ctx, const ForwardArgs<T>& a, Run&& run) {
   constexpr Dims din = dims_of<In>, dout = dims_of<Out>;
   if (ctx.planning) {
     ctx.need_staging(ctx.batch * std::max(In::size, Out::size) * sizeof(T));
+    ctx.reads_floats(a.x.data);
+    ctx.wrote_floats(a.y.data);
     return;
   }
   // A device-layout operand is read as plain where the layouts agree (f32 features), its images

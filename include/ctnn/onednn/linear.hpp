@@ -44,6 +44,7 @@ void inner_product_forward(Context<T>& ctx, const ForwardArgs<T>& a, bool relu) 
       plan->dst = output_operand(ctx, a.y, {Out, 1, 1});
       pd = make(plan->dst.md);
     }
+    hand_off_output(ctx, *plan, a.y.data, {Out, 1, 1}, EltwiseFunction{});  // f32 out: the logits, aux's fc1
     if (!pd) throw Error("oneDNN inner product", "no implementation for Linear<" + std::to_string(In) + ", " + std::to_string(Out) + ">");
     plan->weights.make(ctx, memory::desc({o, i}, memory::data_type::f32, memory::format_tag::ab), pd.weights_desc());
     plan->bias = unbound(bias, ctx.engine);

@@ -10,6 +10,7 @@
 //   model.set_precision(ctnn::onednn::Precision::int8);    // Linear's input range (quantisation.hpp)
 
 #include <algorithm>   // std::min
+#include <array>       // std::array
 #include <cstddef>     // std::size_t
 #include <cstdint>     // std::uint64_t
 #include <random>      // std::mt19937_64
@@ -56,11 +57,14 @@ class Model<Net, In, T, OneDnn> : public ModelFrontEnd<Net, In, T, OneDnn> {
   // How many BatchNorm + ReLU pairs the planned passes run as ctnn's own kernels
   // (batch_norm_relu.hpp; training only): each forward and each backward counts one.
   std::size_t fused_batch_norm_relu_passes() const { return this->context().fused_batch_norm_relu_passes; }
+  // How many layers of the planned int8 pass write their output as u8 for the layers after them
+  // (Conv + ReLU, max pooling, Concat: quantisation.hpp); 0 in other precisions.
+  std::size_t quantised_hand_offs() const { return this->context().quantised_outputs; }
   const std::string& precision_note() const { return this->backend_.note(); }
 
   // int8's calibration: runs the network in f32 and evaluation mode over `images` (N images of
-  // In, `batch` at a time) and records the range of every Conv's and Linear's input, which
-  // set_precision(int8) needs; a few hundred images of the data the model will see. Calibrating
+  // In, `batch` at a time) and records the range of every Conv's and Linear's input and output
+  // and of every Concat's output, which set_precision(int8) needs; a few hundred images of the data the model will see. Calibrating
   // again replaces the ranges. The precision and mode are left as they were; the weights are
   // quantised from the parameters whenever these change, with no new calibration.
   void calibrate(std::span<const T> images, std::size_t batch = 64) {
@@ -69,7 +73,8 @@ class Model<Net, In, T, OneDnn> : public ModelFrontEnd<Net, In, T, OneDnn> {
     auto& ctx = this->context();
     const onednn::Precision precision = this->backend_.precision();
     const Mode mode = this->mode();
-    std::vector<onednn::InputRange> previous = std::move(ctx.input_ranges);
+    std::array<std::vector<onednn::ValueRange>, 3> previous{std::move(ctx.input_ranges), std::move(ctx.output_ranges),
+                                                           std::move(ctx.concat_ranges)};
     const bool was_calibrated = std::exchange(ctx.calibrated, false);
     struct Restore {
       Model& model;
@@ -84,6 +89,8 @@ class Model<Net, In, T, OneDnn> : public ModelFrontEnd<Net, In, T, OneDnn> {
     } restore{*this, precision, mode};
     try {
       ctx.input_ranges.clear();
+      ctx.output_ranges.clear();
+      ctx.concat_ranges.clear();
       this->backend_.set_precision(onednn::Precision::f32);
       this->eval();
       ctx.calibrating = true;
@@ -93,7 +100,9 @@ class Model<Net, In, T, OneDnn> : public ModelFrontEnd<Net, In, T, OneDnn> {
       }
       ctx.calibrated = true;
     } catch (...) {
-      ctx.input_ranges = std::move(previous);
+      ctx.input_ranges = std::move(previous[0]);
+      ctx.output_ranges = std::move(previous[1]);
+      ctx.concat_ranges = std::move(previous[2]);
       ctx.calibrated = was_calibrated;
       throw;
     }

@@ -23,7 +23,7 @@
 
 #include <ctnn/evaluator.hpp>          // ctnn::Slot
 #include <ctnn/onednn/context.hpp>     // ctnn::onednn::Context, Dims, bind, unbound
-#include <ctnn/onednn/quantisation.hpp>   // InputQuantisation, weight_scales
+#include <ctnn/onednn/quantisation.hpp>   // Quantisation, weight_scales
 
 namespace ctnn::onednn {
 
@@ -160,6 +160,8 @@ Operand operand(Context<T>& ctx, ConstSlot<T> slot, Dims d, Role role, std::size
   Operand op;
   const Tensor t = ctx.tensor(slot, d);
   op.staging = staging;
+  if (role == Role::input) ctx.reads_floats(slot.data);
+  else ctx.wrote_floats(slot.data);
   const bool converted = type != memory::data_type::undef && type != ctx.activation_type();
   if (!add && !converted && (!t.plain || t.md == ctx.device_md(d, slot.image_stride))) {
     op.md = t.md;
@@ -180,10 +182,19 @@ Operand input_operand(Context<T>& ctx, ConstSlot<T> slot, Dims d, std::size_t st
                       memory::data_type type = memory::data_type::undef) {
   return operand(ctx, slot, d, Role::input, staging, false, type);
 }
+// A u8 hand-off of shape `d` (quantisation.hpp): read or written in its slot as it lies.
+template <class T>
+Operand handed_off_operand(Context<T>& ctx, Dims d, const Quantisation& q) {
+  Operand op;
+  op.scale = q.scale;
+  op.md = retyped(ctx.device_md(d), q.type);
+  op.mem = unbound(op.md, ctx.engine);
+  return op;
+}
 // Conv's or Linear's input in int8 precision: always in staging 0, quantised as calibration said
 // (u8 or s8 in the device layout).
 template <class T>
-Operand quantised_input_operand(Context<T>& ctx, ConstSlot<T> slot, Dims d, const InputQuantisation& q) {
+Operand quantised_input_operand(Context<T>& ctx, ConstSlot<T> slot, Dims d, const Quantisation& q) {
   Operand op;
   const Tensor t = ctx.tensor(slot, d);
   op.staged = true;
@@ -423,7 +434,8 @@ struct WeightedForwardPlan : Plan {
   dnnl::primitive primitive;
   std::size_t layer = 0;           // its number among the Conv and Linear layers (Context::input_ranges)
   std::size_t image_elements = 0;  // of its input
-  Scales src_scale;                // int8
+  std::size_t output_elements = 0;
+  Scales src_scale, dst_scale;     // int8; dst_scale where the output is a u8 hand-off (dst.scale)
 };
 
 // The input operand of `plan`, as the precision wants it (quantised as calibrated in int8).
@@ -432,17 +444,56 @@ Operand weighted_input(Context<T>& ctx, WeightedForwardPlan& plan, ConstSlot<T> 
   plan.layer = ctx.weighted_layers++;
   plan.image_elements = d.size();
   if (ctx.precision != Precision::int8) return input_operand(ctx, x, d);
+  plan.src_scale.make(ctx.engine, 1, 0);
+  if (const auto handed_off = ctx.hand_offs.find(x.data)) return handed_off_operand(ctx, d, handed_off->quantisation);
   const bool covered = plan.layer < ctx.input_ranges.size() && ctx.input_ranges[plan.layer].seen() &&
                        ctx.input_ranges[plan.layer].image_elements == d.size();
   if (!covered)
     throw Error("int8 precision", "the calibration does not cover Conv / Linear layer " + std::to_string(plan.layer) +
                                       " of this network: calibrate(images) again");
-  plan.src_scale.make(ctx.engine, 1, 0);
-  return quantised_input_operand(ctx, x, d, InputQuantisation::of(ctx.input_ranges[plan.layer]));
+  return quantised_input_operand(ctx, x, d, Quantisation::of(ctx.input_ranges[plan.layer]));
 }
+// Whether `f` leaves no negative value (ReLU, ReLU6): the output of a Conv fusing it can be u8.
+inline bool non_negative(EltwiseFunction f) {
+  using dnnl::algorithm;
+  switch (f.algorithm) {
+    case algorithm::eltwise_relu:
+    case algorithm::eltwise_relu_use_dst_for_bwd: return f.alpha == 0;
+    case algorithm::eltwise_clip:
+    case algorithm::eltwise_clip_v2:
+    case algorithm::eltwise_clip_v2_use_dst_for_bwd: return f.alpha >= 0;
+    default: return false;
+  }
+}
+
+// int8: the layer's output (`plan.dst`, planned in f32) as a u8 hand-off to the layers after it,
+// where its fused activation leaves no negative value, it lies in the device layout, and
+// calibration saw its range; scaled as a Concat asks (its own output's scale) or by that range.
+// Call once per weighted layer while planning int8 (producers are numbered as planning meets them).
+template <class T>
+void hand_off_output(Context<T>& ctx, WeightedForwardPlan& plan, const void* y, Dims d, EltwiseFunction activation) {
+  plan.output_elements = d.size();
+  if (!ctx.planning_int8()) return;
+  const std::size_t producer = ctx.hand_offs.new_producer();
+  if (!non_negative(activation) || plan.dst.staged || ctx.is_plain(y) || !ctx.hand_offs.may_quantise(producer)) return;
+  std::optional<Quantisation> q = ctx.hand_offs.requested(y);
+  if (!q) {
+    if (plan.layer >= ctx.output_ranges.size()) return;
+    const ValueRange& range = ctx.output_ranges[plan.layer];
+    if (!range.seen() || range.image_elements != d.size() || range.lo < 0) return;
+    q = Quantisation::of(range);
+  }
+  plan.dst.md = retyped(plan.dst.md, memory::data_type::u8);
+  plan.dst.mem = unbound(plan.dst.md, ctx.engine);
+  plan.dst.scale = q->scale;
+  plan.dst_scale.make(ctx.engine, 1, 0);
+  ctx.hand_offs.wrote_quantised(y, *q, producer);
+  ++ctx.quantised_outputs;
+}
+
 // The primitive's attributes: the context's scratchpad, a fused activation (a post-op), and in
-// int8 the scales of the input (one) and of the weights (per output channel: the first
-// `output_dimensions`).
+// int8 the scales of the input (one), of the weights (per output channel: the first
+// `output_dimensions`) and of a u8 output (one: the primitive divides by it).
 template <class T>
 dnnl::primitive_attr weighted_attributes(const Context<T>& ctx, const WeightedForwardPlan& plan,
                                          EltwiseFunction activation, int output_dimensions = 1) {
@@ -450,19 +501,21 @@ dnnl::primitive_attr weighted_attributes(const Context<T>& ctx, const WeightedFo
   if (ctx.precision == Precision::int8) {
     plan.src_scale.set(attr, DNNL_ARG_SRC);
     attr.set_scales_mask(DNNL_ARG_WEIGHTS, (1 << output_dimensions) - 1);
+    plan.dst_scale.set(attr, DNNL_ARG_DST);
   }
   return attr;
 }
 
-// While calibrating (f32 passes), adds the N images of `image_elements` at `x` (the device
-// layout) to the range of Conv / Linear layer `layer`'s input.
+// While calibrating (f32 passes), adds the N images of `image_elements` at `x` to ranges[k]
+// (a layer's input or output).
 template <class T>
-void record_input_range(Context<T>& ctx, std::size_t layer, std::size_t image_elements, const float* x) {
+void record_range(const Context<T>& ctx, std::vector<ValueRange>& ranges, std::size_t k, std::size_t image_elements,
+                  const void* x) {
   if (!ctx.calibrating) return;
-  if (ctx.input_ranges.size() <= layer) ctx.input_ranges.resize(layer + 1);
-  InputRange& range = ctx.input_ranges[layer];
+  if (ranges.size() <= k) ranges.resize(k + 1);
+  ValueRange& range = ranges[k];
   range.image_elements = image_elements;
-  range.observe({x, ctx.batch * image_elements});
+  range.observe({static_cast<const float*>(x), ctx.batch * image_elements});
 }
 
 // Runs a WeightedForwardPlan; the bias is `bias_offset` elements into the layer's parameters,
@@ -472,7 +525,7 @@ void weighted_forward(Context<T>& ctx, WeightedForwardPlan& p, const ForwardArgs
                       std::optional<std::size_t> bias_offset) {
   if (ctx.planning) return;
   p.src.load(ctx, a.x.data);
-  record_input_range(ctx, p.layer, p.image_elements, static_cast<const float*>(p.src.mem.get_data_handle()));
+  record_range(ctx, ctx.input_ranges, p.layer, p.image_elements, p.src.mem.get_data_handle());
   p.dst.bind_output(ctx, a.y.data);
   p.weights.refresh(ctx, a.params.values);
   if (bias_offset) bind(p.bias, a.params.values + *bias_offset);
@@ -483,7 +536,9 @@ void weighted_forward(Context<T>& ctx, WeightedForwardPlan& p, const ForwardArgs
                         {DNNL_ARG_DST, &p.dst.mem},
                         {DNNL_ARG_SCRATCHPAD, &p.scratchpad},
                         {DNNL_ARG_ATTR_SCALES | DNNL_ARG_SRC, p.src_scale.bound(&p.src.scale)},
-                        {DNNL_ARG_ATTR_SCALES | DNNL_ARG_WEIGHTS, p.weights.scale_argument()}});
+                        {DNNL_ARG_ATTR_SCALES | DNNL_ARG_WEIGHTS, p.weights.scale_argument()},
+                        {DNNL_ARG_ATTR_SCALES | DNNL_ARG_DST, p.dst_scale.bound(&p.dst.scale)}});
+  record_range(ctx, ctx.output_ranges, p.layer, p.output_elements, p.dst.mem.get_data_handle());
   p.dst.store(ctx, a.y.data);
 }
 

@@ -13,6 +13,7 @@
 #include <algorithm>   // std::max
 #include <cstddef>     // std::size_t
 #include <memory>      // std::make_unique
+#include <optional>    // std::optional
 
 #include <dnnl.hpp>   // dnnl::pooling_forward
 
@@ -64,14 +65,32 @@ struct PoolDescription {
   }
 };
 
+// int8: max pooling of a u8 hand-off (quantisation.hpp) is a u8 hand-off with the same scale.
+template <class T>
+std::optional<Quantisation> max_pooling_hand_off(Context<T>& ctx, const ForwardArgs<T>& a, dnnl::algorithm algorithm) {
+  if (!ctx.planning_int8()) return std::nullopt;
+  const std::size_t producer = ctx.hand_offs.new_producer();
+  const auto input = ctx.hand_offs.find(a.x.data);
+  if (algorithm != dnnl::algorithm::pooling_max || !input || ctx.is_plain(a.y.data) || !ctx.hand_offs.may_quantise(producer))
+    return std::nullopt;
+  ctx.hand_offs.wrote_quantised(a.y.data, input->quantisation, producer);
+  ++ctx.quantised_outputs;
+  return input->quantisation;
+}
+
 // Training's max pooling keeps the positions of the maxima (oneDNN's workspace) in `saved`.
 template <class L, ShapeType In, class T>
 void pooling_forward(Context<T>& ctx, const ForwardArgs<T>& a, const PoolGeometry& g, dnnl::algorithm algorithm) {
   auto& p = ctx.template plan<PoolForwardPlan>(Direction::forward, [&] {
     auto plan = std::make_unique<PoolForwardPlan>();
     const PoolDescription d(g, algorithm);
-    plan->src = input_operand(ctx, a.x, d.in);
-    plan->dst = output_operand(ctx, a.y, d.out);
+    if (const auto q = max_pooling_hand_off(ctx, a, algorithm)) {
+      plan->src = handed_off_operand(ctx, d.in, *q);
+      plan->dst = handed_off_operand(ctx, d.out, *q);  // the same scale out
+    } else {
+      plan->src = input_operand(ctx, a.x, d.in);
+      plan->dst = output_operand(ctx, a.y, d.out);
+    }
     const memory::desc src = four_d(ctx, plan->src.md, d.in), dst = four_d(ctx, plan->dst.md, d.out);
     const auto pd = d.forward(ctx, src, dst);
     if (ctx.mode == Mode::train && algorithm == dnnl::algorithm::pooling_max) {

@@ -45,7 +45,7 @@
 #include <ctnn/evaluator.hpp>        // ctnn::ForwardArgs
 #include <ctnn/onednn/avx512.hpp>    // CTNN_AVX512, avx512_kernels_supported, lanes
 #include <ctnn/onednn/context.hpp>   // Context, Plan, bind, unbound
-#include <ctnn/onednn/operand.hpp>   // Operand, EltwiseFunction, record_input_range
+#include <ctnn/onednn/operand.hpp>   // Operand, EltwiseFunction, record_range
 
 namespace ctnn::onednn {
 
@@ -332,7 +332,7 @@ void winograd_run(Context<T>& ctx, WinogradPlan& p, const void* input, void* out
   p.src.load(ctx, input);
   const auto* x = static_cast<const float*>(p.src.mem.get_data_handle());
   if (p.which == WinogradWeights::forward)
-    record_input_range(ctx, p.layer, shape.in_channels * shape.height * shape.width, x);
+    record_range(ctx, ctx.input_ranges, p.layer, shape.in_channels * shape.height * shape.width, x);
   p.dst.bind_output(ctx, output);
   auto* y = static_cast<float*>(p.dst.mem.get_data_handle());
   p.refresh_weights(ctx.parameter_version, weights);
@@ -359,6 +359,8 @@ void winograd_run(Context<T>& ctx, WinogradPlan& p, const void* input, void* out
       winograd_kernels::transform_outputs(shape, m, bias, p.activation, first, count, p.chunk, y);
     }
   }
+  if (p.which == WinogradWeights::forward)
+    record_range(ctx, ctx.output_ranges, p.layer, shape.out_channels * shape.height * shape.width, y);
   p.dst.store(ctx, output);
 #else
   (void)p, (void)input, (void)output, (void)weights, (void)bias;
