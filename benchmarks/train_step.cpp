@@ -3,9 +3,11 @@
 //
 //   ctnn-train-step --net googlenet|fashion [--batch N] [--threads T] [--seconds S]
 //                   [--backend reference|onednn] [--precision f32|bf16]
+//                   [--convolution automatic|direct]
 // prints "ctnn-train net=googlenet batch=16 threads=2 images_per_second=5.1 ms_per_batch=3137"
-// (with --backend onednn also "backend=onednn precision=bf16"). reference is the Eigen backend;
-// onednn the oneDNN one (built where ctnn::onednn is), bf16 with f32 master weights.
+// (with --backend onednn also "backend=onednn precision=bf16", and "convolution=direct" when
+// asked). reference is the Eigen backend; onednn the oneDNN one (built where ctnn::onednn is),
+// bf16 with f32 master weights; --convolution direct turns f32 Winograd off (onednn/winograd.hpp).
 // benchmarks/run_training_benchmarks runs it beside PyTorch on the same work.
 
 #include <chrono>    // std::chrono::steady_clock
@@ -24,7 +26,7 @@
 
 // What the step runs on.
 struct Backend {
-  std::string name = "reference", precision = "f32";
+  std::string name = "reference", precision = "f32", convolution = "automatic";
 };
 
 template <class Net, class In, class Device>
@@ -36,6 +38,10 @@ void benchmark(const char* name, std::size_t batch, int threads, double seconds,
     const auto used = model.set_precision(*ctnn::onednn::precision_named(backend.precision));
     if (!model.precision_note().empty()) std::fprintf(stderr, "ctnn-train-step: %s\n", model.precision_note().c_str());
     label = std::string(" backend=onednn precision=") + ctnn::onednn::precision_name(used);
+    if (backend.convolution == "direct") {
+      model.set_convolution_algorithm(ctnn::onednn::ConvolutionAlgorithm::direct);
+      label += " convolution=direct";
+    }
   }
 #endif
   (void)backend;
@@ -71,8 +77,8 @@ void benchmark(const char* name, std::size_t batch, int threads, double seconds,
 template <class Net, class In>
 int benchmark_on(const char* name, std::size_t batch, int threads, double seconds, const Backend& backend) {
   if (backend.name == "reference") {
-    if (backend.precision != "f32")
-      return std::fprintf(stderr, "ctnn-train-step: the reference backend trains in f32 only (use --backend onednn)\n"), 2;
+    if (backend.precision != "f32" || backend.convolution != "automatic")
+      return std::fprintf(stderr, "ctnn-train-step: the reference backend trains in f32 with its one convolution (use --backend onednn)\n"), 2;
     benchmark<Net, In, ctnn::Cpu>(name, batch, threads, seconds, backend);
     return 0;
   }
@@ -97,11 +103,14 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--seconds")) seconds = std::atof(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--backend")) backend.name = argv[i + 1];
     else if (!std::strcmp(argv[i], "--precision")) backend.precision = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--convolution")) backend.convolution = argv[i + 1];
   }
   if (backend.name != "reference" && backend.name != "onednn")
     return std::fprintf(stderr, "ctnn-train-step: --backend is reference or onednn, not '%s'\n", backend.name.c_str()), 2;
   if (backend.precision != "f32" && backend.precision != "bf16")
     return std::fprintf(stderr, "ctnn-train-step: --precision is f32 or bf16, not '%s'\n", backend.precision.c_str()), 2;
+  if (backend.convolution != "automatic" && backend.convolution != "direct")
+    return std::fprintf(stderr, "ctnn-train-step: --convolution is automatic or direct, not '%s'\n", backend.convolution.c_str()), 2;
   if (net == "googlenet")
     return benchmark_on<ctnn::GoogLeNet<1000, true>, ctnn::Shape<3, 224, 224>>("googlenet", batch, threads, seconds, backend);
   if (net == "fashion")

@@ -3,10 +3,11 @@
 // generic Concat hands each branch its slice to write. In the device layout (NHWC) a slice is
 // strided, and oneDNN's convolutions write only dense tensors (their implementations for a
 // strided destination are the reference ones, measured: docs/benchmarks.md). So each branch
-// writes a dense tensor on the context's staging stack, and one reorder puts it into its channel
-// sub-memory of the output: per pixel, one contiguous run of the branch's channels
-// (copy_channels; oneDNN's generic strided reorder was measured slower). Backward reorders each
-// branch's slice of dy (and of y, where the branch reads its output) into dense staging.
+// writes a dense tensor on the context's staging stack, copied into its channels of the output:
+// per pixel, one contiguous run of the branch's channels (copy_channels; oneDNN's generic
+// strided reorder was measured slower). Backward copies each branch's channels of dy (and of y,
+// where the branch reads its output) out into dense staging the same way. In int8 the branches
+// may write u8 (quantisation.hpp), and the copies move bytes.
 // Where the output is the model's own (plain NCHW), the generic slicing applies unchanged.
 
 #include <algorithm>   // std::max
@@ -84,22 +85,7 @@ void check_branch(Context<T>& ctx, const ConcatForwardPlan& p, const void* branc
     ctx.hand_offs.write_floats_from(p.producer);
 }
 
-template <std::size_t Branches>
-struct ConcatPlan : Plan {
-  std::array<Reorder, Branches> dy_from_slice, y_from_slice;  // backward
-};
 
-// Branch i's channels [offset, offset + channels) of the N images in `slot` (C channels in all).
-template <class T>
-memory::desc channel_slice(const Context<T>& ctx, ConstSlot<T> slot, Dims whole, std::size_t offset, std::size_t channels) {
-  const memory::desc md = ctx.tensor(slot, whole).md;
-  const auto n = static_cast<memory::dim>(ctx.batch);
-  if (whole.plane() == 1)
-    return md.submemory_desc({n, static_cast<memory::dim>(channels)}, {0, static_cast<memory::dim>(offset)});
-  return md.submemory_desc({n, static_cast<memory::dim>(channels), static_cast<memory::dim>(whole.height),
-                            static_cast<memory::dim>(whole.width)},
-                           {0, static_cast<memory::dim>(offset), 0, 0});
-}
 }  // namespace onednn
 
 template <class... B, class T>
@@ -169,22 +155,8 @@ struct Evaluator<Concat<B...>, OneDnn, T> {
     const bool plain = ctx.is_plain(a.dy.data);
     const bool y_plain = !a.y || ctx.is_plain(a.y.data);
     const std::size_t bytes = ctx.batch * largest_branch<In> * sizeof(T);
-    auto& p = ctx.template plan<onednn::ConcatPlan<n>>(onednn::Direction::backward, [&] {
-      auto plan = std::make_unique<onednn::ConcatPlan<n>>();
-      [&]<std::size_t... I>(std::index_sequence<I...>) {
-        (
-            [&] {
-              using BranchOut = output_shape_t<B, In>;
-              const onednn::memory::desc dense = ctx.device_md(onednn::dims_of<BranchOut>, BranchOut::size);
-              if (!plain)
-                plan->dy_from_slice[I].make(ctx, onednn::channel_slice(ctx, a.dy, onednn::dims_of<Out>, channel_offsets<In>[I], BranchOut::channels), dense);
-              if (!y_plain && B::backward_reads_output)
-                plan->y_from_slice[I].make(ctx, onednn::channel_slice(ctx, ConstSlot<T>(a.y), onednn::dims_of<Out>, channel_offsets<In>[I], BranchOut::channels), dense);
-            }(),
-            ...);
-      }(std::make_index_sequence<n>{});
-      return plan;
-    });
+    constexpr std::array<std::size_t, n> branch_channels{output_shape_t<B, In>::channels...};
+    constexpr std::array<bool, n> reads_output{B::backward_reads_output...};
     T* staging = reinterpret_cast<T*>(ctx.push_concat(2 * ctx.round_up(bytes)));
     backward_branches<Block, In>(ctx, a, [&](std::size_t i) {
       BackwardArgs<T> args{.y = a.y.slice(P::slice_offsets[i]),
@@ -196,13 +168,18 @@ struct Evaluator<Concat<B...>, OneDnn, T> {
         [&]<std::size_t... I>(std::index_sequence<I...>) { ((s = I == i ? output_shape_t<B, In>::size : s), ...); }(std::make_index_sequence<n>{});
         return s;
       }();
+      // The branch's channels of dy (and of y, where its backward reads it) into dense staging.
+      const auto from_slice = [&](const T* whole, T* dense) {
+        onednn::copy_channels(ctx, whole, dense, Out::height * Out::width, branch_channels[i], Out::channels,
+                              channel_offsets<In>[i], false, ctx.activation_bytes());
+      };
       if (!plain) {
-        p.dy_from_slice[i].run(ctx, a.dy.data, staging);
+        from_slice(a.dy.data, staging);
         args.dy = {staging, size};
       }
-      if (!y_plain && p.y_from_slice[i].src) {
+      if (!y_plain && reads_output[i]) {
         T* y = reinterpret_cast<T*>(reinterpret_cast<std::byte*>(staging) + ctx.round_up(bytes));
-        p.y_from_slice[i].run(ctx, a.y.data, y);
+        from_slice(a.y.data, y);
         args.y = {y, size};
       }
       return args;
