@@ -12,7 +12,9 @@
 //   backward  convolution_backward_weights (dW, db from x and dy; f32 in every precision, so
 //             bf16 training keeps f32 gradients for its f32 master weights), then
 //             convolution_backward_data (dx from dy and the weights packed for it); grouped and
-//             depthwise through the same goihw descriptors, dW reordered back to OIHW's bytes
+//             depthwise through the same goihw descriptors, dW reordered back to OIHW's bytes;
+//             a 1x1 convolution's dx as a matmul, which adds to dx itself where Inception's
+//             branches sum their gradients (a sum post-op: no staging, no adding reorder)
 //   ConvTranspose2d  the same with the deconvolution primitives; its weights PyTorch's
 //             [In, Out, K, K] (oneDNN's iohw), OutputPadding taken off the right padding
 
@@ -20,7 +22,7 @@
 #include <memory>    // std::make_unique
 #include <optional>  // std::optional, std::nullopt
 
-#include <dnnl.hpp>   // dnnl::convolution_forward, dnnl::deconvolution_forward, ...
+#include <dnnl.hpp>   // dnnl::convolution_forward, dnnl::deconvolution_forward, dnnl::matmul, ...
 
 #include <ctnn/evaluator.hpp>          // ctnn::Fusion, ctnn::ForwardArgs, ctnn::BackwardArgs
 #include <ctnn/layers/conv.hpp>        // ctnn::Conv, ctnn::ConvGeometry
@@ -150,6 +152,41 @@ void convolution_forward(Context<T>& ctx, const ForwardArgs<T>& a, EltwiseFuncti
     weighted_forward(ctx, p, a, std::nullopt);
 }
 
+// Whether L on In is a 1x1 convolution of stride 1 without padding or groups: in the device
+// layout (NHWC) a matrix product of each pixel's channels.
+template <class L, ShapeType In>
+constexpr bool pointwise() {
+  if constexpr (TransposedConv<L>) {
+    return false;
+  } else {
+    constexpr ConvGeometry g = L::template geometry<In>;
+    return g.kernel == 1 && g.stride == 1 && g.padding == 0 && g.groups == 1;
+  }
+}
+
+// A pointwise convolution's dx as a matmul over the N H W pixels (WeightedBackwardPlan): the
+// product writes dx in place, or adds to it where branches' gradients accumulate.
+template <class L, class T>
+void plan_data_gradient_as_matmul(Context<T>& ctx, WeightedBackwardPlan& plan, const BackwardArgs<T>& a,
+                                  const ConvDescription<L>& c) {
+  const auto rows = static_cast<memory::dim>(ctx.batch * c.in.plane());
+  const auto out = static_cast<memory::dim>(c.out.channels), in = static_cast<memory::dim>(c.in.channels);
+  plan.diff_src = gradient_operand(ctx, a.dx, c.in, false);  // in the device layout: not staged
+  const memory::desc dy({rows, out}, plan.diff_dst.md.get_data_type(), memory::dims{out, 1});
+  const memory::desc dx({rows, in}, plan.diff_src.md.get_data_type(), memory::dims{in, 1});
+  const memory::desc weights({out, in}, ctx.activation_type(), memory::format_tag::any);
+  const auto pd = checked("convolution backward data (as a matmul)", [&] {
+    return dnnl::matmul::primitive_desc(ctx.engine, dy, weights, dx, a.accumulate_dx ? adding() : user_scratchpad());
+  });
+  plan.weights.make(ctx, memory::desc({out, in}, memory::data_type::f32, memory::format_tag::ab), pd.weights_desc());
+  plan.dy_rows = unbound(dy, ctx.engine);
+  plan.dx_rows = unbound(dx, ctx.engine);
+  plan.data_scratchpad = scratchpad_for(ctx, pd.scratchpad_desc());
+  plan.data_gradient = dnnl::matmul(pd);
+  plan.data_gradient_as_matmul = true;
+  plan.has_data_gradient = true;
+}
+
 // dW, db (into params.gradients unless frozen) and dx (unless empty) from x and dy; the
 // weight gradient in the parameters' layout (OIHW, or PyTorch's [In, Out, K, K] transposed).
 template <class L, ShapeType In, class T>
@@ -181,7 +218,9 @@ void convolution_backward(Context<T>& ctx, const BackwardArgs<T>& in_args) {
       plan->weights_gradient = typename Primitives::backward_weights(pd);
       plan->has_weights_gradient = true;
     }
-    if (a.dx) {
+    if (a.dx && pointwise<L, In>() && !ctx.is_plain(a.dx.data)) {
+      plan_data_gradient_as_matmul(ctx, *plan, a, c);
+    } else if (a.dx) {
       plan->diff_src = gradient_operand(ctx, a.dx, c.in, a.accumulate_dx);
       const auto pd = checked(Primitives::names[1], [&] {
         return typename Primitives::backward_data::primitive_desc(ctx.engine, Primitives::algorithm,

@@ -552,6 +552,10 @@ struct WeightedBackwardPlan : Plan {
   memory weights_scratchpad, data_scratchpad;
   dnnl::primitive weights_gradient, data_gradient;
   bool has_weights_gradient = false, has_data_gradient = false;
+  // A 1x1 convolution's dx as a matmul, dx [N H W, In] (+)= dy [N H W, Out] x W [Out, In]: its
+  // sum post-op adds to what dx holds, with no staging buffer and no adding reorder.
+  memory dy_rows, dx_rows;
+  bool data_gradient_as_matmul = false;
 };
 
 // Runs a WeightedBackwardPlan; the bias gradient goes `bias_offset` elements into the layer's
@@ -579,10 +583,19 @@ void weighted_backward(Context<T>& ctx, WeightedBackwardPlan& p, const BackwardA
     p.weights.refresh(ctx, a.params.values);
     p.diff_src.bind_output(ctx, a.dx.data);
     bind(p.data_scratchpad, ctx.scratchpad());
-    ctx.run(p.data_gradient, {{DNNL_ARG_DIFF_DST, &p.diff_dst.mem},
-                              {DNNL_ARG_WEIGHTS, &p.weights.packed},
-                              {DNNL_ARG_DIFF_SRC, &p.diff_src.mem},
-                              {DNNL_ARG_SCRATCHPAD, &p.data_scratchpad}});
+    if (p.data_gradient_as_matmul) {
+      bind(p.dy_rows, p.diff_dst.mem.get_data_handle());
+      bind(p.dx_rows, p.diff_src.mem.get_data_handle());
+      ctx.run(p.data_gradient, {{DNNL_ARG_SRC, &p.dy_rows},
+                                {DNNL_ARG_WEIGHTS, &p.weights.packed},
+                                {DNNL_ARG_DST, &p.dx_rows},
+                                {DNNL_ARG_SCRATCHPAD, &p.data_scratchpad}});
+    } else {
+      ctx.run(p.data_gradient, {{DNNL_ARG_DIFF_DST, &p.diff_dst.mem},
+                                {DNNL_ARG_WEIGHTS, &p.weights.packed},
+                                {DNNL_ARG_DIFF_SRC, &p.diff_src.mem},
+                                {DNNL_ARG_SCRATCHPAD, &p.data_scratchpad}});
+    }
     p.diff_src.store(ctx, a.dx.data);
   }
 }
