@@ -21,7 +21,7 @@
 #include <ctnn/evaluator.hpp>          // ctnn::Evaluator, ctnn::forward_layer
 #include <ctnn/layers/concat.hpp>      // ctnn::Concat
 #include <ctnn/onednn/context.hpp>     // ctnn::onednn::Context
-#include <ctnn/onednn/operand.hpp>     // ctnn::onednn::Reorder
+#include <ctnn/onednn/operand.hpp>     // ctnn::onednn::record_range
 #include <ctnn/pass_state.hpp>         // ctnn::record_if
 
 namespace ctnn {

@@ -19,7 +19,7 @@
 #include <string>    // std::string
 #include <vector>    // std::vector
 
-#include <dnnl.hpp>   // dnnl::reorder, dnnl::primitive_attr
+#include <dnnl.hpp>   // dnnl::reorder, dnnl::binary, dnnl::primitive_attr
 
 #include <ctnn/evaluator.hpp>          // ctnn::Slot
 #include <ctnn/onednn/context.hpp>     // ctnn::onednn::Context, Dims, bind, unbound
@@ -85,23 +85,38 @@ struct Scales {
 
 // A reorder from one descriptor to another (adding to the destination when `add`), with its
 // scratchpad in the context's. With `quantise`, it writes int8 as value / scale (run's scales).
+// Adding between two tensors laid out alike (a gradient summed into dx) is a binary add instead,
+// in place on the destination: oneDNN's reorder with a sum post-op runs its generic code
+// (`simple:any`, about 16 GB/s measured), its binary add a jitted kernel.
 struct Reorder {
-  dnnl::reorder primitive;
+  dnnl::primitive primitive;
   memory src, dst, scratchpad;
   Scales scales;
+  bool binary_add = false;
 
   template <class T>
   void make(Context<T>& ctx, const memory::desc& from, const memory::desc& to, bool add = false,
             const Scales& quantise = {}) {
     scales = quantise;
-    dnnl::primitive_attr attr = add ? adding() : user_scratchpad();
-    scales.set(attr, DNNL_ARG_DST);
-    const auto pd = checked("reorder", [&] { return dnnl::reorder::primitive_desc(ctx.engine, from, ctx.engine, to, attr); });
-    primitive = dnnl::reorder(pd);
+    binary_add = add && from == to && !scales.mem;
+    memory::desc scratchpad_md;
+    if (binary_add) {
+      const auto pd = checked("binary add", [&] {
+        return dnnl::binary::primitive_desc(ctx.engine, dnnl::algorithm::binary_add, to, from, to, user_scratchpad());
+      });
+      primitive = dnnl::binary(pd);
+      scratchpad_md = pd.scratchpad_desc();
+    } else {
+      dnnl::primitive_attr attr = add ? adding() : user_scratchpad();
+      scales.set(attr, DNNL_ARG_DST);
+      const auto pd = checked("reorder", [&] { return dnnl::reorder::primitive_desc(ctx.engine, from, ctx.engine, to, attr); });
+      primitive = dnnl::reorder(pd);
+      scratchpad_md = pd.scratchpad_desc();
+    }
     src = unbound(from, ctx.engine);
     dst = unbound(to, ctx.engine);
-    scratchpad = unbound(pd.scratchpad_desc(), ctx.engine);
-    ctx.need_scratchpad(pd.scratchpad_desc());
+    scratchpad = unbound(scratchpad_md, ctx.engine);
+    ctx.need_scratchpad(scratchpad_md);
   }
   template <class T>
   void run(const Context<T>& ctx, const void* from, void* to, const float* scale_values = nullptr) const {
@@ -109,6 +124,10 @@ struct Reorder {
     bind(src, from);
     bind(dst, to);
     bind(scratchpad, ctx.scratchpad());
+    if (binary_add) {
+      ctx.run(primitive, {{DNNL_ARG_SRC_0, &dst}, {DNNL_ARG_SRC_1, &src}, {DNNL_ARG_DST, &dst}, {DNNL_ARG_SCRATCHPAD, &scratchpad}});
+      return;
+    }
     ctx.run(primitive, {{DNNL_ARG_FROM, &src},
                         {DNNL_ARG_TO, &dst},
                         {DNNL_ARG_SCRATCHPAD, &scratchpad},
