@@ -190,8 +190,9 @@ class Backend<OneDnn, T> : public BackendTypes<onednn::Context<T>, onednn::Array
       context_type& ctx;
       ~Reset() { ctx.planning = false; }
     } reset{ctx};
-    // int8 plans again while a layer finds a u8 hand-off it cannot read (quantisation.hpp): each
-    // planning turns at least one more producer to f32, and a network has few.
+    // int8 plans again while a layer finds a u8 hand-off it cannot read (quantisation.hpp). Each
+    // planning that asks for another turns one more producer to f32 for good, so there are at
+    // most as many as producers, plus the last.
     ctx.hand_offs.reset();
     for (std::size_t planning = 1;; ++planning) {
       ctx.begin_pass(onednn::Direction::forward);
@@ -199,7 +200,7 @@ class Backend<OneDnn, T> : public BackendTypes<onednn::Context<T>, onednn::Array
       ctx.hand_offs.begin_planning();
       passes(true);
       if (!ctx.hand_offs.replan()) break;
-      if (planning == max_plannings)
+      if (planning > ctx.hand_offs.producers())
         throw Error("oneDNN backend", "int8's u8 hand-offs did not settle after " + std::to_string(planning) + " plannings");
       ctx.forget_plans();
     }
@@ -226,7 +227,6 @@ class Backend<OneDnn, T> : public BackendTypes<onednn::Context<T>, onednn::Array
                   "int8 is for inference only (evaluation mode): set_precision(f32) or (bf16) to train");
   }
 
-  static constexpr std::size_t max_plannings = 64;
   std::unique_ptr<context_type> context_;  // plans point into it: it stays put when the model moves
   cpu::Array<T> arena_;
   cpu::Array<std::byte> device_memory_;

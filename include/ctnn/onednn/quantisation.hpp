@@ -114,6 +114,7 @@ class QuantisedHandOffs {
     replan_ = false;
   }
   std::size_t new_producer() { return next_producer_++; }
+  std::size_t producers() const { return next_producer_; }
   bool may_quantise(std::size_t producer) const { return !float_producers_.contains(producer); }
   void write_floats_from(std::size_t producer) {
     if (float_producers_.insert(producer).second) replan_ = true;
