@@ -48,11 +48,9 @@ CTNN_AVX512 void gradient_1d(const __m512* o, __m512* m) {
 // (zero beyond the image).
 CTNN_AVX512 void transform_gradients(const WinogradShape& s, const float* dy, std::size_t first, std::size_t count,
                                      std::size_t chunk, float* w) {
-  const std::size_t per_image = s.tile_rows() * s.tile_columns(), kp = s.out_padded();
+  const std::size_t kp = s.out_padded();
   for (std::size_t t = 0; t < count; ++t) {
-    const std::size_t tile = first + t, n = tile / per_image, r = tile % per_image;
-    const std::size_t top = r / s.tile_columns() * 4, left = r % s.tile_columns() * 4;
-    const std::size_t rows = std::min<std::size_t>(4, s.height - top), columns = std::min<std::size_t>(4, s.width - left);
+    const auto [n, top, left, rows, columns] = s.tile(first + t);
     for (std::size_t k = 0; k < kp; k += 16) {
       const __mmask16 mask = lanes(k, s.out_channels);
       __m512 half[6][4];  // A dY

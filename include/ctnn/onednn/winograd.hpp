@@ -58,6 +58,17 @@ struct WinogradShape {
   // Channels rounded up to the 16 of an AVX-512 register (the products see zeros beyond).
   std::size_t in_padded() const { return (in_channels + 15) / 16 * 16; }
   std::size_t out_padded() const { return (out_channels + 15) / 16 * 16; }
+
+  // Output tile `index` (images one after another, each row by row): its image, its 4x4 block
+  // of outputs from (top, left), and how many of those rows and columns lie inside the image.
+  struct Tile {
+    std::size_t image, top, left, rows, columns;
+  };
+  Tile tile(std::size_t index) const {
+    const std::size_t per_image = tile_rows() * tile_columns(), r = index % per_image;
+    const std::size_t top = r / tile_columns() * 4, left = r % tile_columns() * 4;
+    return {index / per_image, top, left, std::min<std::size_t>(4, height - top), std::min<std::size_t>(4, width - left)};
+  }
 };
 
 // The activation the output transform applies: none, ReLU (LeakyReLU: `alpha` is its slope below
@@ -163,11 +174,12 @@ CTNN_AVX512 inline void transform_weights(const WinogradShape& s, const float* o
 // the image: the padding of 1).
 CTNN_AVX512 inline void transform_inputs(const WinogradShape& s, const float* x, std::size_t first, std::size_t count,
                                          std::size_t chunk, float* v) {
-  const std::size_t per_image = s.tile_rows() * s.tile_columns(), cp = s.in_padded();
+  const std::size_t cp = s.in_padded();
   for (std::size_t t = 0; t < count; ++t) {
-    const std::size_t tile = first + t, n = tile / per_image, r = tile % per_image;
-    const auto top = static_cast<std::ptrdiff_t>(r / s.tile_columns() * 4) - 1;
-    const auto left = static_cast<std::ptrdiff_t>(r % s.tile_columns() * 4) - 1;
+    const WinogradShape::Tile tile = s.tile(first + t);
+    const std::size_t n = tile.image;
+    // The input tile is the output tile's 6x6 neighbourhood, one row and column above and left.
+    const auto top = static_cast<std::ptrdiff_t>(tile.top) - 1, left = static_cast<std::ptrdiff_t>(tile.left) - 1;
     for (std::size_t c = 0; c < cp; c += 16) {
       const __mmask16 mask = lanes(c, s.in_channels);
       __m512 d[6][6];
@@ -205,13 +217,11 @@ CTNN_AVX512 inline void transform_inputs(const WinogradShape& s, const float* x,
 CTNN_AVX512 inline void transform_outputs(const WinogradShape& s, const float* m, const float* bias,
                                           WinogradActivation activation, std::size_t first, std::size_t count,
                                           std::size_t chunk, float* y) {
-  const std::size_t per_image = s.tile_rows() * s.tile_columns(), kp = s.out_padded();
+  const std::size_t kp = s.out_padded();
   const __m512 zero = _mm512_setzero_ps(), alpha = _mm512_set1_ps(activation.alpha),
                beta = _mm512_set1_ps(activation.beta);
   for (std::size_t t = 0; t < count; ++t) {
-    const std::size_t tile = first + t, n = tile / per_image, r = tile % per_image;
-    const std::size_t top = r / s.tile_columns() * 4, left = r % s.tile_columns() * 4;
-    const std::size_t rows = std::min<std::size_t>(4, s.height - top), columns = std::min<std::size_t>(4, s.width - left);
+    const auto [n, top, left, rows, columns] = s.tile(first + t);
     for (std::size_t k = 0; k < kp; k += 16) {
       const __mmask16 mask = lanes(k, s.out_channels);
       __m512 half[4][6];  // A^T M
