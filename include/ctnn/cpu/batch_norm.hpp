@@ -17,14 +17,13 @@
 #include <cmath>     // std::sqrt
 #include <cstddef>   // std::size_t, std::ptrdiff_t
 #include <span>      // std::span
-#include <string>    // std::to_string
 #include <tuple>     // std::tie
 #include <utility>   // std::pair
 
 #include <ctnn/cpu/context.hpp>         // ctnn::cpu::Context
 #include <ctnn/error.hpp>               // ctnn::Error
 #include <ctnn/evaluator.hpp>           // ctnn::Evaluator, ctnn::ForwardArgs, ctnn::BackwardArgs
-#include <ctnn/layers/batch_norm.hpp>   // ctnn::BatchNorm
+#include <ctnn/layers/batch_norm.hpp>   // ctnn::BatchNorm, require_batch_statistics
 #include <ctnn/pass_state.hpp>           // ctnn::BatchStatisticsHook (SyncBatchNorm)
 
 namespace ctnn::cpu {
@@ -117,10 +116,6 @@ void batch_norm_forward_train(const Context<T>& ctx, const BatchNormGeometry& g,
     running_mean[c] = static_cast<T>((1 - g.momentum) * running_mean[c] + g.momentum * batch_mean);
     running_var[c] = static_cast<T>((1 - g.momentum) * running_var[c] + g.momentum * unbiased_var);
   };
-  const auto too_few = [](double m) {
-    return Error("BatchNorm2d", "needs more than one value per channel in training (N*H*W is " +
-                                    std::to_string(static_cast<std::size_t>(m)) + "), as in PyTorch");
-  };
 
   if (const BatchStatisticsHook& hook = ctx.batch_statistics_sum; hook.sum != nullptr) {
     // Three passes with two sums over the processes in between: [sum x | M], then sum (x - mean)^2.
@@ -130,14 +125,14 @@ void batch_norm_forward_train(const Context<T>& ctx, const BatchNormGeometry& g,
     sums[g.channels] = static_cast<double>(count);
     hook.sum(hook.user, sums);
     const double m = sums[g.channels];
-    if (m < 2) throw too_few(m);
+    require_batch_statistics(static_cast<std::size_t>(m));
     for (std::size_t c = 0; c < g.channels; ++c) sums[c] /= m;  // the global means
     parallel_over_channels(ctx, g.channels, count, [&](std::size_t c) { squares[c] = squares_about(c, sums[c]); });
     hook.sum(hook.user, squares);
     parallel_over_channels(ctx, g.channels, count, [&](std::size_t c) { finish_channel(c, sums[c], squares[c], m); });
   } else {
     // One pass per channel, its values still in cache; two sums: no cancellation when the mean is large.
-    if (count < 2) throw too_few(static_cast<double>(count));
+    require_batch_statistics(count);
     const double m = static_cast<double>(count);
     parallel_over_channels(ctx, g.channels, count, [&](std::size_t c) {
       const double batch_mean = channel_sum(ctx.batch, g.plane, value(c)) / m;

@@ -14,7 +14,6 @@
 // CPU kernel: ctnn/cpu/batch_norm.hpp (the reference these are tested against).
 
 #include <cstddef>   // std::size_t
-#include <string>    // std::to_string
 
 #include <cudnn.h>   // cudnnBatchNormalization*, cudnnDeriveBNTensorDescriptor
 
@@ -25,7 +24,7 @@
 #include <ctnn/cuda/workspace.hpp>      // ctnn::cuda::workspace_layout
 #include <ctnn/error.hpp>               // ctnn::Error
 #include <ctnn/evaluator.hpp>           // ctnn::Evaluator
-#include <ctnn/layers/batch_norm.hpp>   // ctnn::BatchNorm
+#include <ctnn/layers/batch_norm.hpp>   // ctnn::BatchNorm, require_batch_statistics
 
 namespace ctnn::cuda {
 
@@ -66,9 +65,7 @@ struct Evaluator<BatchNorm<C, Eps, Momentum>, Cuda, T> {
     auto& plan = cuda::batch_norm_plan(ctx, C, I::height, I::width, a.x.image_stride, a.y.image_stride, a.y.image_stride);
     const auto t = Layer::pointers(a.params);
     if (ctx.mode == Mode::train) {
-      if (ctx.batch * I::plane < 2)
-        throw Error("BatchNorm2d", "needs more than one value per channel in training (N*H*W is " +
-                                       std::to_string(ctx.batch * I::plane) + "), as in PyTorch");
+      require_batch_statistics(ctx.batch * I::plane);
       if (ctx.batch_statistics_sum.sum != nullptr)
         throw Error("BatchNorm2d", "statistics summed over processes (SyncBatchNorm) are not available on the GPU");
       ctx.run([&](const cuda::Handles& h) {

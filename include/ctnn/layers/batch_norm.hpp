@@ -20,9 +20,11 @@
 #include <cstddef>       // std::size_t
 #include <cstdint>       // std::intmax_t
 #include <ratio>         // std::ratio
+#include <string>        // std::to_string
 #include <string_view>   // std::string_view
 
 #include <ctnn/diagnostics.hpp>   // BatchNorm_receives_channels_but_was_declared_with_C, ...
+#include <ctnn/error.hpp>         // ctnn::Error
 #include <ctnn/evaluator.hpp>     // ctnn::ParamSpan
 #include <ctnn/layer.hpp>         // ctnn::Layer, ctnn::TensorSpec, ctnn::TensorRole
 #include <ctnn/shape.hpp>         // ctnn::ShapeType
@@ -98,5 +100,13 @@ struct BatchNorm : Layer {
   template <ShapeType Input>
   static constexpr std::size_t saved_elements = align_elements(statistics_elements);
 };
+
+// Training's batch statistics need more than one value per channel (N*H*W = count, summed over
+// the processes with SyncBatchNorm), as PyTorch's. Every device checks with this one message.
+inline void require_batch_statistics(std::size_t count) {
+  if (count < 2)
+    throw Error("BatchNorm2d", "needs more than one value per channel in training (N*H*W is " + std::to_string(count) +
+                                   "), as in PyTorch");
+}
 
 }  // namespace ctnn

@@ -32,12 +32,11 @@
 
 #include <ctnn/error.hpp>               // ctnn::Error
 #include <ctnn/evaluator.hpp>           // ctnn::Fusion, ForwardArgs, BackwardArgs
-#include <ctnn/layers/batch_norm.hpp>   // ctnn::BatchNorm
+#include <ctnn/layers/batch_norm.hpp>   // ctnn::BatchNorm, require_batch_statistics
 #include <ctnn/layers/relu.hpp>         // ctnn::ReLU
 #include <ctnn/onednn/avx512.hpp>       // CTNN_AVX512, avx512_kernels_supported, lanes
 #include <ctnn/onednn/context.hpp>      // Context, Plan, Dims
-#include <ctnn/onednn/elementwise.hpp>  // batch_norm_forward (the other path), update_running_statistics,
-                                        // require_batch_statistics
+#include <ctnn/onednn/elementwise.hpp>  // batch_norm_forward (the other path), update_running_statistics
 #include <ctnn/onednn/operand.hpp>      // Operand, input_operand, output_operand, gradient_operand
 
 namespace ctnn {

@@ -14,12 +14,11 @@
 
 #include <cstddef>   // std::size_t
 #include <memory>    // std::make_unique
-#include <string>    // std::to_string
 
 #include <dnnl.hpp>   // dnnl::eltwise_forward, dnnl::batch_normalization_forward
 
 #include <ctnn/evaluator.hpp>            // ctnn::Evaluator, ctnn::Fusion, ctnn::ViewEvaluator
-#include <ctnn/layers/batch_norm.hpp>    // ctnn::BatchNorm
+#include <ctnn/layers/batch_norm.hpp>    // ctnn::BatchNorm, require_batch_statistics
 #include <ctnn/layers/flatten.hpp>       // ctnn::Flatten
 #include <ctnn/layers/activations.hpp>   // ctnn::Sigmoid, Tanh, SiLU, Hardswish, LeakyReLU
 #include <ctnn/layers/relu.hpp>          // ctnn::ReLU
@@ -126,13 +125,6 @@ void update_running_statistics(const Pointers& bn, const float* mean, const floa
     bn.running_var[c] = static_cast<float>((1 - momentum) * bn.running_var[c] + momentum * (variance[c] * m / (m - 1)));
   }
   *bn.num_batches_tracked += 1.f;
-}
-
-// Training's batch statistics need more than one value per channel (N*H*W = count), as PyTorch's.
-inline void require_batch_statistics(std::size_t count) {
-  if (count < 2)
-    throw Error("BatchNorm2d", "needs more than one value per channel in training (N*H*W is " + std::to_string(count) +
-                                   "), as in PyTorch");
 }
 
 struct BatchNormForwardPlan : Plan {
