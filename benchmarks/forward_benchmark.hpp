@@ -15,12 +15,13 @@
 #include <chrono>    // std::chrono::steady_clock
 #include <cstddef>   // std::size_t
 #include <cstdio>    // std::printf, std::fprintf, std::fflush
-#include <cstdlib>   // std::atoi, std::atof
-#include <cstring>   // std::strcmp
 #include <string>    // std::string
 #include <vector>    // std::vector
 
+#include <CLI/CLI.hpp>   // CLI::App: the command line
+
 #include <ctnn/ctnn.hpp>   // ctnn::Model, ctnn::init
+#include "../examples/cli_checks.hpp"   // integer_in, finite_above, max_threads: the examples' checks
 #if defined(CTNN_WITH_ONEDNN)
 #include <ctnn/onednn.hpp>   // ctnn::OneDnn
 #endif
@@ -34,16 +35,6 @@ inline std::vector<float> synthetic_images(std::size_t count) {
   std::vector<float> images(count * Image::size);
   for (std::size_t i = 0; i < images.size(); ++i) images[i] = static_cast<float>(i % 255) / 255.0f - 0.5f;
   return images;
-}
-
-inline void print_usage(const char* program) {
-  std::printf("usage: %s [--batch N]... [--threads T] [--seconds S] [--backend reference|onednn]\n"
-              "       [--precision f32|bf16|int8] [--convolution automatic|direct]\n"
-              "Times forward passes (evaluation mode, random weights, 3x224x224 synthetic images) at each batch\n"
-              "size (default 1 and 16). --precision needs --backend onednn; int8 is calibrated on 16 of the\n"
-              "same synthetic images first (no data set: the numbers measure speed, not accuracy).\n"
-              "--convolution direct (onednn): no Winograd for f32 3x3 convolutions.\n",
-              program);
 }
 
 // Milliseconds per forward pass over `images`, after a warm-up pass (which plans memory and
@@ -76,37 +67,21 @@ void measure(Model& model, const std::vector<std::size_t>& batches, int threads,
 template <class Net>
 int forward_throughput(int argc, char** argv) {
   const char* program = argc > 0 ? argv[0] : "forward benchmark";
-  std::vector<std::size_t> batches;
+  std::vector<std::size_t> batches{1, 16};
   int threads = 2;
   double seconds = 10;
   std::string backend = "reference", precision = "f32", convolution = "automatic";
-  for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
-      print_usage(program);
-      return 0;
-    }
-  }
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--batch")) batches.push_back(static_cast<std::size_t>(std::atoi(argv[i + 1])));
-    else if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--seconds")) seconds = std::atof(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--backend")) backend = argv[i + 1];
-    else if (!std::strcmp(argv[i], "--precision")) precision = argv[i + 1];
-    else if (!std::strcmp(argv[i], "--convolution")) convolution = argv[i + 1];
-  }
-  if (batches.empty()) batches = {1, 16};
-  if (backend != "reference" && backend != "onednn") {
-    std::fprintf(stderr, "%s: --backend is reference or onednn, not '%s'\n", program, backend.c_str());
-    return 2;
-  }
-  if (precision != "f32" && precision != "bf16" && precision != "int8") {
-    std::fprintf(stderr, "%s: --precision is f32, bf16 or int8, not '%s'\n", program, precision.c_str());
-    return 2;
-  }
-  if (convolution != "automatic" && convolution != "direct") {
-    std::fprintf(stderr, "%s: --convolution is automatic or direct, not '%s'\n", program, convolution.c_str());
-    return 2;
-  }
+  CLI::App app{"Times forward passes (evaluation mode, random weights, 3x224x224 synthetic images) at each batch "
+               "size. int8 is calibrated on 16 of the same synthetic images first (no data set: the numbers "
+               "measure speed, not accuracy)."};
+  app.add_option("--batch", batches, "batch sizes, one per --batch")->check(cli_checks::integer_in(1, 4096))->capture_default_str();
+  app.add_option("--threads", threads, "CPU threads")->check(cli_checks::integer_in(1, cli_checks::max_threads()))->capture_default_str();
+  app.add_option("--seconds", seconds, "time spent per batch size")->check(cli_checks::finite_above(0))->capture_default_str();
+  app.add_option("--backend", backend, "reference (Eigen) or onednn")->check(CLI::IsMember({"reference", "onednn"}))->capture_default_str();
+  app.add_option("--precision", precision, "onednn only")->check(CLI::IsMember({"f32", "bf16", "int8"}))->capture_default_str();
+  app.add_option("--convolution", convolution, "direct (onednn): no Winograd for f32 3x3 convolutions")
+      ->check(CLI::IsMember({"automatic", "direct"}))->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
   if (backend == "reference") {
     if (precision != "f32" || convolution != "automatic") {
       std::fprintf(stderr, "%s: the reference backend computes in f32 with its one convolution (use --backend onednn)\n",

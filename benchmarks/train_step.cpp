@@ -12,12 +12,13 @@
 
 #include <chrono>    // std::chrono::steady_clock
 #include <cstdio>    // std::printf
-#include <cstdlib>   // std::atoi, std::atof
-#include <cstring>   // std::strcmp
 #include <string>    // std::string
 #include <type_traits>  // std::is_same_v
 #include <vector>    // std::vector
 
+#include <CLI/CLI.hpp>   // CLI::App: the command line
+
+#include "../examples/cli_checks.hpp"        // integer_in, finite_above, max_threads: the examples' checks
 #include <ctnn/ctnn.hpp>                     // ctnn::Model, ctnn::GoogLeNet, ctnn::ClassificationObjective
 #include <ctnn/models/fashion_inception.hpp> // ctnn::FashionInception
 #if defined(CTNN_WITH_ONEDNN)
@@ -96,24 +97,21 @@ int main(int argc, char** argv) {
   int threads = 2;
   double seconds = 10;
   Backend backend;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--net")) net = argv[i + 1];
-    else if (!std::strcmp(argv[i], "--batch")) batch = static_cast<std::size_t>(std::atoi(argv[i + 1]));
-    else if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--seconds")) seconds = std::atof(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--backend")) backend.name = argv[i + 1];
-    else if (!std::strcmp(argv[i], "--precision")) backend.precision = argv[i + 1];
-    else if (!std::strcmp(argv[i], "--convolution")) backend.convolution = argv[i + 1];
-  }
-  if (backend.name != "reference" && backend.name != "onednn")
-    return std::fprintf(stderr, "ctnn-train-step: --backend is reference or onednn, not '%s'\n", backend.name.c_str()), 2;
-  if (backend.precision != "f32" && backend.precision != "bf16")
-    return std::fprintf(stderr, "ctnn-train-step: --precision is f32 or bf16, not '%s'\n", backend.precision.c_str()), 2;
-  if (backend.convolution != "automatic" && backend.convolution != "direct")
-    return std::fprintf(stderr, "ctnn-train-step: --convolution is automatic or direct, not '%s'\n", backend.convolution.c_str()), 2;
+  CLI::App app{"Training throughput on the CPU: forward in training mode, the loss, backward and an SGD-momentum "
+               "update per step, on synthetic data."};
+  app.add_option("--net", net, "googlenet (with aux heads, 3x224x224) or fashion (FashionInception)")
+      ->check(CLI::IsMember({"googlenet", "fashion"}))->capture_default_str();
+  app.add_option("--batch", batch, "images per step")->check(cli_checks::integer_in(1, 4096))->capture_default_str();
+  app.add_option("--threads", threads, "CPU threads")->check(cli_checks::integer_in(1, cli_checks::max_threads()))->capture_default_str();
+  app.add_option("--seconds", seconds, "time spent stepping")->check(cli_checks::finite_above(0))->capture_default_str();
+  app.add_option("--backend", backend.name, "reference (Eigen) or onednn")
+      ->check(CLI::IsMember({"reference", "onednn"}))->capture_default_str();
+  app.add_option("--precision", backend.precision, "onednn only; bf16 keeps f32 master weights")
+      ->check(CLI::IsMember({"f32", "bf16"}))->capture_default_str();
+  app.add_option("--convolution", backend.convolution, "direct (onednn): no Winograd for f32 3x3 convolutions")
+      ->check(CLI::IsMember({"automatic", "direct"}))->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
   if (net == "googlenet")
     return benchmark_on<ctnn::GoogLeNet<1000, true>, ctnn::Shape<3, 224, 224>>("googlenet", batch, threads, seconds, backend);
-  if (net == "fashion")
-    return benchmark_on<ctnn::FashionInception, ctnn::FashionInput>("fashion", batch, threads, seconds, backend);
-  return std::fprintf(stderr, "unknown --net %s (googlenet or fashion)\n", net.c_str()), 2;
+  return benchmark_on<ctnn::FashionInception, ctnn::FashionInput>("fashion", batch, threads, seconds, backend);
 }

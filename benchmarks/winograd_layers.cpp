@@ -13,13 +13,14 @@
 #include <cstddef>     // std::size_t
 #include <cstdio>      // std::printf, std::fprintf
 #include <span>        // std::span
-#include <cstdlib>     // std::atoi, std::atof
-#include <cstring>     // std::strcmp
 #include <vector>      // std::vector
 
 #include <ctnn/ctnn.hpp>   // ctnn::Model, ctnn::Conv, ctnn::ReLU
 
-#include "forward_benchmark.hpp"   // benchmark::milliseconds_per_pass
+#include <CLI/CLI.hpp>   // CLI::App: the command line
+
+#include "../examples/cli_checks.hpp"   // integer_in, finite_above, max_threads: the examples' checks
+#include "forward_benchmark.hpp"        // benchmark::milliseconds_per_pass
 #if defined(CTNN_WITH_ONEDNN)
 #include <ctnn/onednn.hpp>   // ctnn::OneDnn
 
@@ -28,7 +29,7 @@ namespace {
 struct Settings {
   double seconds = 1;
   int threads = 2;
-  std::vector<std::size_t> batches;
+  std::vector<std::size_t> batches{1, 16};
 };
 
 template <std::size_t In, std::size_t Out, std::size_t Size>
@@ -71,24 +72,14 @@ void compare(const char* name, const Settings& settings) {
 
 int main(int argc, char** argv) {
   Settings settings;
-  for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
-      std::printf("usage: %s [--seconds S] [--threads T] [--batch N]...\n", argv[0]);
-      return 0;
-    }
-    if (i + 1 == argc) {
-      std::fprintf(stderr, "%s: '%s' needs a value\n", argv[0], argv[i]);
-      return 2;
-    }
-    if (!std::strcmp(argv[i], "--seconds")) settings.seconds = std::atof(argv[++i]);
-    else if (!std::strcmp(argv[i], "--threads")) settings.threads = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--batch")) settings.batches.push_back(static_cast<std::size_t>(std::atoi(argv[++i])));
-    else {
-      std::fprintf(stderr, "%s: unknown option '%s'\n", argv[0], argv[i]);
-      return 2;
-    }
-  }
-  if (settings.batches.empty()) settings.batches = {1, 16};
+  CLI::App app{"Each 3x3 stride-1 convolution of GoogLeNet with its ReLU, f32 on oneDNN: ctnn's Winograd against "
+               "oneDNN's direct convolution."};
+  app.add_option("--seconds", settings.seconds, "time per round")->check(cli_checks::finite_above(0))->capture_default_str();
+  app.add_option("--threads", settings.threads, "CPU threads")
+      ->check(cli_checks::integer_in(1, cli_checks::max_threads()))->capture_default_str();
+  app.add_option("--batch", settings.batches, "batch sizes, one per --batch")->check(cli_checks::integer_in(1, 4096))
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
   std::printf("f32, %d threads, Winograd F(4x4, 3x3) (automatic) against oneDNN's direct convolution\n", settings.threads);
   compare<64, 192, 56>("conv2", settings);
   compare<96, 128, 28>("inception3a", settings);
