@@ -27,7 +27,8 @@
 #include <ctnn/models/fashion_inception.hpp> // ctnn::FashionInception, ctnn::FashionInput
 #include <ctnn/parameters.hpp>               // ctnn::named_tensors
 
-#include "support/compare.hpp"   // ctnn::test::relative_error, all_finite
+#include "support/compare.hpp"         // ctnn::test::relative_error, all_finite
+#include "support/synthetic_set.hpp"   // ctnn::test::synthetic_set
 
 using namespace ctnn;
 using distributed::BucketTracker;
@@ -41,15 +42,11 @@ std::vector<std::size_t> sorted(std::vector<std::size_t> v) {
 }
 
 data::Dataset numbered_dataset(std::size_t count) {
-  data::Dataset set;
-  set.count = count;
-  set.images.resize(count * 28 * 28);
-  set.labels.resize(count);
-  for (std::size_t i = 0; i < count; ++i) {
-    set.labels[i] = static_cast<std::uint8_t>(i % 10);
-    for (std::size_t p = 0; p < 784; ++p) set.images[i * 784 + p] = static_cast<std::uint8_t>((i * 7 + p) % 251);
-  }
-  return set;
+  return test::synthetic_set(count, [](std::size_t i) { return i % 10; },
+                             [](std::size_t i, std::uint8_t, std::span<std::uint8_t, 784> image) {
+                               for (std::size_t p = 0; p < image.size(); ++p)
+                                 image[p] = static_cast<std::uint8_t>((i * 7 + p) % 251);
+                             });
 }
 
 }  // namespace

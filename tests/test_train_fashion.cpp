@@ -23,6 +23,7 @@
 #include <iterator>      // std::istreambuf_iterator
 #include <limits>        // std::numeric_limits
 #include <random>        // std::mt19937_64
+#include <span>          // std::span
 #include <string>        // std::string
 #include <type_traits>   // std::is_same_v
 #include <vector>        // std::vector
@@ -39,7 +40,8 @@
 #include <ctnn/train/progress.hpp>            // ProgressBar, format_duration
 #include <ctnn/train/trainer.hpp>             // Trainer
 
-#include "support/skip.hpp"   // ctnn::test::dataset_available
+#include "support/skip.hpp"            // ctnn::test::dataset_available
+#include "support/synthetic_set.hpp"   // ctnn::test::synthetic_set
 
 using namespace ctnn;
 namespace fs = std::filesystem;
@@ -84,19 +86,12 @@ using TinyModel = Model<TinyInception, FashionInput>;
 // Noise images whose brightness is their class, so the tiny network learns something (and its
 // global average pooling can see it).
 data::Dataset synthetic_dataset(std::size_t count, std::uint64_t seed) {
-  data::Dataset set;
-  set.count = count;
-  set.images.resize(count * 28 * 28);
-  set.labels.resize(count);
   std::mt19937_64 generator(seed);
-  for (std::size_t i = 0; i < count; ++i) {
-    const auto label = static_cast<std::uint8_t>(generator() % 10);
-    set.labels[i] = label;
-    for (std::size_t p = 0; p < 28 * 28; ++p) {
-      set.images[i * 784 + p] = static_cast<std::uint8_t>(20 * label + generator() % 64);
-    }
-  }
-  return set;
+  return test::synthetic_set(
+      count, [&](std::size_t) { return generator() % 10; },
+      [&](std::size_t, std::uint8_t label, std::span<std::uint8_t, 784> image) {
+        for (std::uint8_t& pixel : image) pixel = static_cast<std::uint8_t>(20 * label + generator() % 64);
+      });
 }
 
 train::TrainerOptions tiny_options(const fs::path& out) {

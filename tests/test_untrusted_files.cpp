@@ -25,6 +25,7 @@
 #include <cstring>      // std::memcpy
 #include <filesystem>   // std::filesystem
 #include <limits>       // std::numeric_limits
+#include <span>         // std::span
 #include <string>       // std::string
 #include <vector>       // std::vector
 
@@ -39,6 +40,7 @@
 #include <ctnn/train/trainer.hpp>             // ctnn::train::Trainer
 
 #include "support/files.hpp"   // ctnn::test::TemporaryDirectory, file_bytes, write_file, set_float, with_new_checksum
+#include "support/synthetic_set.hpp"   // ctnn::test::synthetic_set
 
 #ifndef CTNN_TEST_DATA_DIR
 #define CTNN_TEST_DATA_DIR "tests/data"
@@ -78,16 +80,12 @@ struct TinyNet : Composed<Sequential<Named<"conv1", torchvision::BasicConv2d<1, 
 using TinyModel = Model<TinyNet, FashionInput>;
 
 data::Dataset synthetic_dataset(std::size_t count, std::uint8_t shift) {
-  data::Dataset set;
-  set.count = count;
-  set.images.resize(count * 28 * 28);
-  set.labels.resize(count);
-  for (std::size_t i = 0; i < count; ++i) {
-    set.labels[i] = static_cast<std::uint8_t>(i % 10);
-    for (std::size_t p = 0; p < 28 * 28; ++p)
-      set.images[i * 784 + p] = static_cast<std::uint8_t>(20 * (i % 10) + (p * 7 + i + shift) % 50);
-  }
-  return set;
+  return test::synthetic_set(
+      count, [](std::size_t i) { return i % 10; },
+      [&](std::size_t i, std::uint8_t label, std::span<std::uint8_t, 784> image) {
+        for (std::size_t p = 0; p < image.size(); ++p)
+          image[p] = static_cast<std::uint8_t>(20 * label + (p * 7 + i + shift) % 50);
+      });
 }
 
 fs::path image_data(const std::string& name) { return fs::path(CTNN_TEST_DATA_DIR) / "images" / name; }

@@ -33,6 +33,7 @@
 #include <ctnn/models/fashion_inception.hpp>    // ctnn::FashionInput
 #include <ctnn/train/trainer.hpp>               // ctnn::train::Trainer
 
+#include "../support/synthetic_set.hpp"   // ctnn::test::synthetic_set
 #include "support.hpp"   // ctnn::test::require, relative_error
 
 using namespace ctnn;
@@ -52,21 +53,15 @@ using SmallModel = Model<SmallInception, FashionInput>;
 
 // Images of class k hold a bright 6x6 square at the k-th of ten places, over noise.
 data::Dataset squares_dataset(std::size_t count, std::uint64_t seed) {
-  data::Dataset set;
-  set.count = count;
-  set.images.resize(count * 28 * 28);
-  set.labels.resize(count);
   std::mt19937_64 generator(seed);
-  for (std::size_t i = 0; i < count; ++i) {
-    const std::size_t label = generator() % 10;
-    set.labels[i] = static_cast<std::uint8_t>(label);
-    std::uint8_t* image = set.images.data() + i * 784;
-    for (std::size_t p = 0; p < 784; ++p) image[p] = static_cast<std::uint8_t>(generator() % 80);
-    const std::size_t top = 3 + (label / 5) * 12, left = 2 + (label % 5) * 5;
-    for (std::size_t y = top; y < top + 6; ++y)
-      for (std::size_t x = left; x < left + 6 && x < 28; ++x) image[y * 28 + x] = 230;
-  }
-  return set;
+  return test::synthetic_set(
+      count, [&](std::size_t) { return generator() % 10; },
+      [&](std::size_t, std::uint8_t label, std::span<std::uint8_t, 784> image) {
+        for (std::uint8_t& pixel : image) pixel = static_cast<std::uint8_t>(generator() % 80);
+        const std::size_t top = 3 + (label / 5) * 12, left = 2 + (label % 5) * 5;
+        for (std::size_t y = top; y < top + 6; ++y)
+          for (std::size_t x = left; x < left + 6 && x < 28; ++x) image[y * 28 + x] = 230;
+      });
 }
 
 int train_run(const distributed::Communicator& world, int argc, char** argv) {
