@@ -6,10 +6,11 @@
 #   OFF   nothing CUDA is looked for
 # Included once from the top-level CMakeLists.txt (enable_language must run at file scope).
 
+include(ctnnFeatureMode)  # ctnn_feature_mode
 set(CTNN_WITH_CUDA OFF)
-string(TOUPPER "${CTNN_ENABLE_CUDA}" _ctnn_cuda_mode)
+ctnn_feature_mode(CTNN_ENABLE_CUDA _ctnn_cuda_mode)
 
-if(NOT _ctnn_cuda_mode STREQUAL "AUTO" AND NOT CTNN_ENABLE_CUDA)
+if(_ctnn_cuda_mode STREQUAL "OFF")
   message(STATUS "ctnn: CUDA backend disabled (CTNN_ENABLE_CUDA=${CTNN_ENABLE_CUDA})")
   return()
 endif()

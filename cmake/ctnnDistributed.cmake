@@ -10,23 +10,11 @@
 #                and hands out NCCL's unique id)
 # Included once from the top-level CMakeLists.txt, after ctnnCuda.
 
+include(ctnnFeatureMode)  # ctnn_feature_mode
 set(CTNN_WITH_MPI OFF)
 set(CTNN_WITH_NCCL OFF)
 
-# ctnn_distributed_mode(<option> <out>): AUTO, ON or OFF from the option's value.
-function(ctnn_distributed_mode option out)
-  string(TOUPPER "${${option}}" mode)
-  if(NOT mode STREQUAL "AUTO")
-    if(${option})
-      set(mode ON)
-    else()
-      set(mode OFF)
-    endif()
-  endif()
-  set(${out} ${mode} PARENT_SCOPE)
-endfunction()
-
-ctnn_distributed_mode(CTNN_ENABLE_MPI _ctnn_mpi_mode)
+ctnn_feature_mode(CTNN_ENABLE_MPI _ctnn_mpi_mode)
 if(_ctnn_mpi_mode STREQUAL "OFF")
   message(STATUS "ctnn: MPI data parallelism disabled (CTNN_ENABLE_MPI=${CTNN_ENABLE_MPI})")
   return()
@@ -52,7 +40,7 @@ target_link_libraries(ctnn_mpi INTERFACE ctnn::ctnn MPI::MPI_CXX)
 target_compile_definitions(ctnn_mpi INTERFACE CTNN_WITH_MPI=1 OMPI_SKIP_MPICXX=1 MPICH_SKIP_MPICXX=1)
 message(STATUS "ctnn: MPI data parallelism enabled (MPI ${MPI_CXX_VERSION}, launcher ${MPIEXEC_EXECUTABLE})")
 
-ctnn_distributed_mode(CTNN_ENABLE_NCCL _ctnn_nccl_mode)
+ctnn_feature_mode(CTNN_ENABLE_NCCL _ctnn_nccl_mode)
 if(_ctnn_nccl_mode STREQUAL "OFF")
   return()
 endif()

@@ -7,9 +7,10 @@
 #   OFF   nothing is looked for; ctnn runs on Eigen alone and the oneDNN tests skip
 # Debian's libdnnl-dev is oneDNN 2.x (another API) and is not used.
 
+include(ctnnFeatureMode)  # ctnn_feature_mode
 set(CTNN_WITH_ONEDNN OFF)
-string(TOUPPER "${CTNN_ENABLE_ONEDNN}" _ctnn_onednn_mode)
-if(NOT _ctnn_onednn_mode STREQUAL "AUTO" AND NOT CTNN_ENABLE_ONEDNN)
+ctnn_feature_mode(CTNN_ENABLE_ONEDNN _ctnn_onednn_mode)
+if(_ctnn_onednn_mode STREQUAL "OFF")
   message(STATUS "ctnn: oneDNN backend disabled (CTNN_ENABLE_ONEDNN=${CTNN_ENABLE_ONEDNN})")
   return()
 endif()
