@@ -21,7 +21,6 @@
 #include <utility>   // std::pair
 
 #include <ctnn/cpu/context.hpp>         // ctnn::cpu::Context
-#include <ctnn/error.hpp>               // ctnn::Error
 #include <ctnn/evaluator.hpp>           // ctnn::Evaluator, ctnn::ForwardArgs, ctnn::BackwardArgs
 #include <ctnn/layers/batch_norm.hpp>   // ctnn::BatchNorm, require_batch_statistics
 #include <ctnn/pass_state.hpp>           // ctnn::BatchStatisticsHook (SyncBatchNorm)
