@@ -119,31 +119,38 @@ void backward_on_cpu(Context<T>& ctx, const BackwardArgs<T>& a, Run&& run) {
   if (dx_staged) convert_images(ctx, ConstSlot<T>(args.dx), true, a.dx, false, din, a.accumulate_dx);
 }
 
-}  // namespace onednn
+// L's Eigen evaluator on the device's operands: for a layer without a kernel, and for a kernel
+// that leaves some cases to it (AvgPool in ceil mode, SyncBatchNorm's batch norm, ...).
+template <class L, ShapeType In, class T>
+void eigen_forward(Context<T>& ctx, const ForwardArgs<T>& a) {
+  forward_on_cpu<L, In>(ctx, a, [](cpu::Context<T>& c, const ForwardArgs<T>& args) {
+    Evaluator<L, Cpu, T>::template forward<In>(c, args);
+  });
+}
+template <class L, ShapeType In, class T>
+void eigen_backward(Context<T>& ctx, const BackwardArgs<T>& a) {
+  backward_on_cpu<L, In>(ctx, a, [](cpu::Context<T>& c, const BackwardArgs<T>& args) {
+    Evaluator<L, Cpu, T>::template backward<In>(c, args);
+  });
+}
 
-namespace onednn {
 // A leaf layer on the oneDNN device: its kernel, or its Eigen evaluator (see above).
 template <class L, class T>
 struct LeafEvaluator {
   template <ShapeType In>
-  static void forward(onednn::Context<T>& ctx, const ForwardArgs<T>& a) {
-    if constexpr (onednn::HasKernel<L, T>) {
-      if (!onednn::on_cpu<L, T, In>(ctx.mode)) return onednn::Kernel<L, T>::template forward<In>(ctx, a);
+  static void forward(Context<T>& ctx, const ForwardArgs<T>& a) {
+    if constexpr (HasKernel<L, T>) {
+      if (!on_cpu<L, T, In>(ctx.mode)) return Kernel<L, T>::template forward<In>(ctx, a);
     }
-    if constexpr (EvaluatorFor<L, Cpu, T>)
-      onednn::forward_on_cpu<L, In>(ctx, a, [](cpu::Context<T>& c, const ForwardArgs<T>& args) {
-        Evaluator<L, Cpu, T>::template forward<In>(c, args);
-      });
+    if constexpr (EvaluatorFor<L, Cpu, T>) eigen_forward<L, In>(ctx, a);
   }
   template <ShapeType In>
-  static void backward(onednn::Context<T>& ctx, const BackwardArgs<T>& a) {
-    if constexpr (onednn::HasKernel<L, T>) {
-      if constexpr (onednn::Kernel<L, T>::has_backward) return onednn::Kernel<L, T>::template backward<In>(ctx, a);
+  static void backward(Context<T>& ctx, const BackwardArgs<T>& a) {
+    if constexpr (HasKernel<L, T>) {
+      if constexpr (Kernel<L, T>::has_backward) return Kernel<L, T>::template backward<In>(ctx, a);
     }
     if constexpr (EvaluatorFor<L, Cpu, T>)
-      onednn::backward_on_cpu<L, In>(ctx, a, [](cpu::Context<T>& c, const BackwardArgs<T>& args) {
-        Evaluator<L, Cpu, T>::template backward<In>(c, args);
-      });
+      eigen_backward<L, In>(ctx, a);
     else
       throw Error("oneDNN backend", "this layer has no backward on the device");
   }

@@ -14,20 +14,45 @@
 #include <cstddef>     // std::size_t
 #include <memory>      // std::make_unique
 #include <optional>    // std::optional
+#include <utility>     // std::move
 
 #include <dnnl.hpp>   // dnnl::pooling_forward
 
 #include <ctnn/layers/pooling.hpp>     // ctnn::MaxPool, ctnn::AvgPool, ctnn::AdaptiveAvgPool, PoolGeometry
-#include <ctnn/onednn/fallback.hpp>    // ctnn::onednn::Kernel, forward_on_cpu
+#include <ctnn/onednn/fallback.hpp>    // ctnn::onednn::Kernel, eigen_forward, eigen_backward
 #include <ctnn/onednn/operand.hpp>     // Operand
 
 namespace ctnn {
 namespace onednn {
 
-struct PoolForwardPlan : Plan {
-  Operand src, dst;
+// One pooling pass, forward (from src to dst) or backward (from diff_dst to diff_src); max
+// pooling's workspace is bound to the layer's `saved`.
+struct PoolPlan : Plan {
+  Operand from, to;
   memory workspace, scratchpad;
-  dnnl::pooling_forward primitive;
+  dnnl::primitive primitive;
+
+  // The last of planning: the 4-D descriptors the primitive was made with.
+  template <class T>
+  void make(Context<T>& ctx, const memory::desc& from_md, const memory::desc& to_md,
+            const memory::desc& scratchpad_md, dnnl::primitive made) {
+    from.mem = unbound(from_md, ctx.engine);
+    to.mem = unbound(to_md, ctx.engine);
+    scratchpad = scratchpad_for(ctx, scratchpad_md);
+    primitive = std::move(made);
+  }
+  template <class T>
+  void run(Context<T>& ctx, const T* from_data, T* to_data, const T* saved, int from_argument, int to_argument) {
+    from.load(ctx, from_data);
+    to.bind_output(ctx, to_data);
+    bind(workspace, saved);
+    bind(scratchpad, ctx.scratchpad());
+    ctx.run(primitive, {{from_argument, &from.mem},
+                        {to_argument, &to.mem},
+                        {DNNL_ARG_WORKSPACE, &workspace},
+                        {DNNL_ARG_SCRATCHPAD, &scratchpad}});
+    to.store(ctx, to_data);
+  }
 };
 
 // Right padding that gives `out` windows of `kernel` at `stride` over `extent` + left padding.
@@ -81,17 +106,17 @@ std::optional<Quantisation> max_pooling_hand_off(Context<T>& ctx, const ForwardA
 // Training's max pooling keeps the positions of the maxima (oneDNN's workspace) in `saved`.
 template <class L, ShapeType In, class T>
 void pooling_forward(Context<T>& ctx, const ForwardArgs<T>& a, const PoolGeometry& g, dnnl::algorithm algorithm) {
-  auto& p = ctx.template plan<PoolForwardPlan>(Direction::forward, [&] {
-    auto plan = std::make_unique<PoolForwardPlan>();
+  auto& p = ctx.template plan<PoolPlan>(Direction::forward, [&] {
+    auto plan = std::make_unique<PoolPlan>();
     const PoolDescription d(g, algorithm);
     if (const auto q = max_pooling_hand_off(ctx, a, algorithm)) {
-      plan->src = handed_off_operand(ctx, d.in, *q);
-      plan->dst = handed_off_operand(ctx, d.out, *q);  // the same scale out
+      plan->from = handed_off_operand(ctx, d.in, *q);
+      plan->to = handed_off_operand(ctx, d.out, *q);  // the same scale out
     } else {
-      plan->src = input_operand(ctx, a.x, d.in);
-      plan->dst = output_operand(ctx, a.y, d.out);
+      plan->from = input_operand(ctx, a.x, d.in);
+      plan->to = output_operand(ctx, a.y, d.out);
     }
-    const memory::desc src = four_d(ctx, plan->src.md, d.in), dst = four_d(ctx, plan->dst.md, d.out);
+    const memory::desc src = four_d(ctx, plan->from.md, d.in), dst = four_d(ctx, plan->to.md, d.out);
     const auto pd = d.forward(ctx, src, dst);
     if (ctx.mode == Mode::train && algorithm == dnnl::algorithm::pooling_max) {
       const std::size_t room = ctx.batch * L::template saved_elements<In> * sizeof(T);
@@ -100,62 +125,32 @@ void pooling_forward(Context<T>& ctx, const ForwardArgs<T>& a, const PoolGeometr
                                           " bytes) exceeds the layer's saved elements (" + std::to_string(room) + " bytes)");
       plan->workspace = unbound(pd.workspace_desc(), ctx.engine);
     }
-    plan->src.mem = unbound(src, ctx.engine);
-    plan->dst.mem = unbound(dst, ctx.engine);
-    plan->scratchpad = scratchpad_for(ctx, pd.scratchpad_desc());
-    plan->primitive = dnnl::pooling_forward(pd);
+    plan->make(ctx, src, dst, pd.scratchpad_desc(), dnnl::pooling_forward(pd));
     return plan;
   });
-  if (ctx.planning) return;
-  p.src.load(ctx, a.x.data);
-  p.dst.bind_output(ctx, a.y.data);
-  bind(p.workspace, a.saved);
-  bind(p.scratchpad, ctx.scratchpad());
-  ctx.run(p.primitive, {{DNNL_ARG_SRC, &p.src.mem},
-                        {DNNL_ARG_DST, &p.dst.mem},
-                        {DNNL_ARG_WORKSPACE, &p.workspace},
-                        {DNNL_ARG_SCRATCHPAD, &p.scratchpad}});
-  p.dst.store(ctx, a.y.data);
+  if (!ctx.planning) p.run(ctx, a.x.data, a.y.data, a.saved, DNNL_ARG_SRC, DNNL_ARG_DST);
 }
-
-struct PoolBackwardPlan : Plan {
-  Operand diff_dst, diff_src;
-  memory workspace, scratchpad;
-  dnnl::pooling_backward primitive;
-};
 
 // dx (+)= the pooling's input gradient of dy (max: through the saved workspace).
 template <ShapeType In, class T>
 void pooling_backward(Context<T>& ctx, const BackwardArgs<T>& a, const PoolGeometry& g, dnnl::algorithm algorithm) {
   if (!a.dx) return;
-  auto& p = ctx.template plan<PoolBackwardPlan>(Direction::backward, [&] {
-    auto plan = std::make_unique<PoolBackwardPlan>();
+  auto& p = ctx.template plan<PoolPlan>(Direction::backward, [&] {
+    auto plan = std::make_unique<PoolPlan>();
     const PoolDescription d(g, algorithm);
-    plan->diff_dst = input_operand(ctx, a.dy, d.out, 2);
-    plan->diff_src = gradient_operand(ctx, a.dx, d.in, a.accumulate_dx);
-    const memory::desc diff_src = four_d(ctx, plan->diff_src.md, d.in), diff_dst = four_d(ctx, plan->diff_dst.md, d.out);
+    plan->from = input_operand(ctx, a.dy, d.out, 2);
+    plan->to = gradient_operand(ctx, a.dx, d.in, a.accumulate_dx);
+    const memory::desc diff_src = four_d(ctx, plan->to.md, d.in), diff_dst = four_d(ctx, plan->from.md, d.out);
     const auto hint = d.forward(ctx, diff_src, diff_dst);
     const auto pd = checked("pooling backward", [&] {
       return dnnl::pooling_backward::primitive_desc(ctx.engine, algorithm, diff_src, diff_dst, d.strides, d.kernel,
                                                     memory::dims{0, 0}, d.left, d.right, hint, user_scratchpad());
     });
     if (algorithm == dnnl::algorithm::pooling_max) plan->workspace = unbound(hint.workspace_desc(), ctx.engine);
-    plan->diff_src.mem = unbound(diff_src, ctx.engine);
-    plan->diff_dst.mem = unbound(diff_dst, ctx.engine);
-    plan->scratchpad = scratchpad_for(ctx, pd.scratchpad_desc());
-    plan->primitive = dnnl::pooling_backward(pd);
+    plan->make(ctx, diff_dst, diff_src, pd.scratchpad_desc(), dnnl::pooling_backward(pd));
     return plan;
   });
-  if (ctx.planning) return;
-  p.diff_dst.load(ctx, a.dy.data);
-  p.diff_src.bind_output(ctx, a.dx.data);
-  bind(p.workspace, a.saved);
-  bind(p.scratchpad, ctx.scratchpad());
-  ctx.run(p.primitive, {{DNNL_ARG_DIFF_DST, &p.diff_dst.mem},
-                        {DNNL_ARG_DIFF_SRC, &p.diff_src.mem},
-                        {DNNL_ARG_WORKSPACE, &p.workspace},
-                        {DNNL_ARG_SCRATCHPAD, &p.scratchpad}});
-  p.diff_src.store(ctx, a.dx.data);
+  if (!ctx.planning) p.run(ctx, a.dy.data, a.dx.data, a.saved, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_SRC);
 }
 
 template <std::size_t K, std::size_t S, std::size_t P, Rounding R, class T>
@@ -189,18 +184,14 @@ struct Kernel<AvgPool<K, S, P, R>, T> {
     if constexpr (avg_pool_on_onednn<L, In>())
       pooling_forward<L, In>(ctx, a, L::template geometry<In>, dnnl::algorithm::pooling_avg_include_padding);
     else
-      forward_on_cpu<L, In>(ctx, a, [](cpu::Context<T>& c, const ForwardArgs<T>& args) {
-        Evaluator<L, Cpu, T>::template forward<In>(c, args);
-      });
+      eigen_forward<L, In>(ctx, a);
   }
   template <ShapeType In>
   static void backward(Context<T>& ctx, const BackwardArgs<T>& a) {
     if constexpr (avg_pool_on_onednn<L, In>())
       pooling_backward<In>(ctx, a, L::template geometry<In>, dnnl::algorithm::pooling_avg_include_padding);
     else
-      backward_on_cpu<L, In>(ctx, a, [](cpu::Context<T>& c, const BackwardArgs<T>& args) {
-        Evaluator<L, Cpu, T>::template backward<In>(c, args);
-      });
+      eigen_backward<L, In>(ctx, a);
   }
 };
 
@@ -224,18 +215,14 @@ struct Kernel<AdaptiveAvgPool<OH, OW>, T> {
     if constexpr (adaptive_pool_on_onednn<OH, OW, In>())
       pooling_forward<L, In>(ctx, a, adaptive_pool_geometry<OH, OW, In>(), dnnl::algorithm::pooling_avg_exclude_padding);
     else
-      forward_on_cpu<L, In>(ctx, a, [](cpu::Context<T>& c, const ForwardArgs<T>& args) {
-        Evaluator<L, Cpu, T>::template forward<In>(c, args);
-      });
+      eigen_forward<L, In>(ctx, a);
   }
   template <ShapeType In>
   static void backward(Context<T>& ctx, const BackwardArgs<T>& a) {
     if constexpr (adaptive_pool_on_onednn<OH, OW, In>())
       pooling_backward<In>(ctx, a, adaptive_pool_geometry<OH, OW, In>(), dnnl::algorithm::pooling_avg_exclude_padding);
     else
-      backward_on_cpu<L, In>(ctx, a, [](cpu::Context<T>& c, const BackwardArgs<T>& args) {
-        Evaluator<L, Cpu, T>::template backward<In>(c, args);
-      });
+      eigen_backward<L, In>(ctx, a);
   }
 };
 
