@@ -26,9 +26,8 @@
 //
 // Started by mpirun or srun (built with MPI), the processes train together (docs/distributed.md):
 // --batch is the global batch, each process trains on its share; rank 0 checks --out, prints and
-// writes the files. An error in one process ends them all (exit status 1). They train on oneDNN
-// too, except with --sync-batch-norm, whose statistics hook only the Eigen reference's batch norm
-// calls.
+// writes the files. An error in one process ends them all (exit status 1). They train on either
+// backend, --sync-batch-norm included.
 //
 // OMP_WAIT_POLICY=passive matters on a machine shared with other work: OpenMP's default
 // spin-waiting between the many short parallel regions of a small network wastes the cores
@@ -299,15 +298,6 @@ int main(int argc, char** argv) {
     }
     return 0;
     };
-#if defined(CTNN_WITH_MPI)
-    // SyncBatchNorm's statistics hook is the Eigen reference's: oneDNN's batch norm computes its
-    // statistics inside one primitive. Without it, data parallelism runs on either backend.
-    if (parallel_run && parallel_options.sync_batch_norm && backend == "onednn") {
-      if (precision != "f32") return fail("--precision " + precision + ": --sync-batch-norm trains in f32 on the Eigen reference");
-      if (root) std::printf("data parallel: --sync-batch-norm trains on the Eigen reference backend\n");
-      backend = "reference";
-    }
-#endif
 #if defined(CTNN_WITH_ONEDNN)
     if (backend == "onednn")
       return train_on(std::type_identity<ctnn::Model<ctnn::FashionInception, ctnn::FashionInput, float, ctnn::OneDnn>>{});

@@ -6,7 +6,7 @@
 //   * BucketTracker: buckets from the end of the gradient buffer, ready when every element was
 //     reported (overlapping and nested reports), handed out strictly in order
 //   * the model's hooks: backward reports every parameter range of a network, in backward
-//     order; BatchNorm sums its statistics through the batch-statistics hook
+//     order; BatchNorm sums its statistics through the batch-statistics hook, on oneDNN too
 // The MPI programs in tests/distributed/ check the communication itself under mpirun.
 
 #include <doctest/doctest.h>   // TEST_CASE, CHECK, REQUIRE, SUBCASE
@@ -15,6 +15,7 @@
 #include <cstddef>     // std::size_t
 #include <cstdint>     // std::uint8_t
 #include <numeric>     // std::iota
+#include <random>      // std::mt19937, std::normal_distribution
 #include <span>        // std::span
 #include <utility>     // std::pair
 #include <vector>      // std::vector
@@ -26,6 +27,9 @@
 #include <ctnn/distributed/hooks.hpp>        // ctnn::distributed::AttachedHooks, gradient_ready_hook
 #include <ctnn/models/fashion_inception.hpp> // ctnn::FashionInception, ctnn::FashionInput
 #include <ctnn/parameters.hpp>               // ctnn::named_tensors
+#if defined(CTNN_WITH_ONEDNN)
+#include <ctnn/onednn.hpp>   // ctnn::OneDnn
+#endif
 
 #include "support/compare.hpp"         // ctnn::test::relative_error, all_finite
 #include "support/synthetic_set.hpp"   // ctnn::test::synthetic_set
@@ -259,17 +263,27 @@ std::vector<float> training_images(std::size_t count) {
   for (std::size_t i = 0; i < images.size(); ++i) images[i] = static_cast<float>((i * 37) % 101) / 50.0f - 1.0f;
   return images;
 }
+// Normally distributed values. The pattern above puts many values of a pass on a ReLU's or a max
+// pooling's kink (near-ties), where two float32 implementations route gradients apart by 1e-2;
+// comparing oneDNN's batch norm with the Eigen kernel's needs inputs without them.
+std::vector<float> random_training_images(std::size_t count) {
+  std::vector<float> images(count * FashionInput::size);
+  std::mt19937 generator(7);
+  std::normal_distribution<float> normal;
+  for (float& value : images) value = normal(generator);
+  return images;
+}
 
 // One training forward and backward of `model` (seeded alike each time): outputs, gradients and
 // buffers after it.
 struct Pass {
   std::vector<float> output, gradients, buffers;
 };
-Pass train_once(FashionModel& model) {
+template <class M>
+Pass train_once(M& model, const std::vector<float>& images = training_images(4)) {
   init::googlenet_seed(model, 3);
   model.disable_dropout(true);
   model.train();
-  const std::vector<float> images = training_images(4);
   std::vector<float> output_gradient(4 * 10);
   for (std::size_t i = 0; i < output_gradient.size(); ++i) output_gradient[i] = 0.1f * static_cast<float>(i % 7) - 0.3f;
   Pass pass;
@@ -363,3 +377,51 @@ TEST_CASE("The batch-statistics hook: BatchNorm normalises with the summed stati
     CHECK(statistics.sums == 3 * batch_norm_layers());
   }
 }
+
+#if defined(CTNN_WITH_ONEDNN)
+TEST_CASE("The batch-statistics hook on oneDNN: BatchNorm takes the Eigen kernel's summed statistics, f32 and bf16") {
+  // Without the hook oneDNN normalises with its own kernels; with it, the Eigen batch norm on the
+  // device's operands: the same numbers within rounding. Doubling every sum and the count is
+  // exact, so two copies give the bits of one (the running variance aside, as above).
+  using OneDnnModel = Model<FashionInception, FashionInput, float, OneDnn>;
+  for (const onednn::Precision precision : {onednn::Precision::f32, onednn::Precision::bf16}) {
+    if (precision == onednn::Precision::bf16 && !onednn::has_bf16()) continue;
+    CAPTURE(onednn::precision_name(precision));
+    // bf16 rounds activations to 8 bits: the two batch norms may round a value apart (2.5e-3 of
+    // the largest gradient, measured).
+    const double tolerance = precision == onednn::Precision::f32 ? 1e-4 : 1e-2;
+    const std::vector<float> images = random_training_images(4);
+    OneDnnModel plain;
+    plain.set_precision(precision);
+    const Pass expected = train_once(plain, images);
+    REQUIRE(test::all_finite(expected.output));
+    Pass one_copy;
+    for (const double copies : {1.0, 2.0}) {
+      CAPTURE(copies);
+      OneDnnModel model;
+      model.set_precision(precision);
+      CopiesOfOneProcess statistics;
+      statistics.copies = copies;
+      // Planned without the hook first: setting it must plan the passes again.
+      train_once(model, images);
+      CHECK(statistics.sums == 0);
+      model.set_batch_statistics_hook(distributed::batch_statistics_hook(statistics));
+      const Pass pass = train_once(model, images);
+      CHECK(statistics.sums == 3 * batch_norm_layers());
+      CHECK(test::relative_error(pass.output, expected.output) <= tolerance);
+      CHECK(test::relative_error(pass.gradients, expected.gradients) <= tolerance);
+      if (copies == 1) {
+        one_copy = pass;
+      } else {
+        CHECK(test::relative_error(pass.output, one_copy.output) == 0.0);
+        CHECK(test::relative_error(pass.gradients, one_copy.gradients) == 0.0);
+      }
+      // Without the hook again: oneDNN's own kernels, and no more sums.
+      model.set_batch_statistics_hook({});
+      const Pass after = train_once(model, images);
+      CHECK(statistics.sums == 3 * batch_norm_layers());
+      CHECK(test::relative_error(after.output, expected.output) == 0.0);
+    }
+  }
+}
+#endif

@@ -26,17 +26,14 @@
 namespace ctnn {
 
 // Device tags. host_memory: the model's parameters, gradients and buffers are host memory that
-// host code (an MPI all-reduce) reads and writes in place. batch_statistics_hook: training's batch
-// norm calls Model::set_batch_statistics_hook's hook (SyncBatchNorm).
+// host code (an MPI all-reduce) reads and writes in place.
 struct Cpu {
   static constexpr const char* name = "Cpu";
   static constexpr bool host_memory = true;
-  static constexpr bool batch_statistics_hook = true;
 };
 struct Cuda {
   static constexpr const char* name = "Cuda";
   static constexpr bool host_memory = false;
-  static constexpr bool batch_statistics_hook = true;
 };
 
 // N images of one shape: image n starts at data + n * image_stride.

@@ -182,9 +182,13 @@ class ModelFrontEnd {
   void set_gradient_ready_hook(GradientReadyHook hook) { context().gradient_ready = hook; }
   GradientReadyHook gradient_ready_hook() const { return context().gradient_ready; }
   // BatchNorm in training sums its per-channel statistics over every process through this hook
-  // (SyncBatchNorm; ctnn/pass_state.hpp); the CPU backend only. An empty hook (default): each
-  // process normalises with its own batch's statistics.
-  void set_batch_statistics_hook(BatchStatisticsHook hook) { context().batch_statistics_sum = hook; }
+  // (SyncBatchNorm; ctnn/pass_state.hpp); on the CPU devices (Cpu, OneDnn), the CUDA batch norm
+  // refuses it. An empty hook (default): each process normalises with its own batch's statistics.
+  // A hook that comes or goes plans the passes again (oneDNN's batch norm changes kernels).
+  void set_batch_statistics_hook(BatchStatisticsHook hook) {
+    if ((hook.sum != nullptr) != (context().batch_statistics_sum.sum != nullptr)) invalidate_plan();
+    context().batch_statistics_sum = hook;
+  }
   BatchStatisticsHook batch_statistics_hook() const { return context().batch_statistics_sum; }
 
   // ---- recording a layer's output ----------------------------------------------------------

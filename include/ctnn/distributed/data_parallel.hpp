@@ -1,8 +1,9 @@
 #pragma once
 // ctnn::distributed::DataParallel<Model>: one CPU model (on the Eigen reference or on oneDNN)
 // trained by every process of an MPI communicator together (data parallelism, PyTorch's
-// DistributedDataParallel over MPI). sync_batch_norm needs the Eigen reference, whose batch norm
-// calls the statistics hook; on oneDNN it is an error.
+// DistributedDataParallel over MPI). With sync_batch_norm every BatchNorm in training normalises
+// with the statistics of the global batch (SyncBatchNorm; on oneDNN through the Eigen evaluator's
+// batch norm, which takes the statistics hook).
 //
 //   ctnn::distributed::Environment mpi(argc, argv);
 //   ctnn::distributed::Communicator world = ctnn::distributed::Communicator::world();
@@ -38,14 +39,12 @@
 #include <cstddef>       // std::size_t
 #include <memory>        // std::unique_ptr, std::make_unique
 #include <span>          // std::span
-#include <string>        // std::string
 
 #include <ctnn/distributed/buckets.hpp>               // NoSync, default_bucket_bytes
 #include <ctnn/distributed/gradient_all_reduce.hpp>   // ctnn::distributed::GradientAllReduce
 #include <ctnn/distributed/hooks.hpp>                 // ctnn::distributed::AttachedHooks
 #include <ctnn/distributed/mpi.hpp>                   // ctnn::distributed::Communicator
 #include <ctnn/distributed/sync_batch_norm.hpp>       // ctnn::distributed::SyncBatchNorm
-#include <ctnn/error.hpp>                             // ctnn::Error
 #include <ctnn/train/parallel.hpp>                    // ctnn::train::DataParallelism
 
 namespace ctnn::distributed {
@@ -68,7 +67,7 @@ class DataParallel final : public train::DataParallelism {
 
   DataParallel(Model& model, const Communicator& comm, DataParallelOptions options = {})
       : model_(model),
-        comm_(accepted(comm, options).duplicate()),
+        comm_(comm.duplicate()),
         all_reduce_(comm_, model.gradients(), options.bucket_bytes),
         sync_batch_norm_(options.sync_batch_norm ? std::make_unique<SyncBatchNorm>(comm_) : nullptr),
         broadcast_buffers_(options.broadcast_buffers && !options.sync_batch_norm && Model::buffer_count > 0),
@@ -100,16 +99,6 @@ class DataParallel final : public train::DataParallelism {
   const SyncBatchNorm* sync_batch_norm() const { return sync_batch_norm_.get(); }
 
  private:
-  // `comm`, once the options suit the model: checked before anything is duplicated or attached.
-  static const Communicator& accepted(const Communicator& comm, const DataParallelOptions& options) {
-    if (options.sync_batch_norm && !Model::device::batch_statistics_hook)
-      throw Error("DataParallel", std::string("sync_batch_norm needs a model whose batch norm takes the statistics hook; ") +
-                                      Model::device::name +
-                                      "'s computes its statistics inside one primitive (train on the Eigen reference, "
-                                      "ctnn::Cpu, or without sync_batch_norm)");
-    return comm;
-  }
-
   Model& model_;
   Communicator comm_;
   GradientAllReduce<T> all_reduce_;

@@ -19,8 +19,9 @@
 // The backward's mask is exactly the forward's ReLU: both evaluate x s + t with one fused
 // multiply-add, from s and t computed by the same code from the same statistics.
 //
-// Where it runs: training with f32 activations, AVX-512 (avx512.hpp), and no layer output
-// recorded (a recorded BatchNorm output keeps the layers apart). Elsewhere oneDNN's batch norm
+// Where it runs: training with f32 activations, AVX-512 (avx512.hpp), no layer output recorded
+// (a recorded BatchNorm output keeps the layers apart) and no batch-statistics hook
+// (SyncBatchNorm's batch norm is the Eigen evaluator's, then the ReLU: elementwise.hpp). Elsewhere oneDNN's batch norm
 // runs with the ReLU fused forward (elementwise.hpp) and the two backward passes apart.
 
 #include <algorithm>   // std::min, std::max
@@ -46,7 +47,7 @@ namespace onednn {
 template <class T>
 bool own_batch_norm_relu(const Context<T>& ctx) {
   return ctx.mode == Mode::train && ctx.activation_type() == memory::data_type::f32 && ctx.recorded_node == no_node &&
-         avx512_kernels_supported();
+         !sums_statistics_over_processes(ctx) && avx512_kernels_supported();
 }
 
 // The rows of an NHWC batch (N*H*W of `channels` contiguous values) and their share among threads.
@@ -353,10 +354,15 @@ struct Fusion<BatchNorm<C, Eps, Momentum>, ReLU, OneDnn, T> {
   static bool fuses_backward(const onednn::Context<T>& ctx) { return onednn::own_batch_norm_relu(ctx); }
   template <ShapeType In>
   static void forward(onednn::Context<T>& ctx, const ForwardArgs<T>& a) {
-    if (onednn::own_batch_norm_relu(ctx))
+    if (onednn::own_batch_norm_relu(ctx)) {
       onednn::batch_norm_relu_forward<L, In>(ctx, a);
-    else
+    } else if (onednn::sums_statistics_over_processes(ctx)) {
+      // SyncBatchNorm's batch norm, then the ReLU in place (backward runs them apart).
+      onednn::Kernel<L, T>::template forward<In>(ctx, a);
+      onednn::Kernel<ReLU, T>::template forward<In>(ctx, {.params = {}, .x = a.y, .y = a.y, .saved = nullptr, .scratch = a.scratch});
+    } else {
       onednn::batch_norm_forward<L, In>(ctx, a, true);
+    }
   }
   template <ShapeType In>
   static void backward(onednn::Context<T>& ctx, const BackwardArgs<T>& a) {

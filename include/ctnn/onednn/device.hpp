@@ -22,12 +22,10 @@
 
 namespace ctnn {
 
-// The device tag of the oneDNN backend (<ctnn/onednn.hpp>). Its batch norm computes the batch's
-// statistics inside one primitive, so no hook can sum them over processes (SyncBatchNorm).
+// The device tag of the oneDNN backend (<ctnn/onednn.hpp>).
 struct OneDnn {
   static constexpr const char* name = "OneDnn";
   static constexpr bool host_memory = true;
-  static constexpr bool batch_statistics_hook = false;
 };
 
 namespace onednn {

@@ -7,7 +7,8 @@
 //               training: the batch's) and backward, with a following ReLU fused (in training
 //               ctnn's own kernels may take the pair: batch_norm_relu.hpp); not ReLU6:
 //               oneDNN's batch normalization takes no post-ops. Among bf16 activations it
-//               computes in f32 where oneDNN has no bf16 kernel for its channel count
+//               computes in f32 where oneDNN has no bf16 kernel for its channel count; with
+//               the batch-statistics hook (SyncBatchNorm) the Eigen evaluator's, in training
 //   Flatten     a view in NCHW; in the device layout an image of more than one pixel is
 //               reordered into NCHW order first, so features follow PyTorch's flatten, and
 //               back in backward for the layer before
@@ -17,6 +18,7 @@
 
 #include <dnnl.hpp>   // dnnl::eltwise_forward, dnnl::batch_normalization_forward
 
+#include <ctnn/cpu/batch_norm.hpp>       // Evaluator<BatchNorm, Cpu>: SyncBatchNorm's statistics
 #include <ctnn/evaluator.hpp>            // ctnn::Evaluator, ctnn::Fusion, ctnn::ViewEvaluator
 #include <ctnn/layers/batch_norm.hpp>    // ctnn::BatchNorm, require_batch_statistics
 #include <ctnn/layers/flatten.hpp>       // ctnn::Flatten
@@ -282,16 +284,28 @@ void batch_norm_backward(Context<T>& ctx, const BackwardArgs<T>& a) {
   }
 }
 
+// SyncBatchNorm: in training with the batch-statistics hook (ctnn/pass_state.hpp) the batch
+// norm is the Eigen evaluator's, which sums its statistics over the processes between its
+// passes; oneDNN's primitive computes them inside one call. Forward and backward of one step
+// take the same path (the front end plans again when the hook comes or goes), so each reads the
+// statistics its own forward saved.
+template <class T>
+bool sums_statistics_over_processes(const Context<T>& ctx) {
+  return ctx.mode == Mode::train && ctx.batch_statistics_sum.sum != nullptr;
+}
+
 template <std::size_t C, Ratio Eps, Ratio Momentum, class T>
 struct Kernel<BatchNorm<C, Eps, Momentum>, T> {
   using L = BatchNorm<C, Eps, Momentum>;
   static constexpr bool has_backward = true;
   template <ShapeType In>
   static void forward(Context<T>& ctx, const ForwardArgs<T>& a) {
+    if (sums_statistics_over_processes(ctx)) return eigen_forward<L, In>(ctx, a);
     batch_norm_forward<L, In>(ctx, a, false);
   }
   template <ShapeType In>
   static void backward(Context<T>& ctx, const BackwardArgs<T>& a) {
+    if (sums_statistics_over_processes(ctx)) return eigen_backward<L, In>(ctx, a);
     batch_norm_backward<L, In>(ctx, a);
   }
 };

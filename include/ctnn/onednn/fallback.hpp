@@ -7,7 +7,8 @@
 //                          kernel without backward computes training's forward only where the
 //                          layer keeps nothing for its backward
 //   the Eigen evaluator    everything else (Dropout's mask, TransformInput, AvgPool in ceil
-//                          mode past the padding, a layer added later):
+//                          mode past the padding, training's BatchNorm with SyncBatchNorm's
+//                          statistics hook, a layer added later):
 //                          the CPU reference's Evaluator<L, Cpu, T> runs on the context (a
 //                          cpu::Context), its operands reordered between the device layout and
 //                          plain NCHW f32 in staging buffers
