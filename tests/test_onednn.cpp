@@ -203,6 +203,8 @@ TEST_CASE("torchvision's GoogLeNet (batch norm, transform_input) on oneDNN equal
   const double error = test::relative_error(pair.fast.forward(input), pair.reference.forward(input));
   MESSAGE("relative error against Eigen: " << error);
   CHECK(error <= 1e-4);
+  // Every BasicConv2d (3 in the stem, 6 in each of the 9 Inception blocks) is one convolution.
+  CHECK(pair.fast.folded_batch_norms() == 57);
 }
 
 // ---- the model zoo: grouped and depthwise Conv on oneDNN, residual sums and ReLU6 on Eigen ----
@@ -770,6 +772,61 @@ TEST_CASE("int8: a Conv + ReLU read by layers that take f32 (batch norm, Flatten
   const std::vector<float> images = random_images(16, 8);
   int8_follows_f32(pair, images, "int8");
   CHECK(pair.fast.quantised_hand_offs() == 0);
+}
+
+TEST_CASE("Conv + BatchNorm + ReLU (torchvision's BasicConv2d) fold into one convolution in evaluation, and in int8 hand u8 on") {
+  // 8x8 -> BasicConv2d 16 -> pool 4x4 -> Inception (40) -> average -> Linear: seven triples.
+  using Net = Sequential<torchvision::BasicConv2d<3, 16, 3, 1, 1>, MaxPool<2, 2>, torchvision::Inception<16, 8, 8, 16, 4, 8, 8>,
+                         AdaptiveAvgPool<1>, Flatten, Linear<40, 5>>;
+  Pair<Net, QuantisedIn> pair(9);
+  // Running statistics and affine parameters far from the identity, alike in both models.
+  std::mt19937 generator(9);
+  std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
+  for (const NamedTensor& t : named_tensors<Net, QuantisedIn>()) {
+    const bool mean = t.name.ends_with("running_mean"), var = t.name.ends_with("running_var");
+    const bool gamma = t.name.ends_with("bn.weight"), beta = t.name.ends_with("bn.bias");
+    if (!mean && !var && !gamma && !beta) continue;
+    std::span<float> fast = t.role == TensorRole::buffer ? pair.fast.buffers() : pair.fast.parameters();
+    std::span<float> reference = t.role == TensorRole::buffer ? pair.reference.buffers() : pair.reference.parameters();
+    for (std::size_t i = t.offset; i < t.offset + t.count; ++i)
+      reference[i] = fast[i] = var ? 0.2f + 2.0f * uniform(generator) : gamma ? 0.5f + uniform(generator) : uniform(generator) - 0.5f;
+  }
+  const std::vector<float> images = random_images(16, 9);
+  const auto f32_error = [&] {
+    return test::relative_error(pair.fast.forward(images), pair.reference.forward(images));
+  };
+  CHECK(f32_error() <= 1e-5);
+  CHECK(pair.fast.folded_batch_norms() == 7);
+
+  SUBCASE("running statistics written on the host are folded again") {
+    for (const NamedTensor& t : named_tensors<Net, QuantisedIn>())
+      if (t.name.ends_with("running_var"))
+        for (std::size_t i = t.offset; i < t.offset + t.count; ++i) {
+          pair.reference.buffers()[i] *= 3.0f;
+          pair.fast.buffers()[i] *= 3.0f;
+        }
+    CHECK(f32_error() <= 1e-5);
+  }
+  SUBCASE("a recorded batch norm output keeps its triple apart") {
+    pair.reference.record_output_of("2.branch2.1.bn");
+    pair.fast.record_output_of("2.branch2.1.bn");
+    CHECK(f32_error() <= 1e-5);
+    CHECK(pair.fast.folded_batch_norms() == 6);
+    CHECK(test::relative_error(pair.fast.recorded_output(), pair.reference.recorded_output()) <= 1e-5);
+  }
+  SUBCASE("training normalises with the batch's statistics: nothing folds") {
+    pair.reference.train();
+    pair.fast.train();
+    CHECK(f32_error() <= 1e-5);
+    CHECK(pair.fast.folded_batch_norms() == 0);
+  }
+  SUBCASE("int8: each folded convolution writes u8 for the max pooling, Concat or Conv after it") {
+    int8_follows_f32(pair, images, "int8 with folded batch norms");
+    // u8 out: the stem and its pool; the Inception's six convs, its branch pool and its Concat
+    // would, but the average pooling reads f32: its Concat and the four convs ending its branches
+    // write f32. Left: the stem, the pool, the two reducing convs and the branch pool.
+    CHECK(pair.fast.quantised_hand_offs() == 5);
+  }
 }
 
 TEST_CASE("int8: without calibration, and in training, a clear error and nothing changes") {

@@ -172,6 +172,20 @@ struct Fusion {
   static constexpr bool available = false;
 };
 
+// FusionOfThree: the same for three consecutive layers, in evaluation only, where the second and
+// the third run in place on the first's output (oneDNN: Conv, then BatchNorm folded into its
+// weights, then an activation as its post-op). Sequential tries it before Fusion. A
+// specialisation provides
+//   static constexpr bool available = true;
+//   template <ShapeType In>
+//   static void forward(Context&, const ForwardArgs<T>& first, const ParamSpan<T>& second);
+// with the first layer's arguments (y: the third's output, the same slot) and the second's
+// parameters and buffers.
+template <class First, class Second, class Third, class Device, class T>
+struct FusionOfThree {
+  static constexpr bool available = false;
+};
+
 // The backward of layers First and Second of a Sequential as one call of their Fusion (see
 // below): args are First's with Second's y and dy. First's parameter gradients are then final.
 template <class First, class Second, ShapeType In, class Context>

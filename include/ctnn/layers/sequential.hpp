@@ -16,7 +16,8 @@
 //     overwritten values in backward (Conv then ReLU: Conv's backward reads its input only).
 // Where a device fuses two layers (Fusion, ctnn/evaluator.hpp) and the second runs in place on
 // the first's output, evaluation runs them as one call; training too where the device says so
-// and the two share one saved slot.
+// and the two share one saved slot. Evaluation also runs three layers as one call where the
+// device fuses them (FusionOfThree) and the last two run in place.
 
 #include <algorithm>     // std::max
 #include <array>         // std::array
@@ -292,6 +293,35 @@ struct Evaluator<Sequential<L...>, Device, T> {
     }
   }
 
+  // Does the device compute layers I, I + 1 and I + 2 in one call in evaluation?
+  template <std::size_t I>
+  static constexpr bool fuses_with_next_two() {
+    if constexpr (I + 2 < n) {
+      constexpr auto& places = Seq::eval_places;
+      if constexpr (places[I + 1] == places[I] && places[I + 2] == places[I])
+        return FusionOfThree<unnamed_t<child_t<Seq, I>>, unnamed_t<child_t<Seq, I + 1>>,
+                             unnamed_t<child_t<Seq, I + 2>>, Device, T>::available;
+    }
+    return false;
+  }
+  // Runs layers I to I + 2 as one call where the device fuses them, in evaluation, unless the
+  // output of layer I or I + 1 is to be recorded (the fused call never holds it). Whether it did.
+  template <std::size_t I, ShapeType ChildIn, class Context>
+  static bool forward_three(Context& ctx, const ForwardArgs<T>& args, const ParamSpan<T>& params,
+                            std::size_t first_node) {
+    if constexpr (fuses_with_next_two<I>()) {
+      const std::size_t begin = first_node + Seq::node_offsets[I], end = first_node + Seq::node_offsets[I + 2];
+      if (ctx.mode != Mode::eval || (ctx.recorded_node >= begin && ctx.recorded_node < end)) return false;
+      FusionOfThree<unnamed_t<child_t<Seq, I>>, unnamed_t<child_t<Seq, I + 1>>, unnamed_t<child_t<Seq, I + 2>>, Device,
+                    T>::template forward<ChildIn>(ctx, args,
+                                                  params.advance(Seq::parameter_offsets[I + 1], Seq::buffer_offsets[I + 1]));
+      return true;
+    } else {
+      (void)ctx, (void)args, (void)params, (void)first_node;
+      return false;
+    }
+  }
+
   template <ShapeType In, class Context>
   static void forward(Context& ctx, const ForwardArgs<T>& a) {
     using P = typename Seq::template plan<In>;
@@ -310,7 +340,7 @@ struct Evaluator<Sequential<L...>, Device, T> {
       return {a.saved + batch * P::saved_slot_offsets[i], P::output_sizes[i]};
     };
     const std::size_t first_node = ctx.node;
-    bool done_with_previous = false;  // layer I was computed by layer I - 1's fused call
+    std::size_t done_before = 0;  // how many of the next layers an earlier fused call computed
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       (
           [&] {
@@ -321,15 +351,17 @@ struct Evaluator<Sequential<L...>, Device, T> {
                                       I == 0 ? a.x : ConstSlot<T>(slot_at(I == 0 ? 0 : I - 1)), slot_at(I),
                                       a.saved + batch * P::child_saved_offsets[I], child_scratch};
             ctx.node = node;
-            if (done_with_previous) {
-              done_with_previous = false;
+            if (done_before > 0) {
+              --done_before;
+            } else if (forward_three<I, ChildIn>(ctx, args, a.params, first_node)) {
+              done_before = 2;
             } else if constexpr (fuses_with_next<I, Mode::eval>() || fuses_with_next<I, Mode::train>()) {
               // Not when layer I's own output is to be recorded: the fused call never holds it.
               const bool fuse = training ? fuses_with_next<I, Mode::train>() : fuses_with_next<I, Mode::eval>();
               if (fuse && ctx.recorded_node != node + Child::node_count - 1) {
                 using Next = child_t<Seq, (I + 1 < n ? I + 1 : I)>;
                 Fusion<unnamed_t<Child>, unnamed_t<Next>, Device, T>::template forward<ChildIn>(ctx, args);
-                done_with_previous = true;
+                done_before = 1;
               } else {
                 forward_layer<Child, ChildIn>(ctx, args);
               }

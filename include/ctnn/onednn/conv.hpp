@@ -17,14 +17,22 @@
 //             branches sum their gradients (a sum post-op: no staging, no adding reorder)
 //   ConvTranspose2d  the same with the deconvolution primitives; its weights PyTorch's
 //             [In, Out, K, K] (oneDNN's iohw), OutputPadding taken off the right padding
+//   Conv + BatchNorm + activation, in evaluation: one convolution (FusionOfThree) whose weights
+//             and bias are the batch norm folded in, with s = gamma / sqrt(running_var + eps),
+//             W'[o] = W[o] s[o] and b'[o] = (b[o] - running_mean[o]) s[o] + beta[o], refolded
+//             whenever the host writes parameters; the activation its post-op, so in int8 the
+//             convolution writes u8 for the layers after it as a Conv + ReLU does
 
+#include <cmath>     // std::sqrt
 #include <cstddef>   // std::size_t
 #include <memory>    // std::make_unique
 #include <optional>  // std::optional, std::nullopt
+#include <vector>    // std::vector
 
 #include <dnnl.hpp>   // dnnl::convolution_forward, dnnl::deconvolution_forward, dnnl::matmul, ...
 
-#include <ctnn/evaluator.hpp>          // ctnn::Fusion, ctnn::ForwardArgs, ctnn::BackwardArgs
+#include <ctnn/evaluator.hpp>          // ctnn::Fusion, ctnn::FusionOfThree, ctnn::ForwardArgs, ...
+#include <ctnn/layers/batch_norm.hpp>  // ctnn::BatchNorm
 #include <ctnn/layers/conv.hpp>        // ctnn::Conv, ctnn::ConvGeometry
 #include <ctnn/layers/conv_transpose.hpp>   // ctnn::ConvTranspose2d
 #include <ctnn/onednn/elementwise.hpp> // ctnn::onednn::Eltwise: the activations a Conv fuses
@@ -243,6 +251,33 @@ void convolution_backward(Context<T>& ctx, const BackwardArgs<T>& in_args) {
   if (winograd_dx) winograd_backward_data(ctx, in_args, *winograd_dx);
 }
 
+// Evaluation's Conv + BatchNorm: the parameters of the same convolution with a bias (Folded),
+// the batch norm folded in (see the file comment). Folded again when the host wrote parameters
+// or buffers (Context::parameter_version); training's running statistics move only in training
+// passes, and a pass in another mode plans again.
+template <class L, class Norm>
+struct FoldedBatchNorm : Plan {
+  using Folded = Conv<L::in_channels, L::out_channels, L::kernel, L::stride, L::padding, true, L::groups>;
+  static_assert(Norm::channels == L::out_channels);
+  std::vector<float> values = std::vector<float>(Folded::parameter_count);
+  PackedFrom folded_from;
+
+  template <class T>
+  void refresh(const Context<T>& ctx, const ParamSpan<T>& conv, const ParamSpan<T>& norm) {
+    if (folded_from.current(ctx.parameter_version, conv.values)) return;
+    const auto bn = Norm::pointers(norm);
+    constexpr std::size_t per_output = L::weight_count / L::out_channels;
+    for (std::size_t o = 0; o < L::out_channels; ++o) {
+      const double s = static_cast<double>(bn.weight[o]) / std::sqrt(static_cast<double>(bn.running_var[o]) + Norm::epsilon);
+      for (std::size_t k = 0; k < per_output; ++k)
+        values[o * per_output + k] = static_cast<float>(conv.values[o * per_output + k] * s);
+      const double bias = L::has_bias ? static_cast<double>(conv.values[L::bias_offset + o]) : 0.0;
+      values[Folded::bias_offset + o] = static_cast<float>((bias - bn.running_mean[o]) * s + bn.bias[o]);
+    }
+    folded_from.record(ctx.parameter_version, conv.values);
+  }
+};
+
 template <std::size_t I, std::size_t O, std::size_t K, std::size_t S, std::size_t P, bool B, std::size_t G, class T>
 struct Kernel<Conv<I, O, K, S, P, B, G>, T> {
   static constexpr bool has_backward = true;
@@ -293,6 +328,28 @@ struct Fusion<Conv<I, O, K, S, P, B, G>, Activation, OneDnn, T> {
   template <ShapeType In>
   static void forward(onednn::Context<T>& ctx, const ForwardArgs<T>& a) {
     onednn::convolution_forward<Conv<I, O, K, S, P, B, G>, In>(ctx, a, onednn::Eltwise<Activation>::function);
+  }
+};
+
+// Conv + BatchNorm + an activation oneDNN computes, in evaluation: one convolution of the folded
+// weights and bias with the activation as its post-op (see the file comment).
+template <std::size_t I, std::size_t O, std::size_t K, std::size_t S, std::size_t P, bool B, std::size_t G,
+          class Eps, class Momentum, class Activation, class T>
+  requires onednn::HasEltwise<Activation>
+struct FusionOfThree<Conv<I, O, K, S, P, B, G>, BatchNorm<O, Eps, Momentum>, Activation, OneDnn, T> {
+  using L = Conv<I, O, K, S, P, B, G>;
+  using Fold = onednn::FoldedBatchNorm<L, BatchNorm<O, Eps, Momentum>>;
+  static constexpr bool available = true;
+  template <ShapeType In>
+  static void forward(onednn::Context<T>& ctx, const ForwardArgs<T>& a, const ParamSpan<T>& norm) {
+    auto& fold = ctx.template plan<Fold>(onednn::Direction::forward, [&] {
+      ++ctx.folded_batch_norms;
+      return std::make_unique<Fold>();
+    });
+    if (!ctx.planning) fold.refresh(ctx, a.params, norm);
+    ForwardArgs<T> folded = a;
+    folded.params = {fold.values.data(), nullptr, nullptr};
+    onednn::convolution_forward<typename Fold::Folded, In>(ctx, folded, onednn::Eltwise<Activation>::function);
   }
 };
 

@@ -17,8 +17,8 @@
 //            sums pairs of u8 x s8 products in 16 bits, and 255 * 127 * 2 > 32767 saturates
 //   bias     f32; s32 accumulator * input scale * weight scale + bias, then the fused activation
 //
-// Hand-offs in u8. A Conv whose fused activation leaves no negative value (ReLU, ReLU6) writes
-// its output as u8, scaled by the range calibration saw there, and the layers after it read
+// Hand-offs in u8. A Conv whose fused activation leaves no negative value (ReLU, ReLU6; a batch
+// norm between them folded into the Conv: conv.hpp) writes its output as u8, scaled by the range calibration saw there, and the layers after it read
 // those bytes as they are: a Conv or Linear as its quantised input, a max pooling as u8 (the
 // scale unchanged: max commutes with it), a Concat copying u8 branches into one u8 tensor (each
 // branch written with the scale of the Concat's calibrated output). So GoogLeNet's Inceptions run
