@@ -158,6 +158,8 @@ void backward_layer(Context& ctx, BackwardArgs<typename Context::scalar> args) {
 // ReLU). Sequential asks this trait; a specialisation provides
 //   static constexpr bool available = true;
 //   template <ShapeType In> static void forward(Context&, const ForwardArgs<T>&);  // both layers
+// (or, where it needs the second layer's parameters and buffers too, forward(Context&, const
+// ForwardArgs<T>&, const ParamSpan<T>& second): oneDNN's Conv + BatchNorm)
 // and, to fuse the training forward too (each layer's backward then runs on its own, reading the
 // saved slot the two share: oneDNN's Conv + ReLU),
 //   static constexpr bool in_training = true;

@@ -359,8 +359,14 @@ struct Evaluator<Sequential<L...>, Device, T> {
               // Not when layer I's own output is to be recorded: the fused call never holds it.
               const bool fuse = training ? fuses_with_next<I, Mode::train>() : fuses_with_next<I, Mode::eval>();
               if (fuse && ctx.recorded_node != node + Child::node_count - 1) {
-                using Next = child_t<Seq, (I + 1 < n ? I + 1 : I)>;
-                Fusion<unnamed_t<Child>, unnamed_t<Next>, Device, T>::template forward<ChildIn>(ctx, args);
+                constexpr std::size_t next = I + 1 < n ? I + 1 : I;
+                using F = Fusion<unnamed_t<Child>, unnamed_t<child_t<Seq, next>>, Device, T>;
+                // A fusion that needs the second layer's parameters too (oneDNN's Conv + BatchNorm).
+                if constexpr (requires { F::template forward<ChildIn>(ctx, args, a.params); })
+                  F::template forward<ChildIn>(ctx, args,
+                                               a.params.advance(Seq::parameter_offsets[next], Seq::buffer_offsets[next]));
+                else
+                  F::template forward<ChildIn>(ctx, args);
                 done_before = 1;
               } else {
                 forward_layer<Child, ChildIn>(ctx, args);

@@ -21,8 +21,9 @@
 //
 // Where it runs: training with f32 activations, AVX-512 (avx512.hpp), no layer output recorded
 // (a recorded BatchNorm output keeps the layers apart) and no batch-statistics hook
-// (SyncBatchNorm's batch norm is the Eigen evaluator's, then the ReLU: elementwise.hpp). Elsewhere oneDNN's batch norm
-// runs with the ReLU fused forward (elementwise.hpp) and the two backward passes apart.
+// (SyncBatchNorm's batch norm is the Eigen evaluator's, then the ReLU: elementwise.hpp).
+// Elsewhere oneDNN's batch norm runs with the ReLU fused forward (elementwise.hpp) and the two
+// backward passes apart.
 
 #include <algorithm>   // std::min, std::max
 #include <cmath>       // std::sqrt, std::fma

@@ -205,7 +205,7 @@ struct Context : cpu::Context<T> {
   std::size_t concats = 0;
   std::size_t winograd_convolutions = 0;  // forward and data gradient plans made so (winograd.hpp)
   std::size_t fused_batch_norm_relu_passes = 0;  // forward and backward plans (batch_norm_relu.hpp)
-  std::size_t folded_batch_norms = 0;  // evaluation's Conv + BatchNorm + activation plans (conv.hpp)
+  std::size_t folded_batch_norms = 0;  // evaluation's Conv + BatchNorm (+ activation) plans (conv.hpp)
   std::vector<ValueRange> input_ranges, output_ranges, concat_ranges;
   bool calibrating = false;
   bool calibrated = false;  // a calibration finished (a network without Conv or Linear has no ranges)

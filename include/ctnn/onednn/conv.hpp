@@ -17,11 +17,12 @@
 //             branches sum their gradients (a sum post-op: no staging, no adding reorder)
 //   ConvTranspose2d  the same with the deconvolution primitives; its weights PyTorch's
 //             [In, Out, K, K] (oneDNN's iohw), OutputPadding taken off the right padding
-//   Conv + BatchNorm + activation, in evaluation: one convolution (FusionOfThree) whose weights
-//             and bias are the batch norm folded in, with s = gamma / sqrt(running_var + eps),
-//             W'[o] = W[o] s[o] and b'[o] = (b[o] - running_mean[o]) s[o] + beta[o], refolded
-//             whenever the host writes parameters; the activation its post-op, so in int8 the
-//             convolution writes u8 for the layers after it as a Conv + ReLU does
+//   Conv + BatchNorm (+ activation), in evaluation: one convolution (Fusion, FusionOfThree) whose
+//             weights and bias are the batch norm folded in, with s = gamma / sqrt(running_var +
+//             eps), W'[o] = W[o] s[o] and b'[o] = (b[o] - running_mean[o]) s[o] + beta[o],
+//             refolded whenever the host writes parameters or buffers; an activation its
+//             post-op, so in int8 the convolution writes u8 for the layers after it as a
+//             Conv + ReLU does
 
 #include <cmath>     // std::sqrt
 #include <cstddef>   // std::size_t
@@ -331,25 +332,47 @@ struct Fusion<Conv<I, O, K, S, P, B, G>, Activation, OneDnn, T> {
   }
 };
 
+namespace onednn {
+// Conv (L) + BatchNorm (Norm), then `activation` as a post-op: one convolution of the folded
+// weights and bias (see the file comment).
+template <class L, class Norm, ShapeType In, class T>
+void folded_convolution_forward(Context<T>& ctx, const ForwardArgs<T>& a, const ParamSpan<T>& norm,
+                                EltwiseFunction activation) {
+  using Fold = FoldedBatchNorm<L, Norm>;
+  auto& fold = ctx.template plan<Fold>(Direction::forward, [&] {
+    ++ctx.folded_batch_norms;
+    return std::make_unique<Fold>();
+  });
+  if (!ctx.planning) fold.refresh(ctx, a.params, norm);
+  ForwardArgs<T> folded = a;
+  folded.params = {fold.values.data(), nullptr, nullptr};
+  convolution_forward<typename Fold::Folded, In>(ctx, folded, activation);
+}
+}  // namespace onednn
+
+// Conv + BatchNorm in evaluation (a ResNet's last batch norm before its sum): one convolution of
+// the folded weights and bias.
+template <std::size_t I, std::size_t O, std::size_t K, std::size_t S, std::size_t P, bool B, std::size_t G,
+          class Eps, class Momentum, class T>
+struct Fusion<Conv<I, O, K, S, P, B, G>, BatchNorm<O, Eps, Momentum>, OneDnn, T> {
+  static constexpr bool available = true;
+  template <ShapeType In>
+  static void forward(onednn::Context<T>& ctx, const ForwardArgs<T>& a, const ParamSpan<T>& norm) {
+    onednn::folded_convolution_forward<Conv<I, O, K, S, P, B, G>, BatchNorm<O, Eps, Momentum>, In>(ctx, a, norm, {});
+  }
+};
+
 // Conv + BatchNorm + an activation oneDNN computes, in evaluation: one convolution of the folded
-// weights and bias with the activation as its post-op (see the file comment).
+// weights and bias with the activation as its post-op.
 template <std::size_t I, std::size_t O, std::size_t K, std::size_t S, std::size_t P, bool B, std::size_t G,
           class Eps, class Momentum, class Activation, class T>
   requires onednn::HasEltwise<Activation>
 struct FusionOfThree<Conv<I, O, K, S, P, B, G>, BatchNorm<O, Eps, Momentum>, Activation, OneDnn, T> {
-  using L = Conv<I, O, K, S, P, B, G>;
-  using Fold = onednn::FoldedBatchNorm<L, BatchNorm<O, Eps, Momentum>>;
   static constexpr bool available = true;
   template <ShapeType In>
   static void forward(onednn::Context<T>& ctx, const ForwardArgs<T>& a, const ParamSpan<T>& norm) {
-    auto& fold = ctx.template plan<Fold>(onednn::Direction::forward, [&] {
-      ++ctx.folded_batch_norms;
-      return std::make_unique<Fold>();
-    });
-    if (!ctx.planning) fold.refresh(ctx, a.params, norm);
-    ForwardArgs<T> folded = a;
-    folded.params = {fold.values.data(), nullptr, nullptr};
-    onednn::convolution_forward<typename Fold::Folded, In>(ctx, folded, onednn::Eltwise<Activation>::function);
+    onednn::folded_convolution_forward<Conv<I, O, K, S, P, B, G>, BatchNorm<O, Eps, Momentum>, In>(
+        ctx, a, norm, onednn::Eltwise<Activation>::function);
   }
 };
 

@@ -57,8 +57,8 @@ class Model<Net, In, T, OneDnn> : public ModelFrontEnd<Net, In, T, OneDnn> {
   // How many BatchNorm + ReLU pairs the planned passes run as ctnn's own kernels
   // (batch_norm_relu.hpp; training only): each forward and each backward counts one.
   std::size_t fused_batch_norm_relu_passes() const { return this->context().fused_batch_norm_relu_passes; }
-  // How many Conv + BatchNorm + activation triples the planned evaluation pass runs as one
-  // convolution, the batch norm folded into its weights and bias (conv.hpp).
+  // How many Conv + BatchNorm (+ activation) the planned evaluation pass runs as one convolution,
+  // the batch norm folded into its weights and bias (conv.hpp).
   std::size_t folded_batch_norms() const { return this->context().folded_batch_norms; }
   // How many layers of the planned int8 pass write their output as u8 for the layers after them
   // (Conv + ReLU, max pooling, Concat: quantisation.hpp); 0 in other precisions.
