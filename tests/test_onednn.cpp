@@ -407,18 +407,37 @@ TEST_CASE("layers: 3x3 stride-1 convolutions run as Winograd in f32 and equal th
   CHECK(test::relative_error(direct.forward(input), expected) <= 1e-5);
   CHECK(direct.winograd_convolutions() == 0);
   CHECK(pair.fast.winograd_convolutions() == (onednn::winograd_supported() ? 5u : 0u));
-
-  SUBCASE("trained: the forward and dx through Winograd, dW through oneDNN's primitive") {
-    // Random values: pattern()'s periodic ones put one of the last convolution's outputs within
-    // 1e-4 of LeakyReLU's kink, where Winograd's rounding flips the slope its gradient takes.
-    std::vector<float> random(3 * In::size);
-    std::mt19937 generator(5);
+  // Random values for training: pattern()'s periodic ones put one of the last convolution's
+  // outputs within 1e-4 of LeakyReLU's kink, where Winograd's rounding flips the slope its
+  // gradient takes.
+  const auto random_images = [](std::size_t images, unsigned seed) {
+    std::vector<float> random(images * In::size);
+    std::mt19937 generator(seed);
     std::uniform_real_distribution<float> uniform(-2.0f, 2.0f);
     for (float& v : random) v = uniform(generator);
-    check_training_step(pair, random);
+    return random;
+  };
+
+  SUBCASE("trained: the forward and dx through Winograd, dW through oneDNN's primitive") {
+    check_training_step(pair, random_images(3, 5));
     CHECK(pair.fast.winograd_convolutions() == (onednn::winograd_supported() ? 10u : 0u));  // 5 forward, 5 dx
+    CHECK(pair.fast.winograd_weight_gradients() == 0);  // 36 tiles: too few
     pair.fast.eval();
     CHECK(test::relative_error(pair.fast.forward(input), pair.reference.forward(input)) <= 1e-5);
+  }
+  SUBCASE("trained with tiles enough (22 images, 264 tiles): dW and db through Winograd too, and they accumulate") {
+    const auto random = random_images(22, 6);
+    check_training_step(pair, random);
+    CHECK(pair.fast.winograd_weight_gradients() == (onednn::winograd_supported() ? 5u : 0u));
+    pair.reference.accumulate_gradients(true);
+    pair.fast.accumulate_gradients(true);
+    check_training_step(pair, random);
+    pair.reference.set_trainable_from(Net::parameter_offsets[2]);  // the first two layers frozen
+    pair.fast.set_trainable_from(Net::parameter_offsets[2]);
+    pair.reference.accumulate_gradients(false);
+    pair.fast.accumulate_gradients(false);
+    check_training_step(pair, random);
+    CHECK(pair.fast.winograd_weight_gradients() == (onednn::winograd_supported() ? 4u : 0u));
   }
   SUBCASE("weights changed on the host are transformed again") {
     for (float& p : pair.reference.parameters()) p *= -0.5f;

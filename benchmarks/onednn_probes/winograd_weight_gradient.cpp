@@ -1,7 +1,8 @@
 // Probe: the weight gradient of a 3x3 stride-1 convolution as Winograd's F(4x4, 3x3), against
 // oneDNN 3.2's backward-weights primitive (jit:avx512_core in f32), on FashionInception's and
-// GoogLeNet's 3x3 layers. A sketch for a next step of include/ctnn/onednn/winograd.hpp, not ctnn
-// code: it reuses that file's input transform and weight coefficients.
+// GoogLeNet's 3x3 layers. Where this probe began; include/ctnn/onednn/winograd.hpp now runs it
+// in training (winograd_weight_gradient), and the probe times that file's kernels in a loop of
+// its own, outside a model.
 //
 // The forward's tile product Y = A^T [U (.) V] A is bilinear in U and V, so per tile
 //   dU = (A dY A^T) (.) V          dY: the tile's 4x4 block of dy, V = B^T d B as forward
@@ -29,69 +30,6 @@ using namespace ctnn::onednn;
 using dnnl::memory;
 
 namespace {
-
-// m = A o: four values to six (A: the transpose of the output transform's A^T).
-CTNN_AVX512 void gradient_1d(const __m512* o, __m512* m) {
-  const __m512 two = _mm512_set1_ps(2.f), four = _mm512_set1_ps(4.f);
-  const __m512 s02 = _mm512_add_ps(o[0], o[2]), s13 = _mm512_add_ps(o[1], o[3]);
-  const __m512 even = _mm512_fmadd_ps(four, o[2], o[0]);                     // o0 + 4 o2
-  const __m512 odd = _mm512_mul_ps(two, _mm512_fmadd_ps(four, o[3], o[1]));  // 2 o1 + 8 o3
-  m[0] = o[0];
-  m[1] = _mm512_add_ps(s02, s13);
-  m[2] = _mm512_sub_ps(s02, s13);
-  m[3] = _mm512_add_ps(even, odd);
-  m[4] = _mm512_sub_ps(even, odd);
-  m[5] = o[3];
-}
-
-// W[xi][tile - first][Out padded] = (A dY A^T)[xi] for tiles [first, first + count) of NHWC dy
-// (zero beyond the image).
-CTNN_AVX512 void transform_gradients(const WinogradShape& s, const float* dy, std::size_t first, std::size_t count,
-                                     std::size_t chunk, float* w) {
-  const std::size_t kp = s.out_padded();
-  for (std::size_t t = 0; t < count; ++t) {
-    const auto [n, top, left, rows, columns] = s.tile(first + t);
-    for (std::size_t k = 0; k < kp; k += 16) {
-      const __mmask16 mask = lanes(k, s.out_channels);
-      __m512 half[6][4];  // A dY
-      for (std::size_t j = 0; j < 4; ++j) {
-        __m512 column[4], transformed[6];
-        for (std::size_t i = 0; i < 4; ++i)
-          column[i] = i < rows && j < columns
-                          ? _mm512_maskz_loadu_ps(mask, dy + ((n * s.height + top + i) * s.width + left + j) * s.out_channels + k)
-                          : _mm512_setzero_ps();
-        gradient_1d(column, transformed);
-        for (int i = 0; i < 6; ++i) half[i][j] = transformed[i];
-      }
-      for (int i = 0; i < 6; ++i) {  // (A dY) A^T
-        __m512 transformed[6];
-        gradient_1d(half[i], transformed);
-        for (int j = 0; j < 6; ++j) _mm512_storeu_ps(w + (static_cast<std::size_t>(i * 6 + j) * chunk + t) * kp + k, transformed[j]);
-      }
-    }
-  }
-}
-
-// dW (OIHW) for input channel c from the threads' M: their sum, then the transposed weight transform.
-CTNN_AVX512 void transform_back(const WinogradShape& s, const std::vector<std::vector<float>>& m, std::size_t c, float* dw) {
-  const std::size_t cp = s.in_padded(), kp = s.out_padded();
-  const __m512i stride = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                                            _mm512_set1_epi32(static_cast<int>(s.in_channels * 9)));
-  for (std::size_t k = 0; k < s.out_channels; k += 16) {
-    const __mmask16 mask = lanes(k, s.out_channels);
-    __m512 sum[36];
-    for (int xi = 0; xi < 36; ++xi) {
-      sum[xi] = _mm512_setzero_ps();
-      for (const auto& mine : m) sum[xi] = _mm512_add_ps(sum[xi], _mm512_loadu_ps(mine.data() + (xi * cp + c) * kp + k));
-    }
-    for (int tap = 0; tap < 9; ++tap) {
-      __m512 value = _mm512_setzero_ps();
-      for (int xi = 0; xi < 36; ++xi)
-        value = _mm512_fmadd_ps(_mm512_set1_ps(winograd_kernels::weight_coefficients.value[xi][tap]), sum[xi], value);
-      _mm512_mask_i32scatter_ps(dw + (k * s.in_channels + c) * 9 + tap, mask, stride, value, 4);
-    }
-  }
-}
 
 struct Layer {
   const char* name;
@@ -154,7 +92,10 @@ void probe(const Layer& layer, int threads) {
   const auto product_pd = dnnl::matmul::primitive_desc(engine, v_transposed, w_md, m_md, adding);
   const dnnl::matmul product(product_pd);
   std::vector<std::vector<float>> v(count_threads, std::vector<float>(36 * chunk * cp)),
-      w(count_threads, std::vector<float>(36 * chunk * kp)), m(count_threads, std::vector<float>(36 * cp * kp));
+      w(count_threads, std::vector<float>(36 * chunk * kp));
+  // The threads' M one after another (transform_back's layout), and their bias sums.
+  const std::size_t m_floats = (36 * cp * kp + 15) / 16 * 16;
+  std::vector<float> m(count_threads * m_floats), bias_sums(count_threads * kp);
   std::vector<std::vector<std::byte>> scratchpads(count_threads, std::vector<std::byte>(product_pd.scratchpad_desc().get_size() + 64));
   std::vector<dnnl::stream> streams;
   for (int t = 0; t < threads; ++t) streams.emplace_back(engine);
@@ -162,13 +103,15 @@ void probe(const Layer& layer, int threads) {
 #pragma omp parallel num_threads(threads)
     {
       const auto t = static_cast<std::size_t>(omp_get_thread_num());
-      std::fill(m[t].begin(), m[t].end(), 0.f);
-      memory v_memory(v_transposed, engine, v[t].data()), w_memory(w_md, engine, w[t].data()), m_memory(m_md, engine, m[t].data()),
+      float* mine = m.data() + t * m_floats;
+      std::fill_n(mine, m_floats, 0.f);
+      std::fill_n(bias_sums.data() + t * kp, kp, 0.f);
+      memory v_memory(v_transposed, engine, v[t].data()), w_memory(w_md, engine, w[t].data()), m_memory(m_md, engine, mine),
           scratchpad(product_pd.scratchpad_desc(), engine, scratchpads[t].data());
       for (std::size_t c = t; c < chunks; c += count_threads) {
         const std::size_t first = c * chunk, count = std::min(chunk, tiles - first);
         winograd_kernels::transform_inputs(s, x.data(), first, count, chunk, v[t].data());
-        transform_gradients(s, dy.data(), first, count, chunk, w[t].data());
+        winograd_kernels::transform_gradients(s, dy.data(), first, count, chunk, w[t].data(), bias_sums.data() + t * kp);
         for (int xi = 0; count < chunk && xi < 36; ++xi)  // the last chunk's rows beyond its tiles add nothing
           std::fill_n(w[t].data() + (xi * chunk + count) * kp, (chunk - count) * kp, 0.f);
         product.execute(streams[t], {{DNNL_ARG_SRC, v_memory}, {DNNL_ARG_WEIGHTS, w_memory}, {DNNL_ARG_DST, m_memory},
@@ -177,7 +120,9 @@ void probe(const Layer& layer, int threads) {
       }
 #pragma omp barrier
 #pragma omp for schedule(static)
-      for (std::size_t c = 0; c < s.in_channels; ++c) transform_back(s, m, c, dw.data());
+      for (std::size_t c = 0; c < s.in_channels; ++c)
+        winograd_kernels::transform_back(s, reinterpret_cast<const std::byte*>(m.data()), m_floats * sizeof(float),
+                                         count_threads, c, false, dw.data());
     }
   };
 

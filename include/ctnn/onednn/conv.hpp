@@ -201,11 +201,16 @@ void plan_data_gradient_as_matmul(Context<T>& ctx, WeightedBackwardPlan& plan, c
 template <class L, ShapeType In, class T>
 void convolution_backward(Context<T>& ctx, const BackwardArgs<T>& in_args) {
   using Primitives = ConvPrimitives<TransposedConv<L>>;
-  // dx as a Winograd convolution of dy, after the primitives below make dW and db alone (as they
-  // would make dx: after reading x, which dx's memory may share).
+  // dx as a Winograd convolution of dy, after dW and db are made (as the primitives below would
+  // make dx: after reading x, which dx's memory may share); dW and db as Winograd too where there
+  // are tiles enough, else by the primitive below.
   BackwardArgs<T> a = in_args;
   const auto winograd_dx = a.dx ? winograd_shape<L, In>(ctx, {}) : std::nullopt;
   if (winograd_dx) a.dx = {};
+  std::optional<WinogradShape> winograd_dw;
+  if constexpr (!TransposedConv<L>)
+    if (a.params.gradients) winograd_dw = winograd_weight_gradient_shape<L, In>(ctx);
+  if (winograd_dw) a.params.gradients = nullptr;
   auto& p = ctx.template plan<WeightedBackwardPlan>(Direction::backward, [&] {
     auto plan = std::make_unique<WeightedBackwardPlan>();
     const auto c = ConvDescription<L>::template of<In>(ctx);
@@ -249,6 +254,12 @@ void convolution_backward(Context<T>& ctx, const BackwardArgs<T>& in_args) {
     weighted_backward(ctx, p, a, L::bias_offset);
   else
     weighted_backward(ctx, p, a);
+  if (winograd_dw) {
+    if constexpr (L::has_bias)
+      winograd_weight_gradient(ctx, in_args, *winograd_dw, L::bias_offset);
+    else
+      winograd_weight_gradient(ctx, in_args, *winograd_dw, std::nullopt);
+  }
   if (winograd_dx) winograd_backward_data(ctx, in_args, *winograd_dx);
 }
 

@@ -54,6 +54,8 @@ class Model<Net, In, T, OneDnn> : public ModelFrontEnd<Net, In, T, OneDnn> {
   // How many convolutions the planned passes run as Winograd (0 before the first pass): each
   // forward, and in training each data gradient (dx), counts one.
   std::size_t winograd_convolutions() const { return this->context().winograd_convolutions; }
+  // How many weight gradients (dW, db) the planned training pass computes as Winograd.
+  std::size_t winograd_weight_gradients() const { return this->context().winograd_weight_gradients; }
   // How many BatchNorm + ReLU pairs the planned passes run as ctnn's own kernels
   // (batch_norm_relu.hpp; training only): each forward and each backward counts one.
   std::size_t fused_batch_norm_relu_passes() const { return this->context().fused_batch_norm_relu_passes; }

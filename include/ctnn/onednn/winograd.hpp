@@ -2,7 +2,7 @@
 // The f32 forward and data gradient of a 3x3 convolution of stride 1 and padding 1
 // (Conv<In, Out, 3, 1, 1>, not grouped) as Winograd's F(4x4, 3x3), with oneDNN's matmul doing the
 // products. (The data gradient is such a convolution too: of dy, with the weights turned by 180
-// degrees. The weight gradient stays oneDNN's primitive.) oneDNN 3.x dropped
+// degrees. The weight gradient has its own products, at the end of this file.) oneDNN 3.x dropped
 // its own Winograd; its direct convolution runs at this machine's FMA peak, so doing fewer
 // multiplications is the one way to a faster f32 pass (docs/benchmarks.md: "f32 Winograd").
 //
@@ -30,12 +30,13 @@
 // direct convolution by 3e-6 to 8e-6 of the largest output on GoogLeNet's layers
 // (tests/test_onednn.cpp checks 1e-4 on whole networks against PyTorch). Context::convolution_algorithm = direct turns it off.
 
-#include <algorithm>   // std::min, std::max
-#include <cstddef>     // std::size_t, std::byte
+#include <algorithm>   // std::min, std::max, std::fill_n
+#include <cstddef>     // std::size_t, std::byte, std::ptrdiff_t
 #include <cstdint>     // std::uint64_t
 #include <memory>      // std::make_unique
 #include <optional>    // std::optional
-#include <utility>     // std::move
+#include <tuple>       // std::tie
+#include <utility>     // std::move, std::pair
 #include <vector>      // std::vector
 
 #include <omp.h>      // omp_get_thread_num
@@ -254,12 +255,100 @@ CTNN_AVX512 inline void transform_outputs(const WinogradShape& s, const float* m
     }
   }
 }
+
+// m = A o for four vectors o (a column or a row of a 4x4 block of dy): the transpose of output_1d.
+CTNN_AVX512 inline void gradient_1d(const __m512* o, __m512* m) {
+  const __m512 two = _mm512_set1_ps(2.f), four = _mm512_set1_ps(4.f);
+  const __m512 s02 = _mm512_add_ps(o[0], o[2]), s13 = _mm512_add_ps(o[1], o[3]);
+  const __m512 even = _mm512_fmadd_ps(four, o[2], o[0]);                     // o0 + 4 o2
+  const __m512 odd = _mm512_mul_ps(two, _mm512_fmadd_ps(four, o[3], o[1]));  // 2 o1 + 8 o3
+  m[0] = o[0];
+  m[1] = _mm512_add_ps(s02, s13);
+  m[2] = _mm512_sub_ps(s02, s13);
+  m[3] = _mm512_add_ps(even, odd);
+  m[4] = _mm512_sub_ps(even, odd);
+  m[5] = o[3];
+}
+
+// W[xi][tile - first][Out padded] = (A dY A^T)[xi] for tiles [first, first + count) of NHWC dy
+// (zero beyond the image), and each output channel's sum of dy over those tiles added to
+// `bias_sum` (Out padded; the bias gradient).
+CTNN_AVX512 inline void transform_gradients(const WinogradShape& s, const float* dy, std::size_t first, std::size_t count,
+                                            std::size_t chunk, float* w, float* bias_sum) {
+  const std::size_t kp = s.out_padded();
+  for (std::size_t t = 0; t < count; ++t) {
+    const auto [n, top, left, rows, columns] = s.tile(first + t);
+    for (std::size_t k = 0; k < kp; k += 16) {
+      const __mmask16 mask = lanes(k, s.out_channels);
+      __m512 half[6][4];  // A dY
+      __m512 sum = _mm512_loadu_ps(bias_sum + k);
+      for (std::size_t j = 0; j < 4; ++j) {
+        __m512 column[4], transformed[6];
+        for (std::size_t i = 0; i < 4; ++i) {
+          column[i] = i < rows && j < columns
+                          ? _mm512_maskz_loadu_ps(mask, dy + ((n * s.height + top + i) * s.width + left + j) * s.out_channels + k)
+                          : _mm512_setzero_ps();
+          sum = _mm512_add_ps(sum, column[i]);
+        }
+        gradient_1d(column, transformed);
+        for (int i = 0; i < 6; ++i) half[i][j] = transformed[i];
+      }
+      _mm512_storeu_ps(bias_sum + k, sum);
+      for (int i = 0; i < 6; ++i) {  // (A dY) A^T
+        __m512 transformed[6];
+        gradient_1d(half[i], transformed);
+        for (int j = 0; j < 6; ++j)
+          _mm512_storeu_ps(w + (static_cast<std::size_t>(i * 6 + j) * chunk + t) * kp + k, transformed[j]);
+      }
+    }
+  }
+}
+
+// The weight gradient dW (OIHW [Out][In][3][3]) of input channel c: the threads' M[36][In
+// padded][Out padded] added, then the weight transform's transpose, dW[k][c][tap] = sum over xi
+// of coefficient[xi][tap] M[xi][c][k]; written, or added to what dW holds.
+// Thread t's M is at m_first + t * thread_bytes.
+CTNN_AVX512 inline void transform_back(const WinogradShape& s, const std::byte* m_first, std::size_t thread_bytes,
+                                       std::size_t threads, std::size_t c, bool accumulate, float* dw) {
+  const std::size_t cp = s.in_padded(), kp = s.out_padded();
+  // Output channel k + lane lies lane * In * 9 values after output channel k.
+  const __m512i stride = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                            _mm512_set1_epi32(static_cast<int>(s.in_channels * 9)));
+  for (std::size_t k = 0; k < s.out_channels; k += 16) {
+    const __mmask16 mask = lanes(k, s.out_channels);
+    __m512 sum[36];
+    for (std::size_t xi = 0; xi < 36; ++xi) {
+      sum[xi] = _mm512_setzero_ps();
+      for (std::size_t t = 0; t < threads; ++t) {
+        const auto* m = reinterpret_cast<const float*>(m_first + t * thread_bytes);
+        sum[xi] = _mm512_add_ps(sum[xi], _mm512_loadu_ps(m + (xi * cp + c) * kp + k));
+      }
+    }
+    for (int tap = 0; tap < 9; ++tap) {
+      __m512 value = _mm512_setzero_ps();
+      for (int xi = 0; xi < 36; ++xi)
+        value = _mm512_fmadd_ps(_mm512_set1_ps(weight_coefficients.value[xi][tap]), sum[xi], value);
+      float* at = dw + (k * s.in_channels + c) * 9 + static_cast<std::size_t>(tap);
+      if (accumulate) value = _mm512_add_ps(value, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, stride, at, 4));
+      _mm512_mask_i32scatter_ps(at, mask, stride, value, 4);
+    }
+  }
+}
 }  // namespace winograd_kernels
 #endif
 
 // Whether this process can run the Winograd kernels: AVX-512 on the processor and in oneDNN's
 // chosen instruction set (ONEDNN_MAX_CPU_ISA=AVX2 turns both off).
 inline bool winograd_supported() { return avx512_kernels_supported(); }
+
+// How the tiles of `s` are cut for `threads` threads: tiles per chunk (the products' rows) and
+// chunks. At most 64 tiles a chunk, and as many chunks for each thread: ceil(784 / 128) = 7
+// chunks of 56 tiles each for 2 threads and 784 tiles (inception3a, batch 16).
+inline std::pair<std::size_t, std::size_t> winograd_chunks(const WinogradShape& s, std::size_t threads) {
+  const std::size_t chunks_per_thread = (s.tiles() + threads * 64 - 1) / (threads * 64);
+  const std::size_t chunk = (s.tiles() + threads * chunks_per_thread - 1) / (threads * chunks_per_thread);
+  return {chunk, (s.tiles() + chunk - 1) / chunk};
+}
 
 // The plan of one Winograd convolution for a batch and mode.
 struct WinogradPlan : Plan {
@@ -300,11 +389,7 @@ std::unique_ptr<WinogradPlan> winograd_plan(Context<T>& ctx, const WinogradShape
   plan->dst = std::move(dst);
   plan->threads = std::max(1, ctx.threads);
   const auto threads = static_cast<std::size_t>(plan->threads);
-  // At most 64 tiles a chunk, and as many chunks for each thread: ceil(784 / 128) = 7 chunks of
-  // 56 tiles each for 2 threads and 784 tiles (inception3a, batch 16).
-  const std::size_t chunks_per_thread = (shape.tiles() + threads * 64 - 1) / (threads * 64);
-  plan->chunk = (shape.tiles() + threads * chunks_per_thread - 1) / (threads * chunks_per_thread);
-  plan->chunks = (shape.tiles() + plan->chunk - 1) / plan->chunk;
+  std::tie(plan->chunk, plan->chunks) = winograd_chunks(shape, threads);
   const auto dim = [](std::size_t v) { return static_cast<memory::dim>(v); };
   const memory::dim cp = dim(shape.in_padded()), kp = dim(shape.out_padded()), rows = dim(plan->chunk);
   const memory::desc v_md({36, rows, cp}, memory::data_type::f32, memory::format_tag::abc);
@@ -445,6 +530,143 @@ void winograd_backward_data(Context<T>& ctx, const BackwardArgs<T>& a, const Win
                          gradient_operand(ctx, a.dx, dx, a.accumulate_dx));
   });
   winograd_run(ctx, p, a.dy.data, a.dx.data, a.params.values, nullptr);
+}
+
+// ---- the weight gradient ------------------------------------------------------------------------
+// The forward's tile product Y = A^T [U (.) V] A is bilinear in U and V, so per tile
+//   dU = (A dY A^T) (.) V          dY: the tile's 4x4 block of dy
+//   dW = sum over tiles of G^T dU G  (G^T . G: the transpose of the weight transform)
+// and over all tiles and channels, for each position xi of the 6x6 block,
+//   M[xi] (In x Out) = V[xi]^T (In x tiles) * W[xi] (tiles x Out),   W = A dY A^T per tile
+// Each thread adds its chunks' products into its own M (oneDNN's matmul with a sum post-op,
+// reading V transposed); the threads' M are then added and transformed back into OIHW. The bias
+// gradient, the sum of dy, is taken on the way. Measured: docs/benchmarks.md ("The weight
+// gradient as Winograd").
+struct WinogradWeightGradientPlan : Plan {
+  WinogradShape shape;
+  Operand src, diff_dst;
+  std::size_t chunk = 0, chunks = 0;
+  // Each thread's part of the scratchpad: V, W, M, the bias sums, then the matmul's own.
+  std::size_t v_bytes = 0, w_bytes = 0, m_bytes = 0, bias_bytes = 0, thread_bytes = 0;
+  int threads = 1;
+  dnnl::matmul product;
+  std::vector<dnnl::stream> streams;               // one per thread
+  std::vector<memory> v, w, m, scratchpads;        // per thread, bound at each pass
+};
+
+// Fewer tiles than this and the weight gradient stays oneDNN's primitive: each thread's M (36
+// values per weight pair) is zeroed, added and transformed back whatever the batch (measured
+// 1.1-2x faster from 256 tiles on; GoogLeNet's 7x7 layers at batch 16 have 64).
+inline constexpr std::size_t winograd_weight_gradient_minimum_tiles = 256;
+
+// Layer L's shape on In where its weight gradient runs as Winograd in this pass.
+template <class L, ShapeType In, class T>
+std::optional<WinogradShape> winograd_weight_gradient_shape(const Context<T>& ctx) {
+  const auto shape = winograd_shape<L, In>(ctx, {});
+  if (shape && shape->tiles() >= winograd_weight_gradient_minimum_tiles) return shape;
+  return std::nullopt;
+}
+
+// dW (and db, where `bias_offset` says where it goes) into params.gradients, written or added
+// (Context::accumulate_parameter_gradients), from x and dy.
+template <class T>
+void winograd_weight_gradient(Context<T>& ctx, const BackwardArgs<T>& a, const WinogradShape& shape,
+                              std::optional<std::size_t> bias_offset) {
+  auto& p = ctx.template plan<WinogradWeightGradientPlan>(Direction::backward, [&] {
+    auto plan = std::make_unique<WinogradWeightGradientPlan>();
+    plan->shape = shape;
+    plan->src = input_operand(ctx, a.x, {shape.in_channels, shape.height, shape.width}, 0);
+    plan->diff_dst = input_operand(ctx, a.dy, {shape.out_channels, shape.height, shape.width}, 2);
+    plan->threads = std::max(1, ctx.threads);
+    const auto threads = static_cast<std::size_t>(plan->threads);
+    std::tie(plan->chunk, plan->chunks) = winograd_chunks(shape, threads);
+    const auto dim = [](std::size_t v) { return static_cast<memory::dim>(v); };
+    const memory::dim cp = dim(shape.in_padded()), kp = dim(shape.out_padded()), rows = dim(plan->chunk);
+    // V lies [36][tile][In padded] (transform_inputs); the product reads it as [36][In][tile].
+    const memory::desc v_transposed({36, cp, rows}, memory::data_type::f32, memory::dims{rows * cp, 1, cp});
+    const memory::desc w_md({36, rows, kp}, memory::data_type::f32, memory::format_tag::abc);
+    const memory::desc m_md({36, cp, kp}, memory::data_type::f32, memory::format_tag::abc);
+    const auto pd = checked("Winograd's weight gradient matmul", [&] {
+      return dnnl::matmul::primitive_desc(ctx.engine, v_transposed, w_md, m_md, adding());
+    });
+    plan->product = dnnl::matmul(pd);
+    plan->v_bytes = Context<T>::round_up(static_cast<std::size_t>(36 * rows * cp) * sizeof(float));
+    plan->w_bytes = Context<T>::round_up(w_md.get_size());
+    plan->m_bytes = Context<T>::round_up(m_md.get_size());
+    plan->bias_bytes = Context<T>::round_up(static_cast<std::size_t>(kp) * sizeof(float));
+    plan->thread_bytes = plan->v_bytes + plan->w_bytes + plan->m_bytes + plan->bias_bytes +
+                         Context<T>::round_up(pd.scratchpad_desc().get_size());
+    ctx.need_scratchpad_bytes(plan->thread_bytes * threads);
+    for (std::size_t t = 0; t < threads; ++t) {
+      plan->streams.emplace_back(ctx.engine);
+      plan->v.push_back(unbound(v_transposed, ctx.engine));
+      plan->w.push_back(unbound(w_md, ctx.engine));
+      plan->m.push_back(unbound(m_md, ctx.engine));
+      plan->scratchpads.push_back(unbound(pd.scratchpad_desc(), ctx.engine));
+    }
+    ++ctx.winograd_weight_gradients;
+    return plan;
+  });
+  if (ctx.planning) return;
+#if CTNN_ONEDNN_X86
+  p.src.load(ctx, a.x.data);
+  p.diff_dst.load(ctx, a.dy.data);
+  const auto* x = static_cast<const float*>(p.src.mem.get_data_handle());
+  const auto* dy = static_cast<const float*>(p.diff_dst.mem.get_data_handle());
+  float* dw = a.params.gradients;
+  const bool accumulate = ctx.accumulate_parameter_gradients;
+  const std::size_t tiles = shape.tiles(), cp = shape.in_padded(), kp = shape.out_padded();
+  const auto threads = static_cast<std::size_t>(p.threads);
+  auto* base = static_cast<std::byte*>(ctx.scratchpad());
+  const std::size_t m_offset = p.v_bytes + p.w_bytes, bias_offset_bytes = m_offset + p.m_bytes;
+#pragma omp parallel num_threads(p.threads)
+  {
+    const auto thread = static_cast<std::size_t>(omp_get_thread_num());
+    std::byte* mine = base + thread * p.thread_bytes;
+    auto* v = reinterpret_cast<float*>(mine);
+    auto* w = reinterpret_cast<float*>(mine + p.v_bytes);
+    auto* m = reinterpret_cast<float*>(mine + m_offset);
+    auto* bias_sum = reinterpret_cast<float*>(mine + bias_offset_bytes);
+    std::fill_n(m, 36 * cp * kp, 0.f);
+    std::fill_n(bias_sum, kp, 0.f);
+    onednn::bind(p.v[thread], v);
+    onednn::bind(p.w[thread], w);
+    onednn::bind(p.m[thread], m);
+    onednn::bind(p.scratchpads[thread], mine + bias_offset_bytes + p.bias_bytes);
+    for (std::size_t c = thread; c < p.chunks; c += threads) {
+      const std::size_t first = c * p.chunk, count = std::min(p.chunk, tiles - first);
+      winograd_kernels::transform_inputs(shape, x, first, count, p.chunk, v);
+      winograd_kernels::transform_gradients(shape, dy, first, count, p.chunk, w, bias_sum);
+      for (std::size_t xi = 0; count < p.chunk && xi < 36; ++xi) {  // the rows beyond the last tile add nothing
+        std::fill_n(v + (xi * p.chunk + count) * cp, (p.chunk - count) * cp, 0.f);
+        std::fill_n(w + (xi * p.chunk + count) * kp, (p.chunk - count) * kp, 0.f);
+      }
+      ctx.run_on(p.streams[thread], p.product,
+                 {{DNNL_ARG_SRC, &p.v[thread]},
+                  {DNNL_ARG_WEIGHTS, &p.w[thread]},
+                  {DNNL_ARG_DST, &p.m[thread]},
+                  {DNNL_ARG_SCRATCHPAD, &p.scratchpads[thread]}});
+    }
+#pragma omp barrier
+    const auto in_count = static_cast<std::ptrdiff_t>(shape.in_channels);
+#pragma omp for schedule(static)
+    for (std::ptrdiff_t c = 0; c < in_count; ++c)
+      winograd_kernels::transform_back(shape, base + m_offset, p.thread_bytes, threads, static_cast<std::size_t>(c),
+                                       accumulate, dw);
+  }
+  if (bias_offset) {
+    float* db = dw + *bias_offset;
+    for (std::size_t k = 0; k < shape.out_channels; ++k) {
+      float sum = 0;
+      for (std::size_t t = 0; t < threads; ++t)
+        sum += reinterpret_cast<const float*>(base + t * p.thread_bytes + bias_offset_bytes)[k];
+      db[k] = accumulate ? db[k] + sum : sum;
+    }
+  }
+#else
+  (void)p, (void)a, (void)bias_offset;
+  throw Error("oneDNN backend", "Winograd convolution needs an x86-64 processor");
+#endif
 }
 
 }  // namespace ctnn::onednn
