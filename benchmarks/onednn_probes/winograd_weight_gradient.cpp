@@ -76,20 +76,15 @@ void probe(const Layer& layer, int threads) {
     stream.wait();
   };
 
-  // Chunks of at most 64 tiles, as the forward's.
+  // Chunks as the forward's.
   const auto count_threads = static_cast<std::size_t>(threads), tiles = s.tiles();
-  const std::size_t chunks_per_thread = (tiles + count_threads * 64 - 1) / (count_threads * 64);
-  const std::size_t chunk = (tiles + count_threads * chunks_per_thread - 1) / (count_threads * chunks_per_thread);
-  const std::size_t chunks = (tiles + chunk - 1) / chunk, cp = s.in_padded(), kp = s.out_padded();
+  const auto [chunk, chunks] = winograd_chunks(s, count_threads);
+  const std::size_t cp = s.in_padded(), kp = s.out_padded();
   const memory::desc v_transposed({36, dim(cp), dim(chunk)}, memory::data_type::f32, memory::dims{dim(chunk * cp), 1, dim(cp)});
   const memory::desc w_md({36, dim(chunk), dim(kp)}, memory::data_type::f32, memory::format_tag::abc);
   const memory::desc m_md({36, dim(cp), dim(kp)}, memory::data_type::f32, memory::format_tag::abc);
-  dnnl::primitive_attr adding;  // each thread's own scratchpad: the threads run it at once
-  dnnl::post_ops ops;
-  ops.append_sum(1.f);
-  adding.set_post_ops(ops);
-  adding.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-  const auto product_pd = dnnl::matmul::primitive_desc(engine, v_transposed, w_md, m_md, adding);
+  // A sum post-op, and each thread's own scratchpad: the threads run the product at once.
+  const auto product_pd = dnnl::matmul::primitive_desc(engine, v_transposed, w_md, m_md, adding());
   const dnnl::matmul product(product_pd);
   std::vector<std::vector<float>> v(count_threads, std::vector<float>(36 * chunk * cp)),
       w(count_threads, std::vector<float>(36 * chunk * kp));
