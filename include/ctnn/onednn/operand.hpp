@@ -582,9 +582,13 @@ struct WeightedBackwardPlan : Plan {
 template <class T>
 void weighted_backward(Context<T>& ctx, WeightedBackwardPlan& p, const BackwardArgs<T>& a,
                        std::optional<std::size_t> bias_offset = std::nullopt) {
-  if (ctx.planning) return;
+  const bool weights_gradient = p.has_weights_gradient && a.params.gradients;
+  const bool data_gradient = p.has_data_gradient && a.dx;
+  // Nothing left to compute (a convolution whose dW and dx both run as Winograd): dy is not even
+  // loaded, which would reorder it where it is the caller's plain gradient.
+  if (ctx.planning || (!weights_gradient && !data_gradient)) return;
   p.diff_dst.load(ctx, a.dy.data);
-  if (p.has_weights_gradient && a.params.gradients) {
+  if (weights_gradient) {
     T* gradient = a.params.gradients;
     p.src.load(ctx, a.x.data);
     p.diff_weights.bind(ctx, gradient);
@@ -598,7 +602,7 @@ void weighted_backward(Context<T>& ctx, WeightedBackwardPlan& p, const BackwardA
     p.diff_weights.store(ctx, gradient);
     if (bias_offset) p.diff_bias.store(ctx, gradient + *bias_offset);
   }
-  if (p.has_data_gradient && a.dx) {
+  if (data_gradient) {
     p.weights.refresh(ctx, a.params.values);
     p.diff_src.bind_output(ctx, a.dx.data);
     bind(p.data_scratchpad, ctx.scratchpad());
