@@ -188,6 +188,22 @@ struct FusionOfThree {
   static constexpr bool available = false;
 };
 
+// FusionAcross: a device may compute two consecutive layers of a Sequential in one call in
+// evaluation where the second does not run in place: the call reads the first's input and writes
+// the second's output, and what the first computes need not reach memory (oneDNN: a 1x1
+// convolution with the depthwise convolution after it as a post-op, MobileNetV2's expansion).
+// Sequential tries it after FusionOfThree and before Fusion, unless it is to record an output
+// inside the pair (the second's own output excepted). A specialisation provides
+//   static constexpr bool available = true;
+//   template <ShapeType In>
+//   static void forward(Context&, const ForwardArgs<T>& first, const ForwardArgs<T>& second);
+// with each layer's own arguments (second.x is first.y, the slot between them); it may still
+// compute the two one after the other through them, where fusing would not pay.
+template <class First, class Second, class Device, class T>
+struct FusionAcross {
+  static constexpr bool available = false;
+};
+
 // The backward of layers First and Second of a Sequential as one call of their Fusion (see
 // below): args are First's with Second's y and dy. First's parameter gradients are then final.
 template <class First, class Second, ShapeType In, class Context>

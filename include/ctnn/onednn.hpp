@@ -18,6 +18,7 @@
 #include <ctnn/onednn/context.hpp>       // ctnn::onednn::Context
 #include <ctnn/onednn/fallback.hpp>      // Evaluator<L, OneDnn>: a kernel or the Eigen evaluator
 #include <ctnn/onednn/conv.hpp>          // Conv, ConvTranspose2d, Fusion<Conv, ReLU, ReLU6, ..., OneDnn>
+#include <ctnn/onednn/pointwise_depthwise.hpp>   // FusionAcross<1x1 Conv + BN + act, depthwise + BN + act, OneDnn>
 #include <ctnn/onednn/pooling.hpp>       // MaxPool, AvgPool, AdaptiveAvgPool
 #include <ctnn/onednn/linear.hpp>        // Linear, Fusion<Linear, ReLU, OneDnn>
 #include <ctnn/onednn/elementwise.hpp>   // the activations, BatchNorm, Flatten

@@ -17,7 +17,8 @@
 // Where a device fuses two layers (Fusion, ctnn/evaluator.hpp) and the second runs in place on
 // the first's output, evaluation runs them as one call; training too where the device says so
 // and the two share one saved slot. Evaluation also runs three layers as one call where the
-// device fuses them (FusionOfThree) and the last two run in place.
+// device fuses them (FusionOfThree) and the last two run in place, and two layers that do not
+// run in place where the device fuses them across the slot between them (FusionAcross).
 
 #include <algorithm>     // std::max
 #include <array>         // std::array
@@ -29,7 +30,7 @@
 
 #include <ctnn/container.hpp>     // ctnn::ContainerLayer, ctnn::child_t
 #include <ctnn/diagnostics.hpp>   // Sequential_needs_at_least_one_layer
-#include <ctnn/evaluator.hpp>     // ctnn::Evaluator, ctnn::forward_layer, ctnn::backward_layer, ctnn::Fusion
+#include <ctnn/evaluator.hpp>     // ctnn::Evaluator, ctnn::forward_layer, ctnn::backward_layer, ctnn::Fusion, FusionAcross
 #include <ctnn/layer.hpp>         // ctnn::Mode, ctnn::align_elements
 #include <ctnn/pass_state.hpp>    // ctnn::record_if
 #include <ctnn/shape.hpp>         // ctnn::ShapeType, ctnn::output_shape_t
@@ -322,6 +323,34 @@ struct Evaluator<Sequential<L...>, Device, T> {
     }
   }
 
+  // Does the device compute layers I and I + 1 in one call in evaluation, across the slot between
+  // them (FusionAcross)?
+  template <std::size_t I>
+  static constexpr bool fuses_across() {
+    if constexpr (I + 1 < n)
+      return FusionAcross<unnamed_t<child_t<Seq, I>>, unnamed_t<child_t<Seq, I + 1>>, Device, T>::available;
+    else
+      return false;
+  }
+  // Runs layers I and I + 1 as one call where the device fuses them across their slot, in
+  // evaluation, unless an output inside the pair is to be recorded (the second's own output may
+  // be: the call writes it). args_for(i) gives layer i's arguments. Whether it did.
+  template <std::size_t I, ShapeType ChildIn, class Context, class ArgsFor>
+  static bool forward_across(Context& ctx, const ForwardArgs<T>& args, const ArgsFor& args_for, std::size_t first_node) {
+    if constexpr (fuses_across<I>()) {
+      using Second = child_t<Seq, I + 1>;
+      const std::size_t begin = first_node + Seq::node_offsets[I];
+      const std::size_t end = first_node + Seq::node_offsets[I + 1] + Second::node_count - 1;
+      if (ctx.mode != Mode::eval || (ctx.recorded_node >= begin && ctx.recorded_node < end)) return false;
+      FusionAcross<unnamed_t<child_t<Seq, I>>, unnamed_t<Second>, Device, T>::template forward<ChildIn>(ctx, args,
+                                                                                                   args_for(I + 1));
+      return true;
+    } else {
+      (void)ctx, (void)args, (void)args_for, (void)first_node;
+      return false;
+    }
+  }
+
   template <ShapeType In, class Context>
   static void forward(Context& ctx, const ForwardArgs<T>& a) {
     using P = typename Seq::template plan<In>;
@@ -339,6 +368,11 @@ struct Evaluator<Sequential<L...>, Device, T> {
       }
       return {a.saved + batch * P::saved_slot_offsets[i], P::output_sizes[i]};
     };
+    auto args_for = [&](std::size_t i) {
+      return ForwardArgs<T>{a.params.advance(Seq::parameter_offsets[i], Seq::buffer_offsets[i]),
+                            i == 0 ? a.x : ConstSlot<T>(slot_at(i - 1)), slot_at(i),
+                            a.saved + batch * P::child_saved_offsets[i], child_scratch};
+    };
     const std::size_t first_node = ctx.node;
     std::size_t done_before = 0;  // how many of the next layers an earlier fused call computed
     [&]<std::size_t... I>(std::index_sequence<I...>) {
@@ -347,14 +381,14 @@ struct Evaluator<Sequential<L...>, Device, T> {
             using Child = child_t<Seq, I>;
             using ChildIn = typename P::template input_shape<I>;
             const std::size_t node = first_node + Seq::node_offsets[I];
-            const ForwardArgs<T> args{a.params.advance(Seq::parameter_offsets[I], Seq::buffer_offsets[I]),
-                                      I == 0 ? a.x : ConstSlot<T>(slot_at(I == 0 ? 0 : I - 1)), slot_at(I),
-                                      a.saved + batch * P::child_saved_offsets[I], child_scratch};
+            const ForwardArgs<T> args = args_for(I);
             ctx.node = node;
             if (done_before > 0) {
               --done_before;
             } else if (forward_three<I, ChildIn>(ctx, args, a.params, first_node)) {
               done_before = 2;
+            } else if (forward_across<I, ChildIn>(ctx, args, args_for, first_node)) {
+              done_before = 1;
             } else if constexpr (fuses_with_next<I, Mode::eval>() || fuses_with_next<I, Mode::train>()) {
               // Not when layer I's own output is to be recorded: the fused call never holds it.
               const bool fuse = training ? fuses_with_next<I, Mode::train>() : fuses_with_next<I, Mode::eval>();

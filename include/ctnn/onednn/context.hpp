@@ -152,7 +152,7 @@ struct Context : cpu::Context<T> {
     next_plan = {};
     scratchpad_bytes = staging_bytes = parameter_staging_bytes = concat_bytes = concat_top = 0;
     weighted_layers = concats = winograd_convolutions = winograd_weight_gradients = fused_batch_norm_relu_passes =
-        folded_batch_norms = quantised_outputs = 0;
+        folded_batch_norms = fused_depthwise_convolutions = quantised_outputs = 0;
   }
 
   // ---- the device memory, stated while planning --------------------------------------------
@@ -207,6 +207,7 @@ struct Context : cpu::Context<T> {
   std::size_t winograd_weight_gradients = 0;  // weight gradient plans made so (winograd.hpp)
   std::size_t fused_batch_norm_relu_passes = 0;  // forward and backward plans (batch_norm_relu.hpp)
   std::size_t folded_batch_norms = 0;  // evaluation's Conv + BatchNorm (+ activation) plans (conv.hpp)
+  std::size_t fused_depthwise_convolutions = 0;  // evaluation's 1x1 + depthwise pairs (pointwise_depthwise.hpp)
   std::vector<ValueRange> input_ranges, output_ranges, concat_ranges;
   bool calibrating = false;
   bool calibrated = false;  // a calibration finished (a network without Conv or Linear has no ranges)

@@ -62,6 +62,10 @@ class Model<Net, In, T, OneDnn> : public ModelFrontEnd<Net, In, T, OneDnn> {
   // How many Conv + BatchNorm (+ activation) the planned evaluation pass runs as one convolution,
   // the batch norm folded into its weights and bias (conv.hpp).
   std::size_t folded_batch_norms() const { return this->context().folded_batch_norms; }
+  // How many 1x1 convolutions of the planned evaluation pass compute the depthwise convolution
+  // after them as a post-op, the tensor between them never in memory (MobileNetV2's expansions:
+  // pointwise_depthwise.hpp).
+  std::size_t fused_depthwise_convolutions() const { return this->context().fused_depthwise_convolutions; }
   // How many layers of the planned int8 pass write their output as u8 for the layers after them
   // (Conv + ReLU, max pooling, Concat: quantisation.hpp); 0 in other precisions.
   std::size_t quantised_hand_offs() const { return this->context().quantised_outputs; }
@@ -99,6 +103,7 @@ class Model<Net, In, T, OneDnn> : public ModelFrontEnd<Net, In, T, OneDnn> {
       this->backend_.set_precision(onednn::Precision::f32);
       this->eval();
       ctx.calibrating = true;
+      this->invalidate_plan();  // planned again for calibration: no fusion hides a convolution's input
       for (std::size_t first = 0; first < count; first += batch) {
         const std::size_t n = std::min(batch, count - first);
         this->forward(images.subspan(first * In::size, n * In::size));
