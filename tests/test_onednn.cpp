@@ -40,16 +40,18 @@ TEST_CASE("oneDNN backend: SKIPPED, oneDNN was not found at configure time (run 
 #include <ctnn/onednn.hpp>                     // ctnn::OneDnn
 
 #include "support/layer_cases.hpp"   // ctnn::test::all_layer_cases, grouped_conv_cases, ...
+#include "support/onednn_pair.hpp"   // ctnn::test::Pair, FastModel, pattern, runs_bf16
 #include "support/reference.hpp"     // ctnn::test::ReferenceFile, read_tensor, relative_error, load_parameters
 #include "support/skip.hpp"          // ctnn::test::dataset_available
 
 using namespace ctnn;
 using onednn::Precision;
+using test::FastModel;
+using test::Pair;
+using test::pattern;
+using test::runs_bf16;
 
 namespace {
-
-template <class Net, ShapeType In>
-using FastModel = Model<Net, In, float, OneDnn>;
 
 const test::ReferenceFile& layers_file() { return test::ReferenceFile::open("reference/layers.safetensors"); }
 
@@ -76,24 +78,6 @@ struct BothModes {
   void operator()(const std::string& name) const {
     check_case<Net, In>(name, Mode::eval, file);
     check_case<Net, In>(name, Mode::train, file);
-  }
-};
-
-std::vector<float> pattern(std::size_t count, float scale = 1.0f) {
-  std::vector<float> v(count);
-  for (std::size_t i = 0; i < count; ++i) v[i] = scale * (static_cast<float>((i * 7919) % 255) / 255.0f - 0.5f);
-  return v;
-}
-
-// The same network on Eigen and oneDNN with the same parameters and input.
-template <class Net, ShapeType In>
-struct Pair {
-  Model<Net, In> reference;
-  FastModel<Net, In> fast;
-  explicit Pair(std::uint64_t seed) {
-    init::reference_uniform(reference, seed);
-    std::copy(reference.parameters().begin(), reference.parameters().end(), fast.parameters().begin());
-    std::copy(reference.buffers().begin(), reference.buffers().end(), fast.buffers().begin());
   }
 };
 
@@ -283,14 +267,6 @@ void step_and_evaluate(Pair<Net, In>& pair, double tolerance = 1e-5) {
   pair.reference.eval();
   pair.fast.eval();
   CHECK(test::relative_error(pair.fast.forward(input), pair.reference.forward(input)) <= tolerance);
-}
-
-// Sets the oneDNN side to bf16; false (and a message saying why) where the processor lacks it.
-template <class Net, ShapeType In>
-bool runs_bf16(Pair<Net, In>& pair) {
-  if (pair.fast.set_precision(Precision::bf16) == Precision::bf16) return true;
-  MESSAGE("bf16 not run: " << pair.fast.precision_note());
-  return false;
 }
 }  // namespace
 
@@ -857,82 +833,6 @@ TEST_CASE("Conv + BatchNorm + ReLU (torchvision's BasicConv2d) fold into one con
     // would, but the average pooling reads f32: its Concat and the four convs ending its branches
     // write f32. Left: the stem, the pool, the two reducing convs and the branch pool.
     CHECK(pair.fast.quantised_hand_offs() == 5);
-  }
-}
-
-TEST_CASE("MobileNetV2's 1x1 expansion and the depthwise convolution after it run as one convolution in evaluation") {
-  // Two inverted residual blocks (stride 1 with its sum, then stride 2) at 28x28, batch 16:
-  // sizes at which oneDNN has a jitted kernel for the pair in f32 on AVX-512 (for small batches
-  // and images it has only its reference fusion, and ctnn keeps the pair apart).
-  using Net = Sequential<torchvision::InvertedResidual<16, 16, 1, 6>, torchvision::InvertedResidual<16, 24, 2, 6>>;
-  using In = Shape<16, 28, 28>;
-  Pair<Net, In> pair(41);
-  // Running statistics and affine parameters far from the identity, alike in both models.
-  std::mt19937 generator(41);
-  std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
-  for (const NamedTensor& t : named_tensors<Net, In>()) {
-    if (t.shape.size() != 1) continue;  // the batch norms' tensors (no Conv here has a bias)
-    const bool var = t.name.ends_with("running_var"), gamma = t.name.ends_with(".weight");
-    std::span<float> fast = t.role == TensorRole::buffer ? pair.fast.buffers() : pair.fast.parameters();
-    std::span<float> reference = t.role == TensorRole::buffer ? pair.reference.buffers() : pair.reference.parameters();
-    for (std::size_t i = t.offset; i < t.offset + t.count; ++i)
-      reference[i] = fast[i] = var ? 0.2f + 2.0f * uniform(generator) : gamma ? 0.5f + uniform(generator) : uniform(generator) - 0.5f;
-  }
-  const std::vector<float> input = pattern(16 * In::size, 4.0f);
-  const auto f32_error = [&] { return test::relative_error(pair.fast.forward(input), pair.reference.forward(input)); };
-  // The pairs oneDNN fuses here: both blocks' on AVX-512; elsewhere whatever it offers.
-  const bool avx512 = onednn::isa_name().starts_with("AVX-512");
-  const auto fused = [&](std::size_t expected_on_avx512) {
-    MESSAGE("fused 1x1 + depthwise pairs: " << pair.fast.fused_depthwise_convolutions() << " (" << onednn::isa_name() << ")");
-    if (avx512) CHECK(pair.fast.fused_depthwise_convolutions() == expected_on_avx512);
-  };
-  CHECK(f32_error() <= 1e-5);
-  fused(2);
-  CHECK(pair.fast.folded_batch_norms() == 6);  // every batch norm, fused pairs or not
-
-  SUBCASE("running statistics written on the host are folded again") {
-    for (const NamedTensor& t : named_tensors<Net, In>())
-      if (t.name.ends_with("running_var"))
-        for (std::size_t i = t.offset; i < t.offset + t.count; ++i) {
-          pair.reference.buffers()[i] *= 3.0f;
-          pair.fast.buffers()[i] *= 3.0f;
-        }
-    CHECK(f32_error() <= 1e-5);
-    fused(2);
-  }
-  SUBCASE("a recorded expansion output keeps its pair apart") {
-    pair.reference.record_output_of("0.conv.0");
-    pair.fast.record_output_of("0.conv.0");
-    CHECK(f32_error() <= 1e-5);
-    fused(1);
-    CHECK(test::relative_error(pair.fast.recorded_output(), pair.reference.recorded_output()) <= 1e-5);
-  }
-  SUBCASE("a recorded depthwise convolution inside the pair keeps it apart; the pair's own output does not") {
-    pair.reference.record_output_of("1.conv.1.0");
-    pair.fast.record_output_of("1.conv.1.0");
-    CHECK(f32_error() <= 1e-5);
-    fused(1);
-    CHECK(test::relative_error(pair.fast.recorded_output(), pair.reference.recorded_output()) <= 1e-5);
-    pair.reference.record_output_of("1.conv.1");
-    pair.fast.record_output_of("1.conv.1");
-    CHECK(f32_error() <= 1e-5);
-    fused(2);
-    CHECK(test::relative_error(pair.fast.recorded_output(), pair.reference.recorded_output()) <= 1e-5);
-  }
-  SUBCASE("bf16 follows f32") {
-    if (runs_bf16(pair)) CHECK(f32_error() <= 5e-2);
-  }
-  SUBCASE("int8 is calibrated on, and runs, the pairs apart; f32 fuses them again after") {
-    pair.fast.calibrate(input, 8);
-    REQUIRE(pair.fast.set_precision(Precision::int8) == Precision::int8);
-    const auto expected = pair.reference.forward(input);
-    const double error = test::normwise_error(pair.fast.forward(input), expected);
-    MESSAGE("int8 against f32: normwise error " << error);
-    CHECK(error <= 4e-2);
-    CHECK(pair.fast.fused_depthwise_convolutions() == 0);
-    pair.fast.set_precision(Precision::f32);
-    CHECK(f32_error() <= 1e-5);
-    fused(2);
   }
 }
 
