@@ -16,7 +16,7 @@
 // the separate 1x1 convolution does). Not in int8 or while calibrating: int8 quantises each
 // convolution's input on that input's own range. Elsewhere the two compositions run as before,
 // through the slot between them. MobileNetV2 at batch 16 on AMD Zen 4: 13 of its 16 pairs fuse in
-// f32 (1.13-1.20x the pass), 6 in bf16 (1.14-1.23x); docs/benchmarks.md.
+// f32 (the pass 1.13-1.21x as fast), 6 in bf16 (1.14-1.24x); docs/benchmarks.md.
 
 #include <cstddef>       // std::size_t
 #include <memory>        // std::make_unique
