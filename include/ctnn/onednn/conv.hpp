@@ -161,16 +161,14 @@ void convolution_forward(Context<T>& ctx, const ForwardArgs<T>& a, EltwiseFuncti
     weighted_forward(ctx, p, a, std::nullopt);
 }
 
-// Whether L on In is a 1x1 convolution of stride 1 without padding or groups: in the device
-// layout (NHWC) a matrix product of each pixel's channels.
-template <class L, ShapeType In>
+// Whether L is a 1x1 convolution of stride 1 without padding or groups: in the device layout
+// (NHWC) a matrix product of each pixel's channels.
+template <class L>
 constexpr bool pointwise() {
-  if constexpr (TransposedConv<L>) {
+  if constexpr (TransposedConv<L>)
     return false;
-  } else {
-    constexpr ConvGeometry g = L::template geometry<In>;
-    return g.kernel == 1 && g.stride == 1 && g.padding == 0 && g.groups == 1;
-  }
+  else
+    return L::kernel == 1 && L::stride == 1 && L::padding == 0 && L::groups == 1;
 }
 
 // A pointwise convolution's dx as a matmul over the N H W pixels (WeightedBackwardPlan): the
@@ -232,7 +230,7 @@ void convolution_backward(Context<T>& ctx, const BackwardArgs<T>& in_args) {
       plan->weights_gradient = typename Primitives::backward_weights(pd);
       plan->has_weights_gradient = true;
     }
-    if (a.dx && pointwise<L, In>() && !ctx.is_plain(a.dx.data)) {
+    if (a.dx && pointwise<L>() && !ctx.is_plain(a.dx.data)) {
       plan_data_gradient_as_matmul(ctx, *plan, a, c);
     } else if (a.dx) {
       plan->diff_src = gradient_operand(ctx, a.dx, c.in, a.accumulate_dx);

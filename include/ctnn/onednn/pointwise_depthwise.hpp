@@ -62,9 +62,8 @@ template <class First, class Second>
 constexpr bool expands_then_depthwise() {
   using A = typename conv_norm_activation<First>::conv;
   using D = typename conv_norm_activation<Second>::conv;
-  return A::kernel == 1 && A::stride == 1 && A::padding == 0 && A::groups == 1 && D::kernel == 3 && D::padding == 1 &&
-         (D::stride == 1 || D::stride == 2) && D::in_channels == A::out_channels && D::out_channels == A::out_channels &&
-         D::groups == A::out_channels;
+  return pointwise<A>() && D::kernel == 3 && D::padding == 1 && (D::stride == 1 || D::stride == 2) &&
+         D::in_channels == A::out_channels && D::out_channels == A::out_channels && D::groups == A::out_channels;
 }
 
 // First and Second are a 1x1 expansion and the depthwise 3x3 after it, as the file comment says.
@@ -115,14 +114,13 @@ struct FusionAcross<First, Second, OneDnn, T> {
       const auto depthwise = ConvDescription<DepthwiseFolded>::template of<Mid>(ctx);
       plan->src = input_operand(ctx, first.x, expansion.in);
       plan->dst = output_operand(ctx, second.y, depthwise.out);
-      dnnl::primitive_attr attr;
-      attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-      dnnl::post_ops ops;
-      const EltwiseFunction a = Plan::Expansion::activation, b = Plan::Depthwise::activation;
-      ops.append_eltwise(a.algorithm, a.alpha, a.beta);
+      // The expansion's activation, then the depthwise convolution and its activation.
+      dnnl::primitive_attr attr = user_scratchpad(Plan::Expansion::activation);
+      dnnl::post_ops ops = attr.get_post_ops();
       ops.append_dw(ctx.weights_type(), memory::data_type::f32, ctx.activation_type(), 3, Plan::Depthwise::conv::stride,
                     1);
-      ops.append_eltwise(b.algorithm, b.alpha, b.beta);
+      const EltwiseFunction then = Plan::Depthwise::activation;
+      ops.append_eltwise(then.algorithm, then.alpha, then.beta);
       attr.set_post_ops(ops);
       // The primitive's destination is declared as the expansion's output; the post-op makes
       // it the depthwise convolution's (pd.dst_desc()).
