@@ -1,23 +1,15 @@
 // The oneDNN backend's FusionAcross (include/ctnn/onednn/pointwise_depthwise.hpp): MobileNetV2's
 // 1x1 expansion and the depthwise convolution after it as one convolution in evaluation, against
 // the Eigen reference, with recorded layers, parameters written on the host, bf16 and int8.
-// (tests/test_onednn.cpp holds MobileNetV2's logits on oneDNN against torchvision's.) Apart from
-// test_onednn.cpp, whose sanitizer build is already the largest translation unit here.
+// (tests/test_onednn.cpp holds MobileNetV2's logits on oneDNN against torchvision's.)
 //
-// Without oneDNN (not found at configure time) the test says so and exits 77: ctest shows it as
-// skipped.
+// Without oneDNN (not found at configure time) the test says so and exits 77, before doctest
+// starts (support/onednn_skip.hpp).
 
 #include <doctest/doctest.h>
 
-#include <cstdio>    // std::fprintf
-#include <cstdlib>   // std::exit
-
-#if !defined(CTNN_WITH_ONEDNN)
-TEST_CASE("oneDNN backend: SKIPPED, oneDNN was not found at configure time (run tools/install-deps)") {
-  std::fprintf(stderr, "test_onednn_pointwise_depthwise: SKIPPED: ctnn was configured without oneDNN (tools/install-deps installs it)\n");
-  std::exit(77);
-}
-#else
+#include "support/onednn_skip.hpp"   // exits 77 (skipped) without oneDNN
+#if defined(CTNN_WITH_ONEDNN)
 
 #include <random>   // std::mt19937, std::uniform_real_distribution
 #include <span>     // std::span

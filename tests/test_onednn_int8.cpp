@@ -1,0 +1,265 @@
+// int8 inference on the oneDNN backend: post-training quantisation calibrated on images, layer by
+// layer against the Eigen reference's f32 (Conv, ConvTranspose2d, Linear, u8 hand-offs through
+// pooling and Inception's Concat, folded batch norms), the errors of a model not calibrated or in
+// training, and FashionInception's accuracy on the Fashion-MNIST test set. (GoogLeNet's int8
+// top-1 is in test_onednn.cpp.)
+//
+// Without oneDNN (not found at configure time) the test says so and exits 77, before doctest
+// starts (support/onednn_skip.hpp).
+
+#include <doctest/doctest.h>
+
+#include "support/onednn_skip.hpp"   // exits 77 (skipped) without oneDNN
+#if defined(CTNN_WITH_ONEDNN)
+
+#include <cmath>        // std::abs
+#include <cstdint>      // std::int64_t, std::uint64_t
+#include <filesystem>   // std::filesystem::path
+#include <string>       // std::string
+#include <vector>       // std::vector
+
+#include <ctnn/ctnn.hpp>                       // layers, ctnn::Model, named_tensors, count_correct
+#include <ctnn/data/batcher.hpp>               // ctnn::data::BatchLoader
+#include <ctnn/data/fashion_mnist.hpp>         // ctnn::data::load_fashion_mnist
+#include <ctnn/io/weights.hpp>                 // ctnn::load_weights
+#include <ctnn/models/fashion_inception.hpp>   // ctnn::FashionInception
+#include <ctnn/onednn.hpp>                     // ctnn::OneDnn
+
+#include "support/onednn_pair.hpp"   // ctnn::test::Pair, FastModel
+#include "support/reference.hpp"     // ctnn::test::relative_error, normwise_error
+#include "support/skip.hpp"          // ctnn::test::dataset_available
+
+using namespace ctnn;
+using onednn::Precision;
+using test::FastModel;
+using test::Pair;
+
+namespace {
+// Conv + ReLU (u8 input after it), a depthwise Conv with bias, a grouped Conv (s8 inputs: no
+// ReLU before them), Flatten, Linear.
+using QuantisedNet = Sequential<Conv<3, 8, 3, 1, 1>, ReLU, Conv<8, 8, 3, 1, 1, true, 8>, Conv<8, 8, 1, 1, 0, true, 2>,
+                                Flatten, Linear<8 * 8 * 8, 5>>;
+using QuantisedIn = Shape<3, 8, 8>;
+std::vector<float> random_images(std::size_t count, std::uint64_t seed) {
+  std::vector<float> images(count * QuantisedIn::size);
+  const std::int64_t shape[] = {static_cast<std::int64_t>(count), 3, 8, 8};
+  reference_uniform_fill<float>("input", shape, 0, seed, images);
+  return images;
+}
+// The reference's f32 output on `images`; then the fast model calibrated on them (`batch` at a
+// time), set to int8 and checked against it: within 4% normwise, and not equal (it did quantise).
+template <class Net>
+std::vector<float> int8_follows_f32(Pair<Net, QuantisedIn>& pair, const std::vector<float>& images, const char* what,
+                                    std::size_t batch = 64) {
+  const auto out = pair.reference.forward(images);
+  std::vector<float> expected(out.begin(), out.end());
+  pair.fast.calibrate(images, batch);
+  CHECK(pair.fast.precision() == Precision::f32);
+  REQUIRE(pair.fast.set_precision(Precision::int8) == Precision::int8);
+  const std::span<const float> output = pair.fast.forward(images);
+  const double error = test::normwise_error(output, std::span<const float>(expected));
+  MESSAGE(std::string(what) << " against f32: normwise error " << error << ", largest difference "
+               << test::relative_error(output, std::span<const float>(expected)) << " of the largest");
+  CHECK(error <= 4e-2);
+  CHECK(error > 0);
+  return expected;
+}
+}  // namespace
+
+TEST_CASE("int8: Conv (fused ReLU, depthwise, grouped) and Linear calibrated on random images follow f32") {
+  Pair<QuantisedNet, QuantisedIn> pair(5);
+  const std::vector<float> images = random_images(32, 5);
+  // Each quantised layer adds about 0.5% of noise (a step of max / 127 or / 255 on its input and
+  // of max |w| / 127 on each weight), about 1% without int8 dot products (7-bit weights); four of
+  // them here: 2% and 3% measured.
+  const std::vector<float> expected = int8_follows_f32(pair, images, "int8", 12);  // batches of 12, 12 and 8
+  CHECK(std::string(onednn::precision_name(pair.fast.precision())) == "int8");
+
+  SUBCASE("weights changed after calibration are quantised again") {
+    // The Linear's weights, scaled per output: its input's range is unchanged.
+    constexpr std::size_t linear = QuantisedNet::parameter_count - (8 * 8 * 8 + 1) * 5;
+    for (std::size_t i = linear; i < linear + 8 * 8 * 8 * 5; ++i) {
+      const float factor = i < linear + 8 * 8 * 8 ? -3.0f : 0.5f;
+      pair.reference.parameters()[i] *= factor;
+      pair.fast.parameters()[i] *= factor;
+    }
+    CHECK(test::normwise_error(pair.fast.forward(images), pair.reference.forward(images)) <= 4e-2);
+  }
+  SUBCASE("and back to f32") {
+    pair.fast.set_precision(Precision::f32);
+    CHECK(test::relative_error(pair.fast.forward(images), std::span<const float>(expected)) <= 1e-5);
+  }
+}
+
+TEST_CASE("int8: ConvTranspose2d (deconvolution, u8 input after a ReLU, s8 without) calibrated on random images follows f32") {
+  // 8x8 -> 16x16 -> 31x31; three quantised layers.
+  using Net = Sequential<Conv<3, 8, 3, 1, 1>, ReLU, ConvTranspose2d<8, 4, 4, 2, 1>, ConvTranspose2d<4, 3, 3, 2, 1, 0, false>>;
+  Pair<Net, QuantisedIn> pair(6);
+  const std::vector<float> images = random_images(16, 6);
+  int8_follows_f32(pair, images, "int8 ConvTranspose2d");
+}
+
+TEST_CASE("int8: u8 hand-offs from Conv + ReLU through max pooling and Inception's Concat follow f32") {
+  // 8x8 -> conv 16 -> pool 4x4 -> Inception (40) -> pool 2x2 -> Inception (40) -> average -> Linear.
+  using Net = Sequential<BasicConv2d<3, 16, 3, 1, 1>, MaxPool<2, 2>, Inception<16, 8, 8, 16, 4, 8, 8>, MaxPool<2, 2>,
+                         Inception<40, 8, 8, 16, 4, 8, 8>, AdaptiveAvgPool<1>, Flatten, Linear<40, 5>>;
+  Pair<Net, QuantisedIn> pair(7);
+  const std::vector<float> images = random_images(32, 7);
+  const std::vector<float> expected = int8_follows_f32(pair, images, "int8 with u8 hand-offs");
+  // u8 out: the first conv and pool; the first Inception's six convs, its branch pool and its
+  // Concat; the pool after it; the second Inception's two reducing convs and its branch pool. The
+  // average pooling reads f32, so the second Concat writes f32, and so do the four convs that end
+  // its branches.
+  CHECK(pair.fast.quantised_hand_offs() == 14);
+
+  SUBCASE("a recorded layer's output is written in f32") {
+    pair.reference.record_output_of("2.branch2");
+    pair.fast.record_output_of("2.branch2");
+    pair.reference.forward(images);
+    CHECK(test::normwise_error(pair.fast.forward(images), std::span<const float>(expected)) <= 4e-2);
+    // The recorded branch writes f32, so its Concat does and then every branch of that Inception;
+    // the pool after it reads f32. u8 out: conv, pool, the first Inception's two reducing convs
+    // and branch pool, the second's two reducing convs.
+    CHECK(pair.fast.quantised_hand_offs() == 7);
+    CHECK(test::normwise_error(pair.fast.recorded_output(), pair.reference.recorded_output()) <= 4e-2);
+  }
+  SUBCASE("one image at a time, and back to f32") {
+    CHECK(test::normwise_error(pair.fast.forward(std::span<const float>(images).first(QuantisedIn::size)),
+                               std::span<const float>(expected).first(5)) <= 4e-2);
+    pair.fast.set_precision(Precision::f32);
+    CHECK(test::relative_error(pair.fast.forward(images), std::span<const float>(expected)) <= 1e-5);
+    CHECK(pair.fast.quantised_hand_offs() == 0);
+  }
+}
+
+TEST_CASE("int8: a Conv + ReLU read by layers that take f32 (batch norm, Flatten of an image) writes f32") {
+  using Net = Sequential<BasicConv2d<3, 8, 3, 1, 1>, BatchNorm<8>, ReLU, BasicConv2d<8, 8, 3, 1, 1>, Flatten,
+                         Linear<8 * 8 * 8, 5>>;
+  Pair<Net, QuantisedIn> pair(8);
+  const std::vector<float> images = random_images(16, 8);
+  int8_follows_f32(pair, images, "int8");
+  CHECK(pair.fast.quantised_hand_offs() == 0);
+}
+
+TEST_CASE("Conv + BatchNorm + ReLU (torchvision's BasicConv2d) fold into one convolution in evaluation, and in int8 hand u8 on") {
+  // 8x8 -> BasicConv2d 16 -> pool 4x4 -> Inception (40) -> average -> Linear: seven triples.
+  using Net = Sequential<torchvision::BasicConv2d<3, 16, 3, 1, 1>, MaxPool<2, 2>, torchvision::Inception<16, 8, 8, 16, 4, 8, 8>,
+                         AdaptiveAvgPool<1>, Flatten, Linear<40, 5>>;
+  Pair<Net, QuantisedIn> pair(9);
+  // Running statistics and affine parameters far from the identity, alike in both models.
+  std::mt19937 generator(9);
+  std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
+  for (const NamedTensor& t : named_tensors<Net, QuantisedIn>()) {
+    const bool mean = t.name.ends_with("running_mean"), var = t.name.ends_with("running_var");
+    const bool gamma = t.name.ends_with("bn.weight"), beta = t.name.ends_with("bn.bias");
+    if (!mean && !var && !gamma && !beta) continue;
+    std::span<float> fast = t.role == TensorRole::buffer ? pair.fast.buffers() : pair.fast.parameters();
+    std::span<float> reference = t.role == TensorRole::buffer ? pair.reference.buffers() : pair.reference.parameters();
+    for (std::size_t i = t.offset; i < t.offset + t.count; ++i)
+      reference[i] = fast[i] = var ? 0.2f + 2.0f * uniform(generator) : gamma ? 0.5f + uniform(generator) : uniform(generator) - 0.5f;
+  }
+  const std::vector<float> images = random_images(16, 9);
+  const auto f32_error = [&] {
+    return test::relative_error(pair.fast.forward(images), pair.reference.forward(images));
+  };
+  CHECK(f32_error() <= 1e-5);
+  CHECK(pair.fast.folded_batch_norms() == 7);
+
+  SUBCASE("running statistics written on the host are folded again") {
+    for (const NamedTensor& t : named_tensors<Net, QuantisedIn>())
+      if (t.name.ends_with("running_var"))
+        for (std::size_t i = t.offset; i < t.offset + t.count; ++i) {
+          pair.reference.buffers()[i] *= 3.0f;
+          pair.fast.buffers()[i] *= 3.0f;
+        }
+    CHECK(f32_error() <= 1e-5);
+  }
+  SUBCASE("a recorded Conv output keeps its triple apart") {
+    pair.reference.record_output_of("2.branch2.1.conv");
+    pair.fast.record_output_of("2.branch2.1.conv");
+    CHECK(f32_error() <= 1e-5);
+    CHECK(pair.fast.folded_batch_norms() == 6);
+    CHECK(test::relative_error(pair.fast.recorded_output(), pair.reference.recorded_output()) <= 1e-5);
+  }
+  SUBCASE("a recorded batch norm output: its Conv + BatchNorm still fold (that is its output), the ReLU apart") {
+    pair.reference.record_output_of("2.branch2.1.bn");
+    pair.fast.record_output_of("2.branch2.1.bn");
+    CHECK(f32_error() <= 1e-5);
+    CHECK(pair.fast.folded_batch_norms() == 7);
+    CHECK(test::relative_error(pair.fast.recorded_output(), pair.reference.recorded_output()) <= 1e-5);
+  }
+  SUBCASE("training normalises with the batch's statistics: nothing folds") {
+    pair.reference.train();
+    pair.fast.train();
+    CHECK(f32_error() <= 1e-5);
+    CHECK(pair.fast.folded_batch_norms() == 0);
+  }
+  SUBCASE("int8: each folded convolution writes u8 for the max pooling, Concat or Conv after it") {
+    int8_follows_f32(pair, images, "int8 with folded batch norms");
+    // u8 out: the stem and its pool; the Inception's six convs, its branch pool and its Concat
+    // would, but the average pooling reads f32: its Concat and the four convs ending its branches
+    // write f32. Left: the stem, the pool, the two reducing convs and the branch pool.
+    CHECK(pair.fast.quantised_hand_offs() == 5);
+  }
+}
+
+TEST_CASE("int8: without calibration, and in training, a clear error and nothing changes") {
+  FastModel<QuantisedNet, QuantisedIn> model;
+  init::reference_uniform(model, 3);
+  const std::vector<float> images = random_images(4, 3);
+  CHECK_THROWS_WITH_AS(model.set_precision(Precision::int8), doctest::Contains("calibrate first"), Error);
+  CHECK(model.precision() == Precision::f32);
+  CHECK(!model.calibrated());
+  std::vector<float> wrong(QuantisedIn::size + 1);
+  CHECK_THROWS_AS(model.calibrate(wrong), Error);
+  CHECK(!model.calibrated());
+
+  model.calibrate(images);
+  CHECK(model.calibrated());
+  REQUIRE(model.set_precision(Precision::int8) == Precision::int8);
+  const std::vector<float> logits = [&] {
+    const auto out = model.forward(images);
+    return std::vector<float>(out.begin(), out.end());
+  }();
+  model.train();
+  CHECK_THROWS_WITH_AS(model.forward(images), doctest::Contains("int8 is for inference only"), Error);
+  model.eval();
+  CHECK(test::relative_error(model.forward(images), std::span<const float>(logits)) == 0);
+
+  // A training forward in f32, then int8: its backward is refused too.
+  model.set_precision(Precision::f32);
+  model.train();
+  model.forward(images);
+  model.set_precision(Precision::int8);
+  const std::vector<float> gradient(4 * 5, 0.1f);
+  CHECK_THROWS_WITH_AS(model.backward(gradient), doctest::Contains("int8 is for inference only"), Error);
+  CHECK(model.precision() == Precision::int8);
+}
+
+TEST_CASE("int8: FashionInception's shipped weights keep their Fashion-MNIST test accuracy within 0.5 point" *
+          doctest::test_suite("dataset")) {
+  const std::filesystem::path directory = data::default_fashion_mnist_directory();
+  if (!test::dataset_available(directory, "dataset-fashion-mnist")) return;
+  FastModel<FashionInception, FashionInput> model;
+  load_weights(model, std::filesystem::path(CTNN_SOURCE_DIR) / "examples/data/fashion_inception.safetensors");
+  model.eval();
+  const data::Dataset test_set = data::load_fashion_mnist(directory, data::Split::test);
+  const auto accuracy = [&] {
+    data::BatchLoader loader(test_set, 500, /*shuffle=*/false, 0);
+    std::size_t correct = 0;
+    while (auto batch = loader.next()) correct += count_correct(model.forward(batch->images), batch->labels, 10);
+    return 100.0 * static_cast<double>(correct) / static_cast<double>(test_set.count);
+  };
+  const double f32 = accuracy();
+  // Calibrated on 512 training images, in the order of the file.
+  const data::Dataset train_set = data::load_fashion_mnist(directory, data::Split::train);
+  data::BatchLoader calibration(train_set, 512, /*shuffle=*/false, 0);
+  model.calibrate(calibration.next()->images);
+  REQUIRE(model.set_precision(Precision::int8) == Precision::int8);
+  const double int8 = accuracy();
+  MESSAGE("Fashion-MNIST test accuracy: f32 " << f32 << "%, int8 " << int8 << "% (" << onednn::isa_name() << ")");
+  CHECK(f32 > 91.0);
+  CHECK(std::abs(int8 - f32) <= 0.5);
+}
+
+#endif
