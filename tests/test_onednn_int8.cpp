@@ -345,7 +345,9 @@ TEST_CASE("int8: GoogLeNet (torchvision's) trained on Fashion-MNIST keeps its to
     shipped.insert(shipped.end(), image.begin(), image.end());
   }
   const std::vector<float> shipped_input = googlenet_input(shipped, background);
-  const std::vector<std::int32_t> true_labels = {9, 2, 1, 7};   // ankle boot, pullover, trouser, sneaker
+  // They are test images 0, 1, 2 and 9 (ankle boot, pullover, trouser, sneaker).
+  const std::vector<std::int32_t> true_labels = {test_set.labels[0], test_set.labels[1], test_set.labels[2],
+                                                 test_set.labels[9]};
 
   const double f32 = accuracy();
   const std::span<const float> f32_logits = model.forward(shipped_input);
@@ -357,7 +359,7 @@ TEST_CASE("int8: GoogLeNet (torchvision's) trained on Fashion-MNIST keeps its to
   REQUIRE(model.set_precision(Precision::int8) == Precision::int8);
   const double int8 = accuracy();
   const std::span<const float> int8_logits = model.forward(shipped_input);
-  MESSAGE("GoogLeNet on Fashion-MNIST after 300 steps: test accuracy f32 " << f32 << "%, int8 " << int8
+  MESSAGE("GoogLeNet on Fashion-MNIST after " << steps << " steps: test accuracy f32 " << f32 << "%, int8 " << int8
           << "%; the shipped images' labels " << true_labels[0] << " " << true_labels[1] << " " << true_labels[2] << " "
           << true_labels[3] << ", f32 top-1 " << f32_top1[0] << " " << f32_top1[1] << " " << f32_top1[2] << " "
           << f32_top1[3] << "; int8 logits against f32: normwise error "
