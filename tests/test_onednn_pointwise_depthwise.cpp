@@ -59,12 +59,7 @@ TEST_CASE("MobileNetV2's 1x1 expansion and the depthwise convolution after it ru
   CHECK(pair.fast.folded_batch_norms() == 6);  // every batch norm, fused pairs or not
 
   SUBCASE("running statistics written on the host are folded again") {
-    for (const NamedTensor& t : named_tensors<Net, In>())
-      if (t.name.ends_with("running_var"))
-        for (std::size_t i = t.offset; i < t.offset + t.count; ++i) {
-          pair.reference.buffers()[i] *= 3.0f;
-          pair.fast.buffers()[i] *= 3.0f;
-        }
+    test::scale_running_variances(pair, 3.0f);
     CHECK(f32_error() <= 1e-5);
     fused(2);
   }

@@ -36,16 +36,22 @@ using test::pattern;
 using test::runs_bf16;
 
 namespace {
-// One training step of a Pair on `input`, dropout off: logits, parameter gradients and input
-// gradient of oneDNN against Eigen's, within `tolerance` (looser for bf16).
+// Both models in training mode, dropout off, computing the input gradient.
 template <class Net, ShapeType In>
-void check_training_step(Pair<Net, In>& pair, const std::vector<float>& input, double tolerance = 1e-5) {
+void train_without_dropout(Pair<Net, In>& pair) {
   pair.reference.train();
   pair.fast.train();
   pair.reference.disable_dropout(true);
   pair.fast.disable_dropout(true);
   pair.reference.compute_input_gradient(true);
   pair.fast.compute_input_gradient(true);
+}
+
+// One training step of a Pair on `input`, dropout off: logits, parameter gradients and input
+// gradient of oneDNN against Eigen's, within `tolerance` (looser for bf16).
+template <class Net, ShapeType In>
+void check_training_step(Pair<Net, In>& pair, const std::vector<float>& input, double tolerance = 1e-5) {
+  train_without_dropout(pair);
   const std::span<const float> expected = pair.reference.forward(input);
   CHECK(test::relative_error(pair.fast.forward(input), expected) <= tolerance);
   const auto gradient = pattern(expected.size(), 0.1f);
@@ -352,13 +358,7 @@ TEST_CASE("training through a Flatten of 4x4 images on oneDNN gives the referenc
 
 TEST_CASE("FashionInception training on oneDNN (batch norm's batch statistics) equals the Eigen reference") {
   Pair<FashionInception, FashionInput> pair(11);
-  for (std::size_t i = 0; i < pair.fast.buffers().size(); ++i) pair.fast.buffers()[i] = pair.reference.buffers()[i];
-  pair.reference.train();
-  pair.fast.train();
-  pair.reference.disable_dropout(true);
-  pair.fast.disable_dropout(true);
-  pair.reference.compute_input_gradient(true);
-  pair.fast.compute_input_gradient(true);
+  train_without_dropout(pair);
   // Random images: pattern()'s values repeat every 255 elements, and on them the gradients differ
   // from Eigen's by 3e-3 (exact ties, as a perturbation of 1e-3 of the images removes it).
   std::vector<float> input(6 * FashionInput::size);

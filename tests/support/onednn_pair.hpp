@@ -9,7 +9,7 @@
 
 #include <doctest/doctest.h>   // MESSAGE
 
-#include <ctnn/ctnn.hpp>     // ctnn::Model, ctnn::init::reference_uniform
+#include <ctnn/ctnn.hpp>     // ctnn::Model, ctnn::init::reference_uniform, named_tensors
 #include <ctnn/onednn.hpp>   // ctnn::OneDnn, ctnn::onednn::Precision
 
 namespace ctnn::test {
@@ -35,6 +35,18 @@ struct Pair {
     std::copy(reference.buffers().begin(), reference.buffers().end(), fast.buffers().begin());
   }
 };
+
+// Multiplies every batch norm's running variance by `factor` in both models: statistics written
+// on the host after the oneDNN side folded them into its convolutions, which it must fold again.
+template <class Net, ShapeType In>
+void scale_running_variances(Pair<Net, In>& pair, float factor) {
+  for (const NamedTensor& t : named_tensors<Net, In>())
+    if (t.name.ends_with("running_var"))
+      for (std::size_t i = t.offset; i < t.offset + t.count; ++i) {
+        pair.reference.buffers()[i] *= factor;
+        pair.fast.buffers()[i] *= factor;
+      }
+}
 
 // Sets the oneDNN side to bf16; false (and a message saying why) where the processor lacks it.
 template <class Net, ShapeType In>
