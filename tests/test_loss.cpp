@@ -1,5 +1,6 @@
-// ctnn/loss.hpp: softmax cross-entropy against PyTorch's F.cross_entropy, top-1 accuracy, and
-// the auxiliary-head objective (its gradient against finite differences on a small network).
+// ctnn/loss.hpp: softmax cross-entropy against PyTorch's F.cross_entropy, top-1 accuracy and the
+// predicted classes, and the auxiliary-head objective (its gradient against finite differences on
+// a small network).
 
 #include <doctest/doctest.h>
 
@@ -19,7 +20,7 @@
 #include <ctnn/init.hpp>              // ctnn::init::reference_uniform
 #include <ctnn/layers/aux_output.hpp>   // ctnn::AuxOutput
 #include <ctnn/layers/sequential.hpp>   // ctnn::Sequential
-#include <ctnn/loss.hpp>              // ctnn::cross_entropy, ClassificationObjective, top1_accuracy
+#include <ctnn/loss.hpp>              // ctnn::cross_entropy, ClassificationObjective, top1_accuracy, predicted_classes
 #include <ctnn/model.hpp>             // ctnn::Model
 #include <ctnn/reference_init.hpp>    // ctnn::reference_uniform_fill
 
@@ -69,13 +70,18 @@ TEST_CASE("cross_entropy rejects labels outside the classes and mismatched sizes
   CHECK_THROWS_AS(cross_entropy<float>(logits, labels, 2, short_gradient), Error);
 }
 
-TEST_CASE("top-1 accuracy takes the first largest logit") {
+TEST_CASE("top-1 accuracy and the predicted classes take the first largest logit") {
   const std::vector<float> logits{0.1f, 0.9f, 0.0f,   // 1
                                   2.0f, 2.0f, 1.0f,   // tie: 0
                                   -1.0f, -3.0f, -0.5f};  // 2
   const std::array<std::int32_t, 3> labels{1, 1, 2};
   CHECK(count_correct<float>(logits, labels, 3) == 2);
   CHECK(top1_accuracy<float>(logits, labels, 3) == doctest::Approx(2.0 / 3.0));
+  CHECK(predicted_classes<float>(logits, 3) == std::vector<std::int32_t>{1, 0, 2});
+  CHECK(predicted_classes<float>(std::span<const float>(logits).first(6), 2) == std::vector<std::int32_t>{1, 1, 0});
+  CHECK(predicted_classes<float>({}, 3).empty());
+  CHECK_THROWS_WITH_AS(predicted_classes<float>(logits, 4), doctest::Contains("9 logits are not a whole number"), Error);
+  CHECK_THROWS_AS(predicted_classes<float>(logits, 0), Error);
 }
 
 namespace {

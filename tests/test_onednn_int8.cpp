@@ -13,7 +13,6 @@
 #include "support/onednn_skip.hpp"   // exits 77 (skipped) without oneDNN
 #if defined(CTNN_WITH_ONEDNN)
 
-#include <algorithm>    // std::max_element
 #include <cmath>        // std::abs
 #include <cstdint>      // std::int64_t, std::uint64_t
 #include <filesystem>   // std::filesystem::path
@@ -21,7 +20,7 @@
 #include <string>       // std::string
 #include <vector>       // std::vector
 
-#include <ctnn/ctnn.hpp>                       // layers, ctnn::Model, named_tensors, count_correct
+#include <ctnn/ctnn.hpp>                       // layers, ctnn::Model, named_tensors, count_correct, predicted_classes
 #include <ctnn/data/batcher.hpp>               // ctnn::data::BatchLoader
 #include <ctnn/data/fashion_mnist.hpp>         // ctnn::data::load_fashion_mnist
 #include <ctnn/io/image.hpp>                   // ctnn::image::load, grayscale_preprocess
@@ -280,13 +279,6 @@ std::vector<float> googlenet_input(std::span<const float> images_28x28, float ba
               images_28x28[(n * side + y) * side + x];
   return wider;
 }
-std::vector<std::int32_t> top1(std::span<const float> logits, std::size_t classes) {
-  std::vector<std::int32_t> labels;
-  for (std::size_t i = 0; i < logits.size(); i += classes)
-    labels.push_back(static_cast<std::int32_t>(std::max_element(logits.begin() + i, logits.begin() + i + classes) -
-                                               (logits.begin() + i)));
-  return labels;
-}
 }  // namespace
 
 // No GoogLeNet trained on ImageNet can be fetched where these tests run, and random weights give
@@ -346,7 +338,7 @@ TEST_CASE("int8: GoogLeNet (torchvision's) trained on Fashion-MNIST keeps its to
 
   const double f32 = accuracy();
   const std::span<const float> f32_logits = model.forward(shipped_input);
-  const std::vector<std::int32_t> f32_top1 = top1(f32_logits, 10);
+  const std::vector<std::int32_t> f32_top1 = predicted_classes(f32_logits, 10);
   const std::vector<float> f32_shipped(f32_logits.begin(), f32_logits.end());
 
   data::BatchLoader calibration(train_set, 512, /*shuffle=*/false, 0);

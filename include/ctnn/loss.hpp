@@ -1,6 +1,7 @@
 #pragma once
 // Classification losses: softmax cross-entropy as PyTorch's F.cross_entropy (mean over the
-// batch), GoogLeNet's training objective with its auxiliary heads, and top-1 accuracy.
+// batch), GoogLeNet's training objective with its auxiliary heads, the predicted classes and top-1
+// accuracy.
 //
 //   T loss = ctnn::cross_entropy<T>(logits, labels, classes, dlogits);
 //     logits [N, C], labels N int32 in [0, C), dlogits [N, C] (or empty: loss only)
@@ -11,6 +12,8 @@
 //   model.train(); model.forward(images);
 //   auto loss = objective.backward(model, labels);        // main + 0.3 * (aux1 + aux2)
 //   loss.total, loss.main, loss.aux[k]
+//
+//   std::vector<std::int32_t> classes = ctnn::predicted_classes<T>(logits, C);   // argmax per example
 
 #include <algorithm>   // std::max, std::fill_n
 #include <array>       // std::array
@@ -75,18 +78,38 @@ T cross_entropy(std::span<const T> logits, std::span<const std::int32_t> labels,
   return static_cast<T>(total / static_cast<double>(batch));
 }
 
+namespace detail {
+// The class of the largest of `classes` logits from z (the first, on ties).
+template <class T>
+std::size_t largest_logit(const T* z, std::size_t classes) {
+  std::size_t best = 0;
+  for (std::size_t c = 1; c < classes; ++c)
+    if (z[c] > z[best]) best = c;
+  return best;
+}
+}  // namespace detail
+
+// The predicted class of each example of `logits` [N, classes]: the index of its largest logit
+// (the first, on ties), as PyTorch's logits.argmax(dim=1).
+template <class T>
+std::vector<std::int32_t> predicted_classes(std::span<const T> logits, std::size_t classes) {
+  if (classes == 0 || logits.size() % classes != 0)
+    throw Error("predicted_classes", std::to_string(logits.size()) + " logits are not a whole number of examples of " +
+                                         std::to_string(classes) + " classes");
+  std::vector<std::int32_t> predicted(logits.size() / classes);
+  for (std::size_t n = 0; n < predicted.size(); ++n)
+    predicted[n] = static_cast<std::int32_t>(detail::largest_logit(logits.data() + n * classes, classes));
+  return predicted;
+}
+
 // Examples whose largest logit (the first, on ties) is at their label.
 template <class T>
 std::size_t count_correct(std::span<const T> logits, std::span<const std::int32_t> labels, std::size_t classes) {
   detail::check_classification(logits.size(), labels.size(), classes, "count_correct");
   std::size_t correct = 0;
-  for (std::size_t n = 0; n < labels.size(); ++n) {
-    const T* z = logits.data() + n * classes;
-    std::size_t best = 0;
-    for (std::size_t c = 1; c < classes; ++c)
-      if (z[c] > z[best]) best = c;
-    if (labels[n] >= 0 && best == static_cast<std::size_t>(labels[n])) ++correct;
-  }
+  for (std::size_t n = 0; n < labels.size(); ++n)
+    if (labels[n] >= 0 && detail::largest_logit(logits.data() + n * classes, classes) == static_cast<std::size_t>(labels[n]))
+      ++correct;
   return correct;
 }
 
