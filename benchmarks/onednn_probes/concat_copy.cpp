@@ -12,7 +12,6 @@
 //   built and run by benchmarks/onednn_probes/run
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <vector>
@@ -20,6 +19,8 @@
 #include <omp.h>
 
 #include <oneapi/dnnl/dnnl.hpp>
+
+#include "best_of.hpp"   // best_ms
 
 using namespace dnnl;
 using tag = memory::format_tag;
@@ -33,18 +34,6 @@ struct Problem {
   const char* name;
   memory::dim pixels, in, out, total, offset;
 };
-
-template <class Pass>
-double best_ms(Pass&& pass) {
-  pass();
-  double best = 1e30;
-  for (int round = 0; round < 30; ++round) {
-    const auto start = std::chrono::steady_clock::now();
-    pass();
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
-  return best * 1e3;
-}
 
 // Copies `rows` pixels of `out` values from a dense buffer into the slice.
 void copy_rows(const char* from, char* to, memory::dim rows, const Problem& p, std::size_t size) {
@@ -66,7 +55,7 @@ void probe(const Problem& p, dt type) {
     const matmul::primitive_desc pd(eng, src, weights, dst);
     const matmul product(pd);
     memory a(src, eng, x.data()), b(pd.weights_desc(), eng), c(dst, eng);
-    const double ms = best_ms([&] {
+    const double ms = best_ms(30, [&] {
       product.execute(s, {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}});
       s.wait();
       const auto* from = static_cast<const char*>(c.get_data_handle());
@@ -83,7 +72,7 @@ void probe(const Problem& p, dt type) {
     const matmul::primitive_desc pd(eng, src, weights, dst);
     const matmul product(pd);
     memory a(src, eng, x.data()), b(pd.weights_desc(), eng), c(dst, eng, y.data() + static_cast<std::size_t>(p.offset) * size);
-    const double ms = best_ms([&] {
+    const double ms = best_ms(30, [&] {
       product.execute(s, {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}});
       s.wait();
     });
@@ -110,7 +99,7 @@ void probe(const Problem& p, dt type) {
       scratchpad.emplace_back(pd.scratchpad_desc(), eng, scratch[t].data());
     }
     const memory::dim chunks = (m + rows - 1) / rows;
-    const double ms = best_ms([&] {
+    const double ms = best_ms(30, [&] {
 #pragma omp parallel num_threads(2)
       {
         const int t = omp_get_thread_num();

@@ -11,14 +11,14 @@
 // the backward (weights and data), and of reorder + 2D's permutations alone, f32 and bf16.
 //   built and run by benchmarks/onednn_probes/run
 
-#include <algorithm>
-#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <vector>
 
 #include <oneapi/dnnl/dnnl.hpp>
+
+#include "best_of.hpp"   // best_ms
 
 using namespace dnnl;
 using tag = memory::format_tag;
@@ -28,18 +28,6 @@ namespace {
 engine eng(engine::kind::cpu, 0);
 constexpr memory::dim batch = 16, channels = 128, height = 4, width = 4, features = channels * height * width,
                       outputs = 1024;
-
-template <class Pass>
-double best_ms(Pass&& pass) {
-  pass();
-  double best = 1e30;
-  for (int round = 0; round < 50; ++round) {
-    const auto start = std::chrono::steady_clock::now();
-    pass();
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
-  return best * 1e3;
-}
 
 // Element (c, p) of each image between NHWC (p * C + c) and NCHW (c * plane + p) order, through
 // `staged`, then copied to `to` (as ctnn's Flatten: source and destination may be one buffer).
@@ -84,19 +72,19 @@ Timing run(dt type, bool four_d) {
   memory x_mem(src, eng, x), dx_mem(src, eng, x), w_mem(forward_pd.weights_desc(), eng), b_mem(bias, eng),
       y_mem(dst, eng), dy_mem(dst, eng), dw_mem(weights_pd.diff_weights_desc(), eng), db_mem(bias, eng);
   stream s(eng);
-  const double forward_ms = best_ms([&] {
+  const double forward_ms = best_ms(50, [&] {
     if (!four_d) permute(image.data(), staged.data(), feature_buffer.data(), true);
     forward.execute(s, {{DNNL_ARG_SRC, x_mem}, {DNNL_ARG_WEIGHTS, w_mem}, {DNNL_ARG_BIAS, b_mem}, {DNNL_ARG_DST, y_mem}});
     s.wait();
   });
-  const double backward_ms = best_ms([&] {
+  const double backward_ms = best_ms(50, [&] {
     weights_gradient.execute(s, {{DNNL_ARG_SRC, x_mem}, {DNNL_ARG_DIFF_DST, dy_mem}, {DNNL_ARG_DIFF_WEIGHTS, dw_mem},
                                  {DNNL_ARG_DIFF_BIAS, db_mem}});
     data.execute(s, {{DNNL_ARG_DIFF_DST, dy_mem}, {DNNL_ARG_WEIGHTS, w_mem}, {DNNL_ARG_DIFF_SRC, dx_mem}});
     s.wait();
     if (!four_d) permute(feature_buffer.data(), staged.data(), image.data(), false);
   });
-  const double permutations_ms = four_d ? 0.0 : best_ms([&] {
+  const double permutations_ms = four_d ? 0.0 : best_ms(50, [&] {
     permute(image.data(), staged.data(), feature_buffer.data(), true);
     permute(feature_buffer.data(), staged.data(), image.data(), false);
   });

@@ -10,11 +10,12 @@
 //   built and run by benchmarks/onednn_probes/run
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 
 #include <oneapi/dnnl/dnnl.hpp>
+
+#include "best_of.hpp"   // best_ms
 
 using namespace dnnl;
 using tag = memory::format_tag;
@@ -32,18 +33,6 @@ constexpr Pair pairs[] = {{2, 16, 96, 112, 2},  {3, 24, 144, 56, 1},  {4, 24, 14
                           {6, 32, 192, 28, 1},  {7, 32, 192, 28, 2},  {8, 64, 384, 14, 1},  {9, 64, 384, 14, 1},
                           {10, 64, 384, 14, 1}, {11, 64, 384, 14, 1}, {12, 96, 576, 14, 1}, {13, 96, 576, 14, 1},
                           {14, 96, 576, 14, 2}, {15, 160, 960, 7, 1}, {16, 160, 960, 7, 1}, {17, 160, 960, 7, 1}};
-
-template <class Pass>
-double best_ms(Pass&& pass) {
-  pass();
-  double best = 1e30;
-  for (int round = 0; round < 20; ++round) {
-    const auto start = std::chrono::steady_clock::now();
-    pass();
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
-  return best * 1e3;
-}
 
 primitive_attr relu6_then(bool depthwise, dt type, memory::dim stride) {
   post_ops ops;
@@ -83,14 +72,14 @@ void probe(dt type) {
     memory fused_weights(fused_pd.weights_desc(), eng);
     memory fused_depthwise(fused_pd.query_md(query::exec_arg_md, DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_WEIGHTS), eng);
     memory fused_y(fused_pd.dst_desc(), eng);
-    const double separate_ms = best_ms([&] {
+    const double separate_ms = best_ms(20, [&] {
       pointwise.execute(s, {{DNNL_ARG_SRC, x_mem}, {DNNL_ARG_WEIGHTS, pointwise_mem}, {DNNL_ARG_BIAS, bias_mem},
                             {DNNL_ARG_DST, mid_mem}});
       depthwise.execute(s, {{DNNL_ARG_SRC, mid_mem}, {DNNL_ARG_WEIGHTS, depthwise_mem}, {DNNL_ARG_BIAS, bias_mem},
                             {DNNL_ARG_DST, y_mem}});
       s.wait();
     });
-    const double fused_ms = best_ms([&] {
+    const double fused_ms = best_ms(20, [&] {
       fused.execute(s, {{DNNL_ARG_SRC, x_mem},
                         {DNNL_ARG_WEIGHTS, fused_weights},
                         {DNNL_ARG_BIAS, bias_mem},

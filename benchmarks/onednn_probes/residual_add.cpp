@@ -7,12 +7,12 @@
 //   copy + sum + relu    the shortcut copied into the output first, then a sum post-op
 //   built and run by benchmarks/onednn_probes/run
 
-#include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <unordered_map>
 
 #include <oneapi/dnnl/dnnl.hpp>
+
+#include "best_of.hpp"   // best_ms
 
 using namespace dnnl;
 using tag = memory::format_tag;
@@ -20,20 +20,6 @@ using tag = memory::format_tag;
 namespace {
 engine eng(engine::kind::cpu, 0);
 stream s(eng);
-
-template <class Run>
-double best_ms(Run&& run) {
-  run();
-  s.wait();
-  double best = 1e30;
-  for (int round = 0; round < 20; ++round) {
-    const auto start = std::chrono::steady_clock::now();
-    run();
-    s.wait();
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
-  return best * 1e3;
-}
 
 enum class PostOps { none, binary_relu, sum_relu };
 
@@ -59,7 +45,7 @@ void probe(const Layer& l, memory::data_type type) {
     const convolution_forward primitive(pd);
     std::unordered_map<int, memory> args{{DNNL_ARG_SRC, x}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_BIAS, b}, {DNNL_ARG_DST, y}};
     if (kind == PostOps::binary_relu) args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1] = shortcut;
-    return best_ms([&] { primitive.execute(s, args); });
+    return best_ms(20, [&] { primitive.execute(s, args); s.wait(); });
   };
   const char* implementation = "";
   const double plain = convolution(PostOps::none, &implementation);
@@ -68,9 +54,9 @@ void probe(const Layer& l, memory::data_type type) {
   const binary add(binary::primitive_desc(eng, algorithm::binary_add, dst, dst, dst));
   const eltwise_forward relu(eltwise_forward::primitive_desc(eng, prop_kind::forward_inference, algorithm::eltwise_relu, dst, dst, 0.f, 0.f));
   const reorder copy(shortcut, y);
-  const double add_ms = best_ms([&] { add.execute(s, {{DNNL_ARG_SRC_0, y}, {DNNL_ARG_SRC_1, shortcut}, {DNNL_ARG_DST, y}}); });
-  const double relu_ms = best_ms([&] { relu.execute(s, {{DNNL_ARG_SRC, y}, {DNNL_ARG_DST, y}}); });
-  const double copy_ms = best_ms([&] { copy.execute(s, shortcut, y); });
+  const double add_ms = best_ms(20, [&] { add.execute(s, {{DNNL_ARG_SRC_0, y}, {DNNL_ARG_SRC_1, shortcut}, {DNNL_ARG_DST, y}}); s.wait(); });
+  const double relu_ms = best_ms(20, [&] { relu.execute(s, {{DNNL_ARG_SRC, y}, {DNNL_ARG_DST, y}}); s.wait(); });
+  const double copy_ms = best_ms(20, [&] { copy.execute(s, shortcut, y); s.wait(); });
   std::printf("%-4s %4ld -> %4ld %2ldx%-2ld %-28s plain + add + relu %6.2f   binary + relu %6.2f   copy + sum + relu %6.2f\n",
               type == memory::data_type::f32 ? "f32" : "bf16", static_cast<long>(l.in), static_cast<long>(l.out),
               static_cast<long>(l.size), static_cast<long>(l.size), implementation, plain + add_ms + relu_ms, binary_relu,
