@@ -8,15 +8,15 @@
 //                    once per image (batch 1), writing its 16-aligned slice of the module's
 //                    output directly: within one image the slice is a dense nChw16c tensor, and
 //                    the only form of a slice oneDNN's jitted convolutions write
-// All convolutions are oneDNN's (ctnn's f32 Winograd has no blocked variant). Prints the
-// implementation of each module's slowest kind and milliseconds per module (best of 20), f32 and
-// bf16, batch 16 and 1.
+// All convolutions are oneDNN's (ctnn's f32 Winograd has no blocked variant). Prints
+// milliseconds per module (best of 20) and the implementation oneDNN picks for the 5x5 in each
+// way, f32 and bf16, batch 16 and 1.
 //   built and run by benchmarks/onednn_probes/run
 
 #include <cstdio>
 #include <cstring>
 #include <string>
-#include <vector>
+#include <utility>
 
 #include <oneapi/dnnl/dnnl.hpp>
 
@@ -98,7 +98,7 @@ void copy_into(const memory& branch, memory& whole, memory::dim n, memory::dim c
 }
 
 // NHWC + copy, or blocked + copy: whole-batch primitives, dense branches, copies.
-double with_copies(const Module& m, memory::dim n, tag layout, dt type, std::string& slowest) {
+double with_copies(const Module& m, memory::dim n, tag layout, dt type, std::string& five_by_five) {
   const std::size_t size = type == dt::f32 ? 4 : 2;
   const memory::dim s = m.side;
   Convolution b1(n, m.in, m.c1, s, 1, layout, type), b2r(n, m.in, m.c2r, s, 1, layout, type),
@@ -109,7 +109,7 @@ double with_copies(const Module& m, memory::dim n, tag layout, dt type, std::str
   memory y1 = tensor(n, m.c1, s, layout, type), r2 = tensor(n, m.c2r, s, layout, type), y2 = tensor(n, m.c2, s, layout, type),
          r3 = tensor(n, m.c3r, s, layout, type), y3 = tensor(n, m.c3, s, layout, type), p4 = tensor(n, m.in, s, layout, type),
          y4 = tensor(n, m.c4, s, layout, type);
-  slowest = b3.implementation;
+  five_by_five = b3.implementation;
   const memory::dim pixels = s * s;
   return best_ms(20, [&] {
     b1.run(x, y1);
@@ -131,7 +131,7 @@ double with_copies(const Module& m, memory::dim n, tag layout, dt type, std::str
 }
 
 // Blocked, free: the last convolution of each branch once per image, into its slice.
-double free_concatenation(const Module& m, memory::dim n, dt type, std::string& slowest) {
+double free_concatenation(const Module& m, memory::dim n, dt type, std::string& five_by_five) {
   const std::size_t size = type == dt::f32 ? 4 : 2;
   const memory::dim s = m.side, pixels = s * s;
   const tag blocked = tag::nChw16c;
@@ -142,32 +142,38 @@ double free_concatenation(const Module& m, memory::dim n, dt type, std::string& 
   memory x = tensor(n, m.in, s, blocked, type), y = tensor(n, m.out(), s, blocked, type);
   memory r2 = tensor(n, m.c2r, s, blocked, type), r3 = tensor(n, m.c3r, s, blocked, type),
          p4 = tensor(n, m.in, s, blocked, type);
-  slowest = b3.implementation;
+  five_by_five = b3.implementation;
   // One image of C channels, and a slice of one image: batch-1 nChw16c views, bound per image.
   const auto view = [&](memory::dim c) { return memory(memory::desc({1, c, s, s}, type, blocked), eng, nullptr); };
   memory in_x = view(m.in), in_r2 = view(m.c2r), in_r3 = view(m.c3r), in_p4 = view(m.in);
   memory out1 = view(m.c1), out2 = view(m.c2), out3 = view(m.c3), out4 = view(m.c4);
-  // Channels padded to 16 (24 -> 32) in the reduced tensors: an image's room is its descriptor's size.
-  const auto image_bytes = [&](const memory& whole) { return whole.get_desc().get_size() / static_cast<std::size_t>(n); };
-  const auto at = [](const memory& whole, std::size_t bytes) { return static_cast<char*>(whole.get_data_handle()) + bytes; };
+  // Image i of a whole tensor; channels are padded to 16 (24 -> 32) in the reduced tensors, so an
+  // image's room is the descriptor's size over the batch (read once, outside the timed passes).
+  const auto images = [&](const memory& whole) {
+    return std::pair{static_cast<char*>(whole.get_data_handle()), whole.get_desc().get_size() / static_cast<std::size_t>(n)};
+  };
+  const auto [x_first, x_bytes] = images(x);
+  const auto [r2_first, r2_bytes] = images(r2);
+  const auto [r3_first, r3_bytes] = images(r3);
+  const auto [p4_first, p4_bytes] = images(p4);
+  const auto [y_first, y_bytes] = images(y);
   return best_ms(20, [&] {
     b2r.run(x, r2);
     b3r.run(x, r3);
     pool.run(x, p4);
-    for (memory::dim i = 0; i < n; ++i) {
-      const auto image = static_cast<std::size_t>(i);
-      char* y_image = at(y, image * image_bytes(y));
+    for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) {
+      char* y_image = y_first + i * y_bytes;
       const auto slice = [&](memory::dim offset) { return y_image + static_cast<std::size_t>(offset * pixels) * size; };
-      in_x.set_data_handle(at(x, image * image_bytes(x)));
+      in_x.set_data_handle(x_first + i * x_bytes);
       out1.set_data_handle(slice(0));
       b1.run(in_x, out1);
-      in_r2.set_data_handle(at(r2, image * image_bytes(r2)));
+      in_r2.set_data_handle(r2_first + i * r2_bytes);
       out2.set_data_handle(slice(m.c1));
       b2.run(in_r2, out2);
-      in_r3.set_data_handle(at(r3, image * image_bytes(r3)));
+      in_r3.set_data_handle(r3_first + i * r3_bytes);
       out3.set_data_handle(slice(m.c1 + m.c2));
       b3.run(in_r3, out3);
-      in_p4.set_data_handle(at(p4, image * image_bytes(p4)));
+      in_p4.set_data_handle(p4_first + i * p4_bytes);
       out4.set_data_handle(slice(m.c1 + m.c2 + m.c3));
       b4.run(in_p4, out4);
     }
