@@ -30,10 +30,12 @@ using test::runs_bf16;
 
 TEST_CASE("MobileNetV2's 1x1 expansion and the depthwise convolution after it run as one convolution in evaluation") {
   // Two inverted residual blocks (stride 1 with its sum, then stride 2) at 28x28, batch 16:
-  // sizes at which oneDNN has a jitted kernel for the pair in f32 on AVX-512 (for small batches
-  // and images it has only its reference fusion, and ctnn keeps the pair apart).
-  using Net = Sequential<torchvision::InvertedResidual<16, 16, 1, 6>, torchvision::InvertedResidual<16, 24, 2, 6>>;
-  using In = Shape<16, 28, 28>;
+  // MobileNetV2's features.6 and features.7, whose pairs oneDNN runs with a jitted kernel in f32
+  // on the AVX-512 CPUs seen (Sapphire Rapids, Zen 4). Which sizes get one depends on the CPU:
+  // for 16 -> 96 channels at 28x28 Sapphire Rapids has only the reference fusion, Zen 4
+  // a jitted one. Where only the reference fusion exists ctnn keeps the pair apart.
+  using Net = Sequential<torchvision::InvertedResidual<32, 32, 1, 6>, torchvision::InvertedResidual<32, 64, 2, 6>>;
+  using In = Shape<32, 28, 28>;
   Pair<Net, In> pair(41);
   // Running statistics and affine parameters far from the identity, alike in both models.
   std::mt19937 generator(41);
@@ -90,8 +92,10 @@ TEST_CASE("MobileNetV2's 1x1 expansion and the depthwise convolution after it ru
     REQUIRE(pair.fast.set_precision(Precision::int8) == Precision::int8);
     const auto expected = pair.reference.forward(input);
     const double error = test::normwise_error(pair.fast.forward(input), expected);
-    MESSAGE("int8 against f32: normwise error " << error);
-    CHECK(error <= 4e-2);
+    MESSAGE("int8 against f32: normwise error " << error << " (" << onednn::isa_name() << ")");
+    // Without int8 dot products the weights keep to 7 bits (quantisation.hpp), which doubles
+    // their rounding: 0.023 with VNNI or AMX, 0.040 held to AVX-512 or AVX2 (Sapphire Rapids).
+    CHECK(error <= (onednn::has_int8_dot_product() ? 4e-2 : 6e-2));
     CHECK(pair.fast.fused_depthwise_convolutions() == 0);
     pair.fast.set_precision(Precision::f32);
     CHECK(f32_error() <= 1e-5);
