@@ -14,7 +14,9 @@
 #include "support/onednn_skip.hpp"   // exits 77 (skipped) without oneDNN
 #if defined(CTNN_WITH_ONEDNN)
 
-#include <cstdint>     // std::int64_t, std::uint64_t
+#include <cstddef>     // std::size_t, std::ptrdiff_t
+#include <cstdint>     // std::int64_t, std::uint64_t, std::uint16_t
+#include <random>      // std::mt19937
 #include <string>      // std::string
 #include <vector>      // std::vector
 
@@ -93,6 +95,34 @@ TEST_CASE("layers: a Flatten of 4x4 images feeds Linear in PyTorch's order, and 
   }
   const auto input = pattern(3 * In::size);
   CHECK(test::relative_error(pair.fast.forward(input), pair.reference.forward(input)) <= 1e-5);
+}
+
+TEST_CASE("layers: a Sum in bf16 rounds each f32 sum once, on AVX-512 as in the scalar loop") {
+  // Random bf16 pairs (their f32 sums land on rounding ties often) and the special values:
+  // zeros, subnormals, the largest finite (whose sum overflows), infinities, quiet and signalling
+  // NaNs; lengths around the AVX-512 kernel's blocks of 16.
+  const std::uint16_t specials[] = {0x0000, 0x8000, 0x0001, 0x8001, 0x0080, 0x3f80, 0x3f81, 0xbf80,
+                                    0x7f7f, 0xff7f, 0x7f80, 0xff80, 0x7fc0, 0xffc1, 0x7f81, 0x3380};
+  std::mt19937 generator(7);
+  std::vector<std::uint16_t> d(1000), s(1000);
+  for (std::size_t i = 0; i < d.size(); ++i) {
+    d[i] = i < std::size(specials) ? specials[i] : static_cast<std::uint16_t>(generator());
+    s[i] = i >= 20 && i < 20 + std::size(specials) ? specials[i - 20] : static_cast<std::uint16_t>(generator());
+  }
+  // Bit for bit, but for the sum of two NaNs: which one's payload it carries is the compiler's
+  // choice (it may swap the operands of a float addition).
+  const auto nan = [](std::uint16_t v) { return (v & 0x7fffu) > 0x7f80u; };
+  for (const std::size_t count : {0, 1, 15, 16, 17, 40, 1000}) {
+    std::vector<std::uint16_t> fast(d.begin(), d.begin() + static_cast<std::ptrdiff_t>(count));
+    onednn::detail::add_bf16(s.data(), fast.data(), count);
+    std::size_t differ = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+      const std::uint16_t scalar = onednn::to_bf16(onednn::from_bf16(d[i]) + onednn::from_bf16(s[i]));
+      if (fast[i] != scalar && !(nan(fast[i]) && nan(scalar))) ++differ;
+    }
+    CAPTURE(count);
+    CHECK(differ == 0);
+  }
 }
 
 // ---- the whole networks ---------------------------------------------------------------------

@@ -45,6 +45,7 @@
 #include <ctnn/cpu/context.hpp>      // ctnn::cpu::Context, parallel_over_images
 #include <ctnn/error.hpp>            // ctnn::Error
 #include <ctnn/evaluator.hpp>        // ctnn::Slot
+#include <ctnn/onednn/avx512.hpp>    // CTNN_AVX512, avx512_kernels_supported
 #include <ctnn/onednn/device.hpp>    // ctnn::OneDnn, Precision, check_status
 #include <ctnn/onednn/quantisation.hpp>   // ValueRange, QuantisedHandOffs
 #include <ctnn/pass_state.hpp>       // ctnn::max_aux_outputs
@@ -312,6 +313,42 @@ void copy_values(const Src* s, Dst* d, std::size_t begin, std::size_t end, bool 
   };
   for (std::size_t i = begin; i < end; ++i) d[i] = store(accumulate ? load(d[i]) + load(s[i]) : load(s[i]));
 }
+#if CTNN_ONEDNN_X86
+// 16 bf16 values as floats.
+CTNN_AVX512 inline __m512 widen_bf16(const std::uint16_t* p) {
+  const __m256i values = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(values), 16));
+}
+// d[i] = to_bf16(from_bf16(d[i]) + from_bf16(s[i])), 16 values at a time, with to_bf16's rounding
+// (to nearest even; a NaN stays a quiet NaN), so bit for bit the scalar loop's result (a sum of
+// two NaNs is a NaN either way, its payload the compiler's choice). Returns how many it added
+// (count rounded down to 16); the caller adds the rest.
+CTNN_AVX512 inline std::size_t add_bf16_avx512(const std::uint16_t* s, std::uint16_t* d, std::size_t count) {
+  const __m512i round_bias = _mm512_set1_epi32(0x7fff), lowest_kept = _mm512_set1_epi32(1);
+  const __m512i magnitude = _mm512_set1_epi32(0x7fffffff), infinity = _mm512_set1_epi32(0x7f800000);
+  const __m512i quiet = _mm512_set1_epi32(0x40);
+  const std::size_t whole = count / 16 * 16;
+  for (std::size_t i = 0; i < whole; i += 16) {
+    const __m512i bits = _mm512_castps_si512(_mm512_add_ps(widen_bf16(d + i), widen_bf16(s + i)));
+    const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(bits, 16), lowest_kept);
+    const __m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(bits, _mm512_add_epi32(round_bias, odd)), 16);
+    const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(bits, magnitude), infinity);
+    const __m512i result = _mm512_mask_blend_epi32(nan, rounded, _mm512_or_si512(_mm512_srli_epi32(bits, 16), quiet));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + i), _mm512_cvtepi32_epi16(result));
+  }
+  return whole;
+}
+#endif
+// d[i] = bf16(d[i] + s[i]) for i in [0, count): a Sum's accumulation in bf16, a sixth of a
+// ResNet-50 pass on AMX. The scalar loop alone, as the compiler vectorized it at -O3
+// -march=native, made that pass 6% slower (docs/benchmarks.md).
+inline void add_bf16(const std::uint16_t* s, std::uint16_t* d, std::size_t count) {
+  std::size_t done = 0;
+#if CTNN_ONEDNN_X86
+  if (avx512_kernels_supported()) done = add_bf16_avx512(s, d, count);
+#endif
+  copy_values(s, d, done, count, true);
+}
 // Element i of a plain NCHW image at its place in the NHWC image.
 inline std::size_t channels_last_index(std::size_t i, Dims d) {
   const std::size_t c = i / d.plane(), p = i % d.plane();
@@ -343,7 +380,7 @@ void copy_images(const Context<T>& ctx, ConstSlot<T> src, Slot<T> dst, std::size
       if (!accumulate) {
         if (s != d) std::memcpy(d + begin, s + begin, (end - begin) * sizeof(std::uint16_t));
       } else {
-        detail::copy_values(s, d, begin, end, true);
+        detail::add_bf16(s + begin, d + begin, end - begin);
       }
     });
     return;
