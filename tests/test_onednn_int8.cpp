@@ -145,6 +145,18 @@ TEST_CASE("int8: a Conv + ReLU read by layers that take f32 (batch norm, Flatten
   CHECK(pair.fast.quantised_hand_offs() == 0);
 }
 
+// A Sum's first branch writes the sum's output, to which the others are added in f32: a Conv +
+// ReLU ending that branch must write f32 there, not a u8 hand-off.
+TEST_CASE("int8: a Sum whose first branch ends in Conv + ReLU, with and without a ReLU after it, follows f32") {
+  using Branch = Sequential<Conv<8, 8, 3, 1, 1>, ReLU>;
+  using Net = Sequential<Conv<3, 8, 3, 1, 1>, Sum<Branch, Identity>, Sum<Branch, Identity>, ReLU, Flatten,
+                         Linear<8 * 8 * 8, 5>>;
+  Pair<Net, QuantisedIn> pair(9);
+  const std::vector<float> images = random_images(16, 9);
+  int8_follows_f32(pair, images, "int8 Sum");
+  CHECK(pair.fast.quantised_hand_offs() == 0);
+}
+
 TEST_CASE("Conv + BatchNorm + ReLU (torchvision's BasicConv2d) fold into one convolution in evaluation, and in int8 hand u8 on") {
   // 8x8 -> BasicConv2d 16 -> pool 4x4 -> Inception (40) -> average -> Linear: seven triples.
   using Net = Sequential<torchvision::BasicConv2d<3, 16, 3, 1, 1>, MaxPool<2, 2>, torchvision::Inception<16, 8, 8, 16, 4, 8, 8>,

@@ -359,6 +359,7 @@ inline std::size_t channels_last_index(std::size_t i, Dims d) {
 template <class T>
 void copy_images(const Context<T>& ctx, ConstSlot<T> src, Slot<T> dst, std::size_t elements, bool accumulate) {
   ctx.reads_floats(src.data);
+  if (accumulate) ctx.reads_floats(dst.data);  // a u8 hand-off there would be added to as f32
   ctx.wrote_floats(dst.data);
   if (ctx.planning || ctx.batch == 0 || elements == 0) return;
   const PlainRange* src_plain = ctx.plain_range(src.data);
