@@ -22,6 +22,7 @@
 
 #include <ctnn/ctnn.hpp>                  // layers, ctnn::Model, features_of, named_tensors, predicted_classes
 #include <ctnn/models/mobilenet_v2.hpp>   // ctnn::MobileNetV2
+#include <ctnn/models/resnet.hpp>         // ctnn::torchvision::BasicBlock
 #include <ctnn/models/resnet18.hpp>       // ctnn::ResNet18
 #include <ctnn/models/resnet50.hpp>       // ctnn::ResNet50
 #include <ctnn/onednn.hpp>                // ctnn::OneDnn
@@ -97,10 +98,12 @@ TEST_CASE("layers: a Flatten of 4x4 images feeds Linear in PyTorch's order, and 
   CHECK(test::relative_error(pair.fast.forward(input), pair.reference.forward(input)) <= 1e-5);
 }
 
-TEST_CASE("layers: a Sum in bf16 rounds each f32 sum once, on AVX-512 as in the scalar loop") {
+TEST_CASE("layers: a Sum in bf16 rounds each f32 sum once, on AVX-512 as in the scalar loop, and with the ReLU") {
   // Random bf16 pairs (their f32 sums land on rounding ties often) and the special values:
   // zeros, subnormals, the largest finite (whose sum overflows), infinities, quiet and signalling
-  // NaNs; lengths around the AVX-512 kernel's blocks of 16.
+  // NaNs; lengths around the AVX-512 kernel's blocks of 16. With the ReLU (a residual block's
+  // end, residual_relu.hpp) the rounded max(sum, 0) is also the ReLU of the rounded sum, as the
+  // two layers apart compute it (but for the sign of a zero).
   const std::uint16_t specials[] = {0x0000, 0x8000, 0x0001, 0x8001, 0x0080, 0x3f80, 0x3f81, 0xbf80,
                                     0x7f7f, 0xff7f, 0x7f80, 0xff80, 0x7fc0, 0xffc1, 0x7f81, 0x3380};
   std::mt19937 generator(7);
@@ -112,16 +115,44 @@ TEST_CASE("layers: a Sum in bf16 rounds each f32 sum once, on AVX-512 as in the 
   // Bit for bit, but for the sum of two NaNs: which one's payload it carries is the compiler's
   // choice (it may swap the operands of a float addition).
   const auto nan = [](std::uint16_t v) { return (v & 0x7fffu) > 0x7f80u; };
+  const auto relu = [](float v) { return v < 0.f ? 0.f : v; };
   for (const std::size_t count : {0, 1, 15, 16, 17, 40, 1000}) {
     std::vector<std::uint16_t> fast(d.begin(), d.begin() + static_cast<std::ptrdiff_t>(count));
+    std::vector<std::uint16_t> fast_relu = fast;
     onednn::detail::add_bf16(s.data(), fast.data(), count);
-    std::size_t differ = 0;
+    onednn::detail::add_bf16<true>(s.data(), fast_relu.data(), count);
+    std::size_t differ = 0, differ_relu = 0, differ_apart = 0;
     for (std::size_t i = 0; i < count; ++i) {
-      const std::uint16_t scalar = onednn::to_bf16(onednn::from_bf16(d[i]) + onednn::from_bf16(s[i]));
+      const float sum = onednn::from_bf16(d[i]) + onednn::from_bf16(s[i]);
+      const std::uint16_t scalar = onednn::to_bf16(sum), scalar_relu = onednn::to_bf16(relu(sum));
       if (fast[i] != scalar && !(nan(fast[i]) && nan(scalar))) ++differ;
+      if (fast_relu[i] != scalar_relu && !(nan(fast_relu[i]) && nan(scalar_relu))) ++differ_relu;
+      const std::uint16_t apart = onednn::to_bf16(relu(onednn::from_bf16(scalar)));
+      if ((fast_relu[i] & 0x7fffu) != (apart & 0x7fffu) && !(nan(fast_relu[i]) && nan(apart))) ++differ_apart;
     }
     CAPTURE(count);
     CHECK(differ == 0);
+    CHECK(differ_relu == 0);
+    CHECK(differ_apart == 0);
+  }
+}
+
+// The sum and the ReLU that end a ResNet block in one pass (residual_relu.hpp): the first block's,
+// that is; the second block's output is the model's (plain NCHW at the boundary), where the sum
+// is added as before and the ReLU runs apart. Running variances away from 1 (folded batch norms).
+TEST_CASE("layers: a Residual and the ReLU after it (ResNet's blocks) run as one pass and equal the reference") {
+  using Net = Sequential<torchvision::BasicBlock<8, 8, 1>, torchvision::BasicBlock<8, 16, 2>>;
+  using In = Shape<8, 10, 10>;
+  Pair<Net, In> pair(5);
+  test::scale_running_variances(pair, 1.7f);
+  const auto input = pattern(3 * In::size, 4.0f);
+  const auto reference = pair.reference.forward(input);
+  const std::vector<float> expected(reference.begin(), reference.end());
+  CHECK(test::relative_error(pair.fast.forward(input), std::span<const float>(expected)) <= 1e-5);
+  CHECK(pair.fast.fused_sum_relus() == 1);
+  if (test::runs_bf16(pair)) {
+    CHECK(test::relative_error(pair.fast.forward(input), std::span<const float>(expected)) <= 2e-2);
+    CHECK(pair.fast.fused_sum_relus() == 1);
   }
 }
 

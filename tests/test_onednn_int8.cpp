@@ -146,7 +146,8 @@ TEST_CASE("int8: a Conv + ReLU read by layers that take f32 (batch norm, Flatten
 }
 
 // A Sum's first branch writes the sum's output, to which the others are added in f32: a Conv +
-// ReLU ending that branch must write f32 there, not a u8 hand-off.
+// ReLU ending that branch must write f32 there, not a u8 hand-off. The second Sum's ReLU after
+// it runs in the same pass as its last addition (residual_relu.hpp).
 TEST_CASE("int8: a Sum whose first branch ends in Conv + ReLU, with and without a ReLU after it, follows f32") {
   using Branch = Sequential<Conv<8, 8, 3, 1, 1>, ReLU>;
   using Net = Sequential<Conv<3, 8, 3, 1, 1>, Sum<Branch, Identity>, Sum<Branch, Identity>, ReLU, Flatten,
@@ -155,6 +156,7 @@ TEST_CASE("int8: a Sum whose first branch ends in Conv + ReLU, with and without 
   const std::vector<float> images = random_images(16, 9);
   int8_follows_f32(pair, images, "int8 Sum");
   CHECK(pair.fast.quantised_hand_offs() == 0);
+  CHECK(pair.fast.fused_sum_relus() == 1);
 }
 
 TEST_CASE("Conv + BatchNorm + ReLU (torchvision's BasicConv2d) fold into one convolution in evaluation, and in int8 hand u8 on") {

@@ -9,8 +9,8 @@
 // Layers with oneDNN primitives, forward and backward: Conv (+ an activation fused; grouped and
 // depthwise too), ConvTranspose2d, MaxPool, AvgPool, AdaptiveAvgPool, Linear (+ ReLU fused), ReLU, ReLU6,
 // Sigmoid, Tanh, SiLU, Hardswish, LeakyReLU, Softmax, Upsample (nearest, bilinear), BatchNorm
-// (+ ReLU fused), Flatten, Concat. Every other layer runs the Eigen evaluator on plain copies
-// (ctnn/onednn/fallback.hpp).
+// (+ ReLU fused), Flatten, Concat; a Sum (Residual) and the ReLU after it in one pass. Every other
+// layer runs the Eigen evaluator on plain copies (ctnn/onednn/fallback.hpp).
 
 #include <ctnn/ctnn.hpp>   // the layers and the Eigen reference this backend falls back on
 
@@ -23,6 +23,7 @@
 #include <ctnn/onednn/linear.hpp>        // Linear, Fusion<Linear, ReLU, OneDnn>
 #include <ctnn/onednn/elementwise.hpp>   // the activations, BatchNorm, Flatten
 #include <ctnn/onednn/batch_norm_relu.hpp>   // Fusion<BatchNorm, ReLU, OneDnn>: ctnn's AVX-512 kernels in training
+#include <ctnn/onednn/residual_relu.hpp>     // Fusion<Residual (Sum), ReLU, OneDnn>: the sum and ReLU in one pass
 #include <ctnn/onednn/softmax.hpp>       // Softmax
 #include <ctnn/onednn/upsample.hpp>      // Upsample
 #include <ctnn/onednn/concat.hpp>        // Evaluator<Concat, OneDnn>

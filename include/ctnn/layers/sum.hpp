@@ -97,6 +97,16 @@ struct Evaluator<Sum<B...>, Device, T> {
 
   template <ShapeType In, class Context>
   static void forward(Context& ctx, const ForwardArgs<T>& a) {
+    forward_adding_last<In>(ctx, a, [](Context& c, ConstSlot<T> src, Slot<T> dst, std::size_t elements) {
+      copy_images(c, src, dst, elements, true);
+    });
+  }
+
+  // forward, with the last branch (of two or more) added to the sum by
+  // add_last(ctx, branch output, y, elements) in place of copy_images: a device's Fusion of the
+  // sum and the activation after it adds and activates in one pass (oneDNN: Residual + ReLU).
+  template <ShapeType In, class Context, class AddLast>
+  static void forward_adding_last(Context& ctx, const ForwardArgs<T>& a, const AddLast& add_last) {
     using P = typename Block::template plan<In>;
     constexpr std::size_t size = P::first::size;
     const std::size_t batch = ctx.batch;
@@ -121,7 +131,10 @@ struct Evaluator<Sum<B...>, Device, T> {
                                               a.x, output, a.saved + batch * P::saved_offsets[I], branch_scratch});
             if constexpr (!Branch::records_own_output) record_if(ctx, node + Branch::node_count - 1, output, size);
             // The first branch's output is the sum so far; the others are added to it.
-            if (target != Target::output) copy_images(ctx, ConstSlot<T>(output), a.y, size, I > 0);
+            if constexpr (I > 0 && I + 1 == Block::branch_count)
+              add_last(ctx, ConstSlot<T>(output), a.y, size);
+            else if (target != Target::output)
+              copy_images(ctx, ConstSlot<T>(output), a.y, size, I > 0);
           }(),
           ...);
     }(std::make_index_sequence<sizeof...(B)>{});

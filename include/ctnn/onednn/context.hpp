@@ -153,7 +153,7 @@ struct Context : cpu::Context<T> {
     next_plan = {};
     scratchpad_bytes = staging_bytes = parameter_staging_bytes = concat_bytes = concat_top = 0;
     weighted_layers = concats = winograd_convolutions = winograd_weight_gradients = fused_batch_norm_relu_passes =
-        folded_batch_norms = fused_depthwise_convolutions = quantised_outputs = 0;
+        folded_batch_norms = fused_depthwise_convolutions = fused_sum_relus = quantised_outputs = 0;
   }
 
   // ---- the device memory, stated while planning --------------------------------------------
@@ -209,6 +209,7 @@ struct Context : cpu::Context<T> {
   std::size_t fused_batch_norm_relu_passes = 0;  // forward and backward plans (batch_norm_relu.hpp)
   std::size_t folded_batch_norms = 0;  // evaluation's Conv + BatchNorm (+ activation) plans (conv.hpp)
   std::size_t fused_depthwise_convolutions = 0;  // evaluation's 1x1 + depthwise pairs (pointwise_depthwise.hpp)
+  std::size_t fused_sum_relus = 0;  // Sums (Residuals) + ReLU added and clamped in one pass (residual_relu.hpp)
   std::vector<ValueRange> input_ranges, output_ranges, concat_ranges;
   bool calibrating = false;
   bool calibrated = false;  // a calibration finished (a network without Conv or Linear has no ranges)
@@ -303,12 +304,15 @@ inline void bind(const memory& m, const void* data) {
 // between the device layout and plain NCHW f32, with the plain side's shape.
 // ---------------------------------------------------------------------------------------------
 namespace detail {
-template <class Src, class Dst>
+// d[i] = s[i], or d[i] + s[i] when accumulating, then max(., 0) with Relu (NaN stays NaN, as
+// PyTorch's relu), in f32 and stored as Dst.
+template <bool Relu = false, class Src, class Dst>
 void copy_values(const Src* s, Dst* d, std::size_t begin, std::size_t end, bool accumulate) {
   auto load = [](auto v) -> float {
     if constexpr (std::is_same_v<decltype(v), std::uint16_t>) return from_bf16(v); else return v;
   };
   auto store = [](float v) -> Dst {
+    if constexpr (Relu) v = v < 0.f ? 0.f : v;
     if constexpr (std::is_same_v<Dst, std::uint16_t>) return to_bf16(v); else return v;
   };
   for (std::size_t i = begin; i < end; ++i) d[i] = store(accumulate ? load(d[i]) + load(s[i]) : load(s[i]));
@@ -321,15 +325,20 @@ CTNN_AVX512 inline __m512 widen_bf16(const std::uint16_t* p) {
 }
 // d[i] = to_bf16(from_bf16(d[i]) + from_bf16(s[i])), 16 values at a time, with to_bf16's rounding
 // (to nearest even; a NaN stays a quiet NaN), so bit for bit the scalar loop's result (a sum of
-// two NaNs is a NaN either way, its payload the compiler's choice). Returns how many it added
-// (count rounded down to 16); the caller adds the rest.
+// two NaNs is a NaN either way, its payload the compiler's choice); with Relu the sum is clamped
+// at 0 before rounding, as copy_values<true>. Returns how many it added (count rounded down to
+// 16); the caller adds the rest.
+template <bool Relu>
 CTNN_AVX512 inline std::size_t add_bf16_avx512(const std::uint16_t* s, std::uint16_t* d, std::size_t count) {
   const __m512i round_bias = _mm512_set1_epi32(0x7fff), lowest_kept = _mm512_set1_epi32(1);
   const __m512i magnitude = _mm512_set1_epi32(0x7fffffff), infinity = _mm512_set1_epi32(0x7f800000);
   const __m512i quiet = _mm512_set1_epi32(0x40);
   const std::size_t whole = count / 16 * 16;
   for (std::size_t i = 0; i < whole; i += 16) {
-    const __m512i bits = _mm512_castps_si512(_mm512_add_ps(widen_bf16(d + i), widen_bf16(s + i)));
+    __m512 sum = _mm512_add_ps(widen_bf16(d + i), widen_bf16(s + i));
+    // max returns its second operand where either is NaN: the NaN sum passes through.
+    if constexpr (Relu) sum = _mm512_max_ps(_mm512_setzero_ps(), sum);
+    const __m512i bits = _mm512_castps_si512(sum);
     const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(bits, 16), lowest_kept);
     const __m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(bits, _mm512_add_epi32(round_bias, odd)), 16);
     const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(bits, magnitude), infinity);
@@ -342,12 +351,15 @@ CTNN_AVX512 inline std::size_t add_bf16_avx512(const std::uint16_t* s, std::uint
 // d[i] = bf16(d[i] + s[i]) for i in [0, count): a Sum's accumulation in bf16, a sixth of a
 // ResNet-50 pass on AMX. The scalar loop alone, as the compiler vectorized it at -O3
 // -march=native, made that pass 6% slower (docs/benchmarks.md).
-inline void add_bf16(const std::uint16_t* s, std::uint16_t* d, std::size_t count) {
+// With Relu: d[i] = bf16(max(d[i] + s[i], 0)), a residual block's sum and ReLU in one pass
+// (residual_relu.hpp).
+template <bool Relu = false>
+void add_bf16(const std::uint16_t* s, std::uint16_t* d, std::size_t count) {
   std::size_t done = 0;
 #if CTNN_ONEDNN_X86
-  if (avx512_kernels_supported()) done = add_bf16_avx512(s, d, count);
+  if (avx512_kernels_supported()) done = add_bf16_avx512<Relu>(s, d, count);
 #endif
-  copy_values(s, d, done, count, true);
+  copy_values<Relu>(s, d, done, count, true);
 }
 // Element i of a plain NCHW image at its place in the NHWC image.
 inline std::size_t channels_last_index(std::size_t i, Dims d) {

@@ -66,6 +66,9 @@ class Model<Net, In, T, OneDnn> : public ModelFrontEnd<Net, In, T, OneDnn> {
   // after them as a post-op, the tensor between them never in memory (MobileNetV2's expansions:
   // pointwise_depthwise.hpp).
   std::size_t fused_depthwise_convolutions() const { return this->context().fused_depthwise_convolutions; }
+  // How many Sums (a Residual's) of the planned passes add their last branch and compute the
+  // ReLU after them in one pass over memory (ResNet's blocks: residual_relu.hpp).
+  std::size_t fused_sum_relus() const { return this->context().fused_sum_relus; }
   // How many layers of the planned int8 pass write their output as u8 for the layers after them
   // (Conv + ReLU, max pooling, Concat: quantisation.hpp); 0 in other precisions.
   std::size_t quantised_hand_offs() const { return this->context().quantised_outputs; }
