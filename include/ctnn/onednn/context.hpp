@@ -368,6 +368,23 @@ inline std::size_t channels_last_index(std::size_t i, Dims d) {
 }
 }  // namespace detail
 
+// dst += src for N images of `elements` values packed in the device layout (the precision's
+// type), then max(., 0) with Relu: a Sum's accumulation, and with the ReLU after it
+// (residual_relu.hpp). Computes nothing while planning: callers state what they read and write.
+template <bool Relu = false, class T>
+void add_packed_images(const Context<T>& ctx, const T* src, T* dst, std::size_t elements) {
+  if (ctx.planning || ctx.batch == 0 || elements == 0) return;
+  const bool bf16 = ctx.precision == Precision::bf16;
+  cpu::parallel_over_images(ctx, elements, [&](std::size_t n, std::size_t begin, std::size_t end) {
+    if (bf16) {
+      detail::add_bf16<Relu>(reinterpret_cast<const std::uint16_t*>(src) + n * elements + begin,
+                             reinterpret_cast<std::uint16_t*>(dst) + n * elements + begin, end - begin);
+    } else {
+      detail::copy_values<Relu>(src + n * elements, dst + n * elements, begin, end, true);
+    }
+  });
+}
+
 template <class T>
 void copy_images(const Context<T>& ctx, ConstSlot<T> src, Slot<T> dst, std::size_t elements, bool accumulate) {
   ctx.reads_floats(src.data);
@@ -381,21 +398,19 @@ void copy_images(const Context<T>& ctx, ConstSlot<T> src, Slot<T> dst, std::size
     cpu::copy_images(static_cast<const cpu::Context<T>&>(ctx), src, dst, elements, accumulate);
     return;
   }
-  if (!src_plain && !dst_plain) {
-    if (!bf16) {  // images packed in the device layout
+  if (!src_plain && !dst_plain) {  // images packed in the device layout
+    if (accumulate) {
+      add_packed_images(ctx, src.data, dst.data, elements);
+    } else if (!bf16) {
       cpu::copy_images(static_cast<const cpu::Context<T>&>(ctx), ConstSlot<T>{src.data, elements},
-                       Slot<T>{dst.data, elements}, elements, accumulate);
-      return;
-    }
-    cpu::parallel_over_images(ctx, elements, [&](std::size_t n, std::size_t begin, std::size_t end) {
-      const auto* s = reinterpret_cast<const std::uint16_t*>(src.data) + n * elements;
-      auto* d = reinterpret_cast<std::uint16_t*>(dst.data) + n * elements;
-      if (!accumulate) {
+                       Slot<T>{dst.data, elements}, elements, false);
+    } else {
+      cpu::parallel_over_images(ctx, elements, [&](std::size_t n, std::size_t begin, std::size_t end) {
+        const auto* s = reinterpret_cast<const std::uint16_t*>(src.data) + n * elements;
+        auto* d = reinterpret_cast<std::uint16_t*>(dst.data) + n * elements;
         if (s != d) std::memcpy(d + begin, s + begin, (end - begin) * sizeof(std::uint16_t));
-      } else {
-        detail::add_bf16(s + begin, d + begin, end - begin);
-      }
-    });
+      });
+    }
     return;
   }
   // Across the boundary: the plain side says the shape.

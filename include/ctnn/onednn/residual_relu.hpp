@@ -16,14 +16,12 @@
 // its own primitive.
 
 #include <cstddef>   // std::size_t
-#include <cstdint>   // std::uint16_t
 
-#include <ctnn/cpu/context.hpp>          // parallel_over_images
 #include <ctnn/evaluator.hpp>            // ctnn::Fusion, ForwardArgs, Slot
 #include <ctnn/layers/relu.hpp>          // ctnn::ReLU
 #include <ctnn/layers/residual.hpp>      // ctnn::Residual
 #include <ctnn/layers/sum.hpp>           // ctnn::Sum, Evaluator<Sum>::forward_adding_last
-#include <ctnn/onednn/context.hpp>       // Context, copy_images, detail::add_bf16, detail::copy_values
+#include <ctnn/onednn/context.hpp>       // Context, copy_images, add_packed_images
 #include <ctnn/onednn/elementwise.hpp>   // Kernel<ReLU>
 #include <ctnn/shape.hpp>                // ctnn::ShapeType, ctnn::output_shape_t
 
@@ -36,17 +34,7 @@ void add_images_relu(const Context<T>& ctx, ConstSlot<T> src, Slot<T> dst, std::
   ctx.reads_floats(src.data);
   ctx.reads_floats(dst.data);
   ctx.wrote_floats(dst.data);
-  if (ctx.planning || ctx.batch == 0 || elements == 0) return;
-  const bool bf16 = ctx.precision == Precision::bf16;
-  cpu::parallel_over_images(ctx, elements, [&](std::size_t n, std::size_t begin, std::size_t end) {
-    if (bf16) {
-      const auto* s = reinterpret_cast<const std::uint16_t*>(src.data) + n * elements;
-      auto* d = reinterpret_cast<std::uint16_t*>(dst.data) + n * elements;
-      detail::add_bf16<true>(s + begin, d + begin, end - begin);
-    } else {
-      detail::copy_values<true>(src.data + n * elements, dst.data + n * elements, begin, end, true);
-    }
-  });
+  add_packed_images<true>(ctx, src.data, dst.data, elements);
 }
 
 // The Sum S's forward with the ReLU after it, on the slot y they share (see the file comment).
