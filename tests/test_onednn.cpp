@@ -237,8 +237,10 @@ TEST_CASE("torchvision's GoogLeNet (batch norm, transform_input) on oneDNN equal
 namespace {
 const test::ReferenceFile& zoo_file() { return test::ReferenceFile::open("reference/zoo.safetensors"); }
 
+// In evaluation, with `int8_hand_offs` given: then int8, calibrated on the two images, within 5%
+// of PyTorch's f32 logits with each image's top-1 kept, and that many layers writing u8.
 template <class Net>
-void check_zoo_logits(const std::string& model, Mode mode = Mode::eval) {
+void check_zoo_logits(const std::string& model, Mode mode = Mode::eval, std::size_t int8_hand_offs = 0) {
   FastModel<Net, Shape<3, 224, 224>> net;
   init::reference_uniform(net, 7);
   net.train(mode == Mode::train);
@@ -253,12 +255,27 @@ void check_zoo_logits(const std::string& model, Mode mode = Mode::eval) {
   std::size_t batch_norms = 0;
   for (const NamedTensor& t : named_tensors<Net, Shape<3, 224, 224>>()) batch_norms += t.name.ends_with("running_mean");
   CHECK(net.folded_batch_norms() == (mode == Mode::eval ? batch_norms : 0));
+  if (int8_hand_offs == 0) return;
+  const auto input = googlenet_input(7);
+  const auto expected = test::read_tensor(zoo_file(), name);
+  net.calibrate(input);
+  REQUIRE(net.set_precision(Precision::int8) == Precision::int8);
+  const auto logits = net.forward(input);
+  const double int8_error = test::normwise_error(logits, std::span<const float>(expected));
+  MESSAGE(name << " in int8: normwise error against PyTorch's float32 " << int8_error << ", "
+               << net.quantised_hand_offs() << " layers writing u8");
+  CHECK(int8_error <= 5e-2);
+  CHECK(predicted_classes(logits, 1000) == predicted_classes(std::span<const float>(expected), 1000));
+  CHECK(net.quantised_hand_offs() == int8_hand_offs);
 }
 }  // namespace
 
-TEST_CASE("ResNet18, ResNet50 and MobileNetV2 on oneDNN give torchvision's logits in f32") {
-  check_zoo_logits<ResNet18<>>("resnet18");
-  check_zoo_logits<ResNet50<>>("resnet50");
+// In int8 ResNet hands u8 on from the stem's convolution, the max pooling, every convolution with
+// a ReLU (each block's first; and a Bottleneck's second) and every block's sum + ReLU but the
+// last's, which the average pooling reads in f32: 2 + 8 + 7 in ResNet-18, 2 + 32 + 15 in ResNet-50.
+TEST_CASE("ResNet18, ResNet50 and MobileNetV2 on oneDNN give torchvision's logits in f32, and ResNet in int8 follows") {
+  check_zoo_logits<ResNet18<>>("resnet18", Mode::eval, 17);
+  check_zoo_logits<ResNet50<>>("resnet50", Mode::eval, 49);
   check_zoo_logits<MobileNetV2<>>("mobilenet_v2");
   check_zoo_logits<MobileNetV2<>>("mobilenet_v2", Mode::train);
 }

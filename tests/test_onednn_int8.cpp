@@ -13,9 +13,11 @@
 #include "support/onednn_skip.hpp"   // exits 77 (skipped) without oneDNN
 #if defined(CTNN_WITH_ONEDNN)
 
-#include <cmath>        // std::abs
-#include <cstdint>      // std::int64_t, std::uint64_t
+#include <cmath>        // std::abs, std::floor
+#include <cstdint>      // std::int64_t, std::uint64_t, std::uint8_t
 #include <filesystem>   // std::filesystem::path
+#include <limits>       // std::numeric_limits
+#include <random>       // std::mt19937
 #include <span>         // std::span
 #include <string>       // std::string
 #include <vector>       // std::vector
@@ -26,6 +28,7 @@
 #include <ctnn/io/image.hpp>                   // ctnn::image::load, grayscale_preprocess
 #include <ctnn/io/weights.hpp>                 // ctnn::load_weights
 #include <ctnn/models/fashion_inception.hpp>   // ctnn::FashionInception
+#include <ctnn/models/resnet.hpp>              // ctnn::torchvision::BasicBlock
 #include <ctnn/onednn.hpp>                     // ctnn::OneDnn
 #include <ctnn/optim/sgd.hpp>                  // ctnn::optim::SGD
 
@@ -52,8 +55,8 @@ std::vector<float> random_images(std::size_t count, std::uint64_t seed) {
 }
 // The reference's f32 output on `images`; then the fast model calibrated on them (`batch` at a
 // time), set to int8 and checked against it: within 4% normwise, and not equal (it did quantise).
-template <class Net>
-std::vector<float> int8_follows_f32(Pair<Net, QuantisedIn>& pair, const std::vector<float>& images, const char* what,
+template <class Net, class In = QuantisedIn>
+std::vector<float> int8_follows_f32(Pair<Net, In>& pair, const std::vector<float>& images, const char* what,
                                     std::size_t batch = 64) {
   const auto out = pair.reference.forward(images);
   std::vector<float> expected(out.begin(), out.end());
@@ -157,6 +160,65 @@ TEST_CASE("int8: a Sum whose first branch ends in Conv + ReLU, with and without 
   int8_follows_f32(pair, images, "int8 Sum");
   CHECK(pair.fast.quantised_hand_offs() == 0);
   CHECK(pair.fast.fused_sum_relus() == 1);
+}
+
+// ResNet's blocks: each ends in a Residual + ReLU in one pass (residual_relu.hpp), whose output is
+// a u8 hand-off read by the next block's convolutions and added from by its identity shortcut.
+// 32x32 images, so a block's output (16 images of 8 x 32 x 32 values) is converted to u8 in place
+// over several ranges run on all threads (add_relu_int8).
+TEST_CASE("int8: ResNet's blocks hand u8 from block to block, the residual added from u8, and follow f32") {
+  using Net = Sequential<torchvision::BasicConv2d<3, 8, 3, 1, 1>, torchvision::BasicBlock<8, 8, 1>,
+                         torchvision::BasicBlock<8, 16, 2>, torchvision::BasicBlock<16, 16, 1>, AdaptiveAvgPool<1>,
+                         Flatten, Linear<16, 5>>;
+  using In = Shape<3, 32, 32>;
+  Pair<Net, In> pair(11);
+  test::scale_running_variances(pair, 1.7f);
+  std::vector<float> images(16 * In::size);
+  const std::int64_t shape[] = {16, 3, 32, 32};
+  reference_uniform_fill<float>("input", shape, 0, 11, images);
+  int8_follows_f32(pair, images, "int8 ResNet blocks");
+  CHECK(pair.fast.fused_sum_relus() == 3);
+  // u8 out: the stem; each block's first convolution; the first two blocks' sums + ReLU (the
+  // third's is read by the average pooling, in f32). The stem's output is the first block's
+  // identity shortcut, the first block's the second's downsampling convolution's input, the
+  // second's the third's identity shortcut.
+  CHECK(pair.fast.quantised_hand_offs() == 6);
+  SUBCASE("one image at a time (a single range)") {
+    const auto expected = pair.reference.forward(std::span<const float>(images).first(In::size));
+    CHECK(test::normwise_error(pair.fast.forward(std::span<const float>(images).first(In::size)), expected) <= 4e-2);
+  }
+}
+
+// The sum + ReLU written as u8 codes: AVX-512, where it runs, gives the scalar loop's codes
+// (round to nearest even, saturated at 255, negative and NaN to 0), also in place over the f32
+// input's own bytes.
+TEST_CASE("int8: a sum + ReLU's u8 codes are the same with AVX-512 and without, in place too") {
+  constexpr std::size_t count = 1000;
+  std::vector<float> body(count);
+  std::vector<std::uint8_t> shortcut(count);
+  std::mt19937 generator(12);
+  std::uniform_real_distribution<float> uniform(-40.f, 300.f);
+  for (std::size_t i = 0; i < count; ++i) {
+    body[i] = i % 7 == 0 ? std::floor(uniform(generator)) + 0.5f : uniform(generator);  // ties at .5
+    shortcut[i] = static_cast<std::uint8_t>(generator() % 256);
+  }
+  body[3] = std::numeric_limits<float>::quiet_NaN();
+  body[4] = std::numeric_limits<float>::infinity();
+  body[5] = -std::numeric_limits<float>::infinity();
+  const float shortcut_scale = 0.25f, inverse_scale = 2.0f;
+  std::vector<std::uint8_t> scalar(count), vector(count);
+  for (std::size_t i = 0; i < count; ++i)
+    scalar[i] = onednn::detail::u8_code(onednn::detail::sum_relu_value(body[i], shortcut[i], shortcut_scale), inverse_scale);
+  CHECK(scalar[3] == 0);
+  CHECK(scalar[4] == 255);
+  CHECK(scalar[5] == 0);
+  onednn::detail::sum_relu_u8(body.data(), shortcut.data(), shortcut_scale, inverse_scale, vector.data(), 0, count);
+  CHECK(vector == scalar);
+  std::vector<float> in_place = body;
+  auto* codes = reinterpret_cast<std::uint8_t*>(in_place.data());
+  onednn::detail::sum_relu_u8(in_place.data(), shortcut.data(), shortcut_scale, inverse_scale, codes, 0, count);
+  CHECK(std::vector<std::uint8_t>(codes, codes + count) == scalar);
+  MESSAGE("AVX-512 kernels: " << std::string(onednn::avx512_kernels_supported() ? "yes" : "no (the scalar loop only)"));
 }
 
 TEST_CASE("Conv + BatchNorm + ReLU (torchvision's BasicConv2d) fold into one convolution in evaluation, and in int8 hand u8 on") {

@@ -12,8 +12,9 @@
 //     once by the backend;
 //   - the boundary: the buffers the caller sees (images, output, recorded layer, gradients),
 //     which hold plain NCHW f32;
-//   - int8's calibration: the range of each Conv's and Linear's input and output and of each
-//     Concat's output; while planning int8, which buffers hold u8 (quantisation.hpp).
+//   - int8's calibration: the range of each Conv's and Linear's input and output, of each
+//     Concat's output and of each fused Sum + ReLU's output; while planning int8, which buffers
+//     hold u8 (quantisation.hpp).
 //
 // The device layout. Inside the network every activation of shape (C, H, W) is channels-last
 // (NHWC) in the precision's type, its N images packed back to back from slot.data: image n
@@ -152,7 +153,7 @@ struct Context : cpu::Context<T> {
     for (auto& list : plans) list.clear();
     next_plan = {};
     scratchpad_bytes = staging_bytes = parameter_staging_bytes = concat_bytes = concat_top = 0;
-    weighted_layers = concats = winograd_convolutions = winograd_weight_gradients = fused_batch_norm_relu_passes =
+    weighted_layers = concats = sum_relus = winograd_convolutions = winograd_weight_gradients = fused_batch_norm_relu_passes =
         folded_batch_norms = fused_depthwise_convolutions = fused_sum_relus = quantised_outputs = 0;
   }
 
@@ -198,19 +199,21 @@ struct Context : cpu::Context<T> {
   std::uint64_t parameter_version = 0;
 
   // ---- int8 calibration (quantisation.hpp) ------------------------------------------------------
-  // Conv and Linear are numbered in forward order as they are planned, and so are Concats;
-  // input_ranges[k] and output_ranges[k] are the ranges of layer k's input and output over the
-  // calibration images, concat_ranges[k] of Concat k's output, recorded by f32 passes with
-  // `calibrating` set, and read when int8 plans.
+  // Conv and Linear are numbered in forward order as they are planned, and so are Concats and
+  // fused Sums + ReLU; input_ranges[k] and output_ranges[k] are the ranges of layer k's input and
+  // output over the calibration images, concat_ranges[k] of Concat k's output, sum_relu_ranges[k]
+  // of Sum + ReLU k's (residual_relu.hpp), recorded by f32 passes with `calibrating` set, and
+  // read when int8 plans.
   std::size_t weighted_layers = 0;
   std::size_t concats = 0;
+  std::size_t sum_relus = 0;
   std::size_t winograd_convolutions = 0;  // forward and data gradient plans made so (winograd.hpp)
   std::size_t winograd_weight_gradients = 0;  // weight gradient plans made so (winograd.hpp)
   std::size_t fused_batch_norm_relu_passes = 0;  // forward and backward plans (batch_norm_relu.hpp)
   std::size_t folded_batch_norms = 0;  // evaluation's Conv + BatchNorm (+ activation) plans (conv.hpp)
   std::size_t fused_depthwise_convolutions = 0;  // evaluation's 1x1 + depthwise pairs (pointwise_depthwise.hpp)
   std::size_t fused_sum_relus = 0;  // Sums (Residuals) + ReLU added and clamped in one pass (residual_relu.hpp)
-  std::vector<ValueRange> input_ranges, output_ranges, concat_ranges;
+  std::vector<ValueRange> input_ranges, output_ranges, concat_ranges, sum_relu_ranges;
   bool calibrating = false;
   bool calibrated = false;  // a calibration finished (a network without Conv or Linear has no ranges)
   // Planning int8: the u8 buffers (quantisation.hpp); the planned layers that write u8. Copies

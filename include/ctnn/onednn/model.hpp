@@ -70,14 +70,14 @@ class Model<Net, In, T, OneDnn> : public ModelFrontEnd<Net, In, T, OneDnn> {
   // ReLU after them in one pass over memory (ResNet's blocks: residual_relu.hpp).
   std::size_t fused_sum_relus() const { return this->context().fused_sum_relus; }
   // How many layers of the planned int8 pass write their output as u8 for the layers after them
-  // (Conv + ReLU, max pooling, Concat: quantisation.hpp); 0 in other precisions.
+  // (Conv + ReLU, max pooling, Concat, Sum + ReLU: quantisation.hpp); 0 in other precisions.
   std::size_t quantised_hand_offs() const { return this->context().quantised_outputs; }
   const std::string& precision_note() const { return this->backend_.note(); }
 
   // int8's calibration: runs the network in f32 and evaluation mode over `images` (N images of
   // In, `batch` at a time) and records the range of every Conv's and Linear's input and output
-  // and of every Concat's output, which set_precision(int8) needs; a few hundred images of the data the model will see. Calibrating
-  // again replaces the ranges. The precision and mode are left as they were; the weights are
+  // and of every Concat's and fused Sum + ReLU's output, which set_precision(int8) needs; a few
+  // hundred images of the data the model will see. Calibrating again replaces the ranges. The precision and mode are left as they were; the weights are
   // quantised from the parameters whenever these change, with no new calibration.
   void calibrate(std::span<const T> images, std::size_t batch = 64) {
     const std::size_t count = this->check_input(images.size());
@@ -85,8 +85,8 @@ class Model<Net, In, T, OneDnn> : public ModelFrontEnd<Net, In, T, OneDnn> {
     auto& ctx = this->context();
     const onednn::Precision precision = this->backend_.precision();
     const Mode mode = this->mode();
-    std::array<std::vector<onednn::ValueRange>, 3> previous{std::move(ctx.input_ranges), std::move(ctx.output_ranges),
-                                                           std::move(ctx.concat_ranges)};
+    std::array<std::vector<onednn::ValueRange>, 4> previous{std::move(ctx.input_ranges), std::move(ctx.output_ranges),
+                                                           std::move(ctx.concat_ranges), std::move(ctx.sum_relu_ranges)};
     const bool was_calibrated = std::exchange(ctx.calibrated, false);
     struct Restore {
       Model& model;
@@ -103,6 +103,7 @@ class Model<Net, In, T, OneDnn> : public ModelFrontEnd<Net, In, T, OneDnn> {
       ctx.input_ranges.clear();
       ctx.output_ranges.clear();
       ctx.concat_ranges.clear();
+      ctx.sum_relu_ranges.clear();
       this->backend_.set_precision(onednn::Precision::f32);
       this->eval();
       ctx.calibrating = true;
@@ -116,6 +117,7 @@ class Model<Net, In, T, OneDnn> : public ModelFrontEnd<Net, In, T, OneDnn> {
       ctx.input_ranges = std::move(previous[0]);
       ctx.output_ranges = std::move(previous[1]);
       ctx.concat_ranges = std::move(previous[2]);
+      ctx.sum_relu_ranges = std::move(previous[3]);
       ctx.calibrated = was_calibrated;
       throw;
     }

@@ -18,13 +18,16 @@
 //   bias     f32; s32 accumulator * input scale * weight scale + bias, then the fused activation
 //
 // Hand-offs in u8. A Conv whose fused activation leaves no negative value (ReLU, ReLU6; a batch
-// norm between them folded into the Conv: conv.hpp) writes its output as u8, scaled by the range calibration saw there, and the layers after it read
-// those bytes as they are: a Conv or Linear as its quantised input, a max pooling as u8 (the
-// scale unchanged: max commutes with it), a Concat copying u8 branches into one u8 tensor (each
-// branch written with the scale of the Concat's calibrated output). So GoogLeNet's Inceptions run
-// from Conv to Conv in bytes, with no quantising pass between them. Every other reader
-// (batch norm, average pooling, the Eigen fallback, a copy, the recorded layer, ...) takes f32:
-// it makes the producer write f32 instead, found while planning (QuantisedHandOffs below).
+// norm between them folded into the Conv: conv.hpp) writes its output as u8, scaled by the range
+// calibration saw there, and the layers after it read those bytes as they are: a Conv or Linear
+// as its quantised input, a max pooling as u8 (the scale unchanged: max commutes with it), a
+// Concat copying u8 branches into one u8 tensor (each branch written with the scale of the
+// Concat's calibrated output), a Sum + ReLU ending a ResNet block adding its identity shortcut
+// from u8 and writing u8 itself (residual_relu.hpp). So GoogLeNet's Inceptions run from Conv to
+// Conv in bytes, with no quantising pass between them, and ResNet's blocks hand bytes from block
+// to block. Every other reader (batch norm, average pooling, the Eigen fallback, a copy, the
+// recorded layer, ...) takes f32: it makes the producer write f32 instead, found while planning
+// (QuantisedHandOffs below).
 // Elsewhere activations stay f32 and a quantised layer quantises its input into staging with a
 // scaled reorder. Where the processor lacks int8 dot products (AVX512-VNNI, AVX-VNNI, AMX),
 // oneDNN still computes int8, more slowly and with 7-bit weights.
@@ -85,7 +88,7 @@ inline void weight_scales(std::span<const float> weights, std::span<float> scale
 // Which activation buffers hold u8 while an int8 pass is planned. The plan is made by running the
 // network once (Context::planning); each layer states here what it writes and what it reads:
 //
-//   a u8 producer (Conv + ReLU, max pooling of u8, Concat of u8 branches) takes an id, in the
+//   a u8 producer (Conv + ReLU, max pooling of u8, Concat of u8 branches, Sum + ReLU) takes an id, in the
 //       order planning meets it, and records its output buffer with its scale (wrote_quantised);
 //   any other writer forgets what the buffer held (wrote_floats);
 //   a reader that takes f32 (reads_floats) finds a u8 buffer's producer and marks it to write
