@@ -77,8 +77,9 @@ class Model<Net, In, T, OneDnn> : public ModelFrontEnd<Net, In, T, OneDnn> {
   // int8's calibration: runs the network in f32 and evaluation mode over `images` (N images of
   // In, `batch` at a time) and records the range of every Conv's and Linear's input and output
   // and of every Concat's and fused Sum + ReLU's output, which set_precision(int8) needs; a few
-  // hundred images of the data the model will see. Calibrating again replaces the ranges. The precision and mode are left as they were; the weights are
-  // quantised from the parameters whenever these change, with no new calibration.
+  // hundred images of the data the model will see. Calibrating again replaces the ranges. The
+  // precision and mode are left as they were; the weights are quantised from the parameters
+  // whenever these change, with no new calibration.
   void calibrate(std::span<const T> images, std::size_t batch = 64) {
     const std::size_t count = this->check_input(images.size());
     if (batch == 0) throw Error("calibrate", "needs a batch size of at least one image");

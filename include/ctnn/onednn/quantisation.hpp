@@ -88,8 +88,9 @@ inline void weight_scales(std::span<const float> weights, std::span<float> scale
 // Which activation buffers hold u8 while an int8 pass is planned. The plan is made by running the
 // network once (Context::planning); each layer states here what it writes and what it reads:
 //
-//   a u8 producer (Conv + ReLU, max pooling of u8, Concat of u8 branches, Sum + ReLU) takes an id, in the
-//       order planning meets it, and records its output buffer with its scale (wrote_quantised);
+//   a u8 producer (Conv + ReLU, max pooling of u8, Concat of u8 branches, Sum + ReLU) takes an
+//       id, in the order planning meets it, and records its output buffer with its scale
+//       (wrote_quantised);
 //   any other writer forgets what the buffer held (wrote_floats);
 //   a reader that takes f32 (reads_floats) finds a u8 buffer's producer and marks it to write
 //       f32, and the network is planned again (replan), until no reader finds u8 it cannot read.

@@ -121,9 +121,11 @@ template <class S>
 void sum_relu_u8(const float* body, const S* shortcut, float shortcut_scale, float inverse_scale, std::uint8_t* out,
                  std::size_t begin, std::size_t end) {
 #if CTNN_ONEDNN_X86
-  if (avx512_kernels_supported()) begin = sum_relu_u8_avx512(body, shortcut, shortcut_scale, inverse_scale, out, begin, end);
+  if (avx512_kernels_supported())
+    begin = sum_relu_u8_avx512(body, shortcut, shortcut_scale, inverse_scale, out, begin, end);
 #endif
-  for (std::size_t i = begin; i < end; ++i) out[i] = u8_code(sum_relu_value(body[i], shortcut[i], shortcut_scale), inverse_scale);
+  for (std::size_t i = begin; i < end; ++i)
+    out[i] = u8_code(sum_relu_value(body[i], shortcut[i], shortcut_scale), inverse_scale);
 }
 }  // namespace detail
 
@@ -142,7 +144,8 @@ void add_relu_int8(const Context<T>& ctx, const SumReluPlan& p, const void* src,
       for (std::size_t i = begin; i < end; ++i) dst[i] = detail::sum_relu_value(dst[i], shortcut[i], shortcut_scale);
       return;
     }
-    detail::sum_relu_u8(dst, shortcut, shortcut_scale, 1.f / p.output->scale, reinterpret_cast<std::uint8_t*>(dst), begin, end);
+    auto* codes = reinterpret_cast<std::uint8_t*>(dst);
+    detail::sum_relu_u8(dst, shortcut, shortcut_scale, 1.f / p.output->scale, codes, begin, end);
   };
   const auto over = [&](auto* shortcut) {
     constexpr std::size_t chunk = 1 << 14;
