@@ -495,13 +495,8 @@ void hand_off_output(Context<T>& ctx, WeightedForwardPlan& plan, const void* y, 
   if (!ctx.planning_int8()) return;
   const std::size_t producer = ctx.hand_offs.new_producer();
   if (!non_negative(activation) || plan.dst.staged || ctx.is_plain(y) || !ctx.hand_offs.may_quantise(producer)) return;
-  std::optional<Quantisation> q = ctx.hand_offs.requested(y);
-  if (!q) {
-    if (plan.layer >= ctx.output_ranges.size()) return;
-    const ValueRange& range = ctx.output_ranges[plan.layer];
-    if (!range.seen() || range.image_elements != d.size() || range.lo < 0) return;
-    q = Quantisation::of(range);
-  }
+  const std::optional<Quantisation> q = ctx.hand_offs.output_quantisation(y, ctx.output_ranges, plan.layer, d.size());
+  if (!q) return;
   plan.dst.md = retyped(plan.dst.md, memory::data_type::u8);
   plan.dst.mem = unbound(plan.dst.md, ctx.engine);
   plan.dst.scale = q->scale;

@@ -148,6 +148,17 @@ class QuantisedHandOffs {
       if (e.data == data) return e.quantisation;
     return std::nullopt;
   }
+  // The u8 quantisation a producer writes `data` with: the one a Concat asks of it, or else by
+  // ranges[k], what calibration saw there (none where it did not see it for `image_elements`
+  // values an image, or saw a negative value: the producer writes f32).
+  std::optional<Quantisation> output_quantisation(const void* data, const std::vector<ValueRange>& ranges,
+                                                  std::size_t k, std::size_t image_elements) const {
+    if (const auto q = requested(data)) return q;
+    if (k >= ranges.size()) return std::nullopt;
+    const ValueRange& range = ranges[k];
+    if (!range.seen() || range.image_elements != image_elements || range.lo < 0) return std::nullopt;
+    return Quantisation::of(range);
+  }
 
  private:
   std::vector<Entry> entries_, requests_;

@@ -69,15 +69,9 @@ void plan_sum_relu_hand_off(Context<T>& ctx, SumReluPlan& p, const void* src, co
   ctx.reads_floats(dst);  // the body's output: f32 from its last layer
   ctx.wrote_floats(dst);
   if (!ctx.hand_offs.may_quantise(p.producer)) return;
-  std::optional<Quantisation> q = ctx.hand_offs.requested(dst);
-  if (!q) {
-    if (p.index >= ctx.sum_relu_ranges.size()) return;
-    const ValueRange& range = ctx.sum_relu_ranges[p.index];
-    if (!range.seen() || range.image_elements != elements || range.lo < 0) return;
-    q = Quantisation::of(range);
-  }
-  p.output = q;
-  ctx.hand_offs.wrote_quantised(dst, *q, p.producer);
+  p.output = ctx.hand_offs.output_quantisation(dst, ctx.sum_relu_ranges, p.index, elements);
+  if (!p.output) return;
+  ctx.hand_offs.wrote_quantised(dst, *p.output, p.producer);
   ++ctx.quantised_outputs;
 }
 
