@@ -237,10 +237,13 @@ TEST_CASE("torchvision's GoogLeNet (batch norm, transform_input) on oneDNN equal
 namespace {
 const test::ReferenceFile& zoo_file() { return test::ReferenceFile::open("reference/zoo.safetensors"); }
 
-// In evaluation, with `int8_hand_offs` given: then int8, calibrated on the two images, within 5%
-// of PyTorch's f32 logits, with that many layers writing u8, and with `int8_top1` each image's
-// top-1 kept (ResNet-50's top two logits are 2% of the logits' norm apart; ResNet-18's 0.01%
-// and 0.06%, within int8's error).
+// In evaluation also int8, calibrated on the two images: no further from PyTorch's f32 logits
+// than PyTorch's own post-training quantisation of the same weights calibrated on the same images
+// (`<model>.int8_logits`: s8 weights per channel, u8 activations per tensor from min-max ranges;
+// tools/make_zoo_reference.py), with `int8_hand_offs` layers writing u8, and with `int8_top1`
+// each image's top-1 kept (ResNet-50's top two logits are 2% of the logits' norm apart;
+// ResNet-18's 0.01% and 0.06%, MobileNetV2's 0.8% and 0.6%, within int8's error). Without int8 dot products oneDNN's weights
+// keep to 7 bits, so there the bound is twice PyTorch's error.
 template <class Net>
 void check_zoo_logits(const std::string& model, Mode mode = Mode::eval, std::size_t int8_hand_offs = 0,
                       bool int8_top1 = false) {
@@ -258,16 +261,18 @@ void check_zoo_logits(const std::string& model, Mode mode = Mode::eval, std::siz
   std::size_t batch_norms = 0;
   for (const NamedTensor& t : named_tensors<Net, Shape<3, 224, 224>>()) batch_norms += t.name.ends_with("running_mean");
   CHECK(net.folded_batch_norms() == (mode == Mode::eval ? batch_norms : 0));
-  if (int8_hand_offs == 0) return;
+  if (mode == Mode::train) return;
   const auto input = googlenet_input(7);
   const auto expected = test::read_tensor(zoo_file(), name);
+  const double pytorch_int8_error = test::normwise_error(
+      std::span<const float>(test::read_tensor(zoo_file(), model + ".int8_logits")), std::span<const float>(expected));
   net.calibrate(input);
   REQUIRE(net.set_precision(Precision::int8) == Precision::int8);
   const auto logits = net.forward(input);
   const double int8_error = test::normwise_error(logits, std::span<const float>(expected));
-  MESSAGE(name << " in int8: normwise error against PyTorch's float32 " << int8_error << ", "
-               << net.quantised_hand_offs() << " layers writing u8");
-  CHECK(int8_error <= 5e-2);
+  MESSAGE(name << " in int8: normwise error against PyTorch's float32 " << int8_error << " (PyTorch's own int8 "
+               << pytorch_int8_error << "), " << net.quantised_hand_offs() << " layers writing u8");
+  CHECK(int8_error <= (onednn::has_int8_dot_product() ? 1.0 : 2.0) * pytorch_int8_error);
   if (int8_top1) CHECK(predicted_classes(logits, 1000) == predicted_classes(std::span<const float>(expected), 1000));
   CHECK(net.quantised_hand_offs() == int8_hand_offs);
 }
@@ -276,10 +281,13 @@ void check_zoo_logits(const std::string& model, Mode mode = Mode::eval, std::siz
 // In int8 ResNet hands u8 on from the stem's convolution, the max pooling, every convolution with
 // a ReLU (each block's first; and a Bottleneck's second) and every block's sum + ReLU but the
 // last's, which the average pooling reads in f32: 2 + 8 + 7 in ResNet-18, 2 + 32 + 15 in ResNet-50.
-TEST_CASE("ResNet18, ResNet50 and MobileNetV2 on oneDNN give torchvision's logits in f32, and ResNet in int8 follows") {
+// MobileNetV2 from the stem's convolution and every convolution with a ReLU6 but the last (1x1 to
+// 1280 channels, read by the average pooling): 1 + 1 + 2 x 16 = 34. Its projections have no
+// activation and its residual sums none either: signed, they write f32.
+TEST_CASE("ResNet18, ResNet50 and MobileNetV2 on oneDNN give torchvision's logits in f32, and in int8 stay as near as PyTorch's int8") {
   check_zoo_logits<ResNet18<>>("resnet18", Mode::eval, 17);
   check_zoo_logits<ResNet50<>>("resnet50", Mode::eval, 49, true);
-  check_zoo_logits<MobileNetV2<>>("mobilenet_v2");
+  check_zoo_logits<MobileNetV2<>>("mobilenet_v2", Mode::eval, 34);
   check_zoo_logits<MobileNetV2<>>("mobilenet_v2", Mode::train);
 }
 
