@@ -139,12 +139,8 @@ struct Evaluator<Concat<B...>, OneDnn, T> {
       onednn::record_range(ctx, ctx.concat_ranges, fp.index, Out::size, a.y.data);
     }
     if (ctx.planning_int8()) {
-      if (fp.hand_off) {
-        ctx.hand_offs.wrote_quantised(a.y.data, *fp.hand_off, fp.producer);
-        ++ctx.quantised_outputs;
-      } else {
-        ctx.wrote_floats(a.y.data);
-      }
+      if (fp.hand_off) ctx.wrote_quantised(a.y.data, *fp.hand_off, fp.producer);
+      else ctx.wrote_floats(a.y.data);
     }
   }
 

@@ -48,7 +48,7 @@
 #include <ctnn/evaluator.hpp>        // ctnn::Slot
 #include <ctnn/onednn/avx512.hpp>    // CTNN_AVX512, avx512_kernels_supported
 #include <ctnn/onednn/device.hpp>    // ctnn::OneDnn, Precision, check_status
-#include <ctnn/onednn/quantisation.hpp>   // ValueRange, QuantisedHandOffs
+#include <ctnn/onednn/quantisation.hpp>   // ValueRange, QuantisedHandOffs, Quantisation
 #include <ctnn/pass_state.hpp>       // ctnn::max_aux_outputs
 #include <ctnn/shape.hpp>            // ctnn::ShapeType
 
@@ -227,6 +227,11 @@ struct Context : cpu::Context<T> {
   }
   void wrote_floats(const void* data) const {
     if (planning_int8()) hand_offs.wrote_floats(data);
+  }
+  // A u8 producer (planning int8) wrote `data` with `q`: recorded for its readers, and counted.
+  void wrote_quantised(const void* data, Quantisation q, std::size_t producer) {
+    hand_offs.wrote_quantised(data, q, producer);
+    ++quantised_outputs;
   }
 
   // ---- layouts ---------------------------------------------------------------------------------

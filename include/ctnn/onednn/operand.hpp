@@ -501,8 +501,7 @@ void hand_off_output(Context<T>& ctx, WeightedForwardPlan& plan, const void* y, 
   plan.dst.mem = unbound(plan.dst.md, ctx.engine);
   plan.dst.scale = q->scale;
   plan.dst_scale.make(ctx.engine, 1, 0);
-  ctx.hand_offs.wrote_quantised(y, *q, producer);
-  ++ctx.quantised_outputs;
+  ctx.wrote_quantised(y, *q, producer);
 }
 
 // The primitive's attributes: the context's scratchpad, a fused activation (a post-op), and in

@@ -98,8 +98,7 @@ std::optional<Quantisation> max_pooling_hand_off(Context<T>& ctx, const ForwardA
   const auto input = ctx.hand_offs.find(a.x.data);
   if (algorithm != dnnl::algorithm::pooling_max || !input || ctx.is_plain(a.y.data) || !ctx.hand_offs.may_quantise(producer))
     return std::nullopt;
-  ctx.hand_offs.wrote_quantised(a.y.data, input->quantisation, producer);
-  ++ctx.quantised_outputs;
+  ctx.wrote_quantised(a.y.data, input->quantisation, producer);
   return input->quantisation;
 }
 

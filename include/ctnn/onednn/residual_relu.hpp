@@ -71,8 +71,7 @@ void plan_sum_relu_hand_off(Context<T>& ctx, SumReluPlan& p, const void* src, co
   if (!ctx.hand_offs.may_quantise(p.producer)) return;
   p.output = ctx.hand_offs.output_quantisation(dst, ctx.sum_relu_ranges, p.index, elements);
   if (!p.output) return;
-  ctx.hand_offs.wrote_quantised(dst, *p.output, p.producer);
-  ++ctx.quantised_outputs;
+  ctx.wrote_quantised(dst, *p.output, p.producer);
 }
 
 namespace detail {
