@@ -375,7 +375,7 @@ using KeptApart = typename kept_apart<typename Block::body>::type;
 // the second writes the model's output, where the two run apart. A downsampling shortcut
 // (conv 1x1 /2, batch norm) in the second. In bf16 (whose gradients are too far from f32's here
 // for the check above: batch norm's backward over 3 images) against the same blocks kept apart,
-// value for value.
+// value for value (in evaluation on AMX, where the sum is a post-op, within bf16's rounding).
 TEST_CASE("layers: training ResNet's blocks (a Residual and its ReLU in one pass) on oneDNN gives the reference's gradients") {
   using First = torchvision::BasicBlock<8, 8, 1>;
   using Second = torchvision::BasicBlock<8, 16, 2>;
@@ -401,9 +401,16 @@ TEST_CASE("layers: training ResNet's blocks (a Residual and its ReLU in one pass
     fused.fast.compute_input_gradient(training);
     apart.compute_input_gradient(training);
     const auto output = fused.fast.forward(input);
-    CHECK(test::relative_error(output, apart.forward(input)) == 0);
     CHECK(fused.fast.fused_sum_relus() == 1);
     CHECK(apart.fused_sum_relus() == 0);
+    if (!training && onednn::adds_residuals_as_post_ops(Precision::bf16)) {
+      // In evaluation on AMX the first block's conv2 adds the shortcut inside its primitive: the
+      // sum is rounded to bf16 once, not twice (test_onednn holds it to the f32 reference).
+      CHECK(fused.fast.residual_post_ops() == 1);
+      CHECK(test::relative_error(output, apart.forward(input)) <= 2e-2);
+      continue;
+    }
+    CHECK(test::relative_error(output, apart.forward(input)) == 0);
     if (!training) continue;
     const auto gradient = pattern(output.size(), 0.1f);
     fused.fast.backward(gradient);

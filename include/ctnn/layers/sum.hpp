@@ -107,37 +107,46 @@ struct Evaluator<Sum<B...>, Device, T> {
   // sum and the activation after it adds and activates in one pass (oneDNN: Residual + ReLU).
   template <ShapeType In, class Context, class AddLast>
   static void forward_adding_last(Context& ctx, const ForwardArgs<T>& a, const AddLast& add_last) {
-    using P = typename Block::template plan<In>;
-    constexpr std::size_t size = P::first::size;
-    const std::size_t batch = ctx.batch;
-    const std::size_t first_node = ctx.node;
-    T* branch_scratch = a.scratch + batch * P::branch_scratch_offset;
+    constexpr std::size_t size = Block::template plan<In>::first::size;
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       (
           [&] {
-            using Branch = child_t<Block, I>;
-            const std::size_t node = first_node + Block::node_offsets[I];
-            ctx.node = node;
-            const Target target = Block::target(I, ctx.mode);
-            Slot<T> output = a.y;
-            if (target == Target::input_added)
-              output = {const_cast<T*>(a.x.data), a.x.image_stride};  // a view's output is its input
-            else if (target == Target::kept)
-              output = {a.saved + batch * P::kept_offsets[I], P::slot};
-            else if (target == Target::scratch)
-              output = {a.scratch, P::slot};
-            if (target != Target::input_added)
-              forward_layer<Branch, In>(ctx, {a.params.advance(Block::parameter_offsets[I], Block::buffer_offsets[I]),
-                                              a.x, output, a.saved + batch * P::saved_offsets[I], branch_scratch});
-            if constexpr (!Branch::records_own_output) record_if(ctx, node + Branch::node_count - 1, output, size);
+            const Slot<T> output = forward_branch<I, In>(ctx, a);
             // The first branch's output is the sum so far; the others are added to it.
             if constexpr (I > 0 && I + 1 == Block::branch_count)
               add_last(ctx, ConstSlot<T>(output), a.y, size);
-            else if (target != Target::output)
+            else if (Block::target(I, ctx.mode) != Target::output)
               copy_images(ctx, ConstSlot<T>(output), a.y, size, I > 0);
           }(),
           ...);
     }(std::make_index_sequence<sizeof...(B)>{});
+  }
+
+  // Branch I's forward into its target (see Target); its output slot, which the sum has still to
+  // take in where it is not y. ctx.node is the Sum's first walk position, as forward found it.
+  template <std::size_t I, ShapeType In, class Context>
+  static Slot<T> forward_branch(Context& ctx, const ForwardArgs<T>& a) {
+    using P = typename Block::template plan<In>;
+    using Branch = child_t<Block, I>;
+    const std::size_t batch = ctx.batch;
+    const std::size_t first_node = ctx.node;
+    const std::size_t node = first_node + Block::node_offsets[I];
+    ctx.node = node;
+    const Target target = Block::target(I, ctx.mode);
+    Slot<T> output = a.y;
+    if (target == Target::input_added)
+      output = {const_cast<T*>(a.x.data), a.x.image_stride};  // a view's output is its input
+    else if (target == Target::kept)
+      output = {a.saved + batch * P::kept_offsets[I], P::slot};
+    else if (target == Target::scratch)
+      output = {a.scratch, P::slot};
+    if (target != Target::input_added)
+      forward_layer<Branch, In>(ctx, {a.params.advance(Block::parameter_offsets[I], Block::buffer_offsets[I]), a.x,
+                                      output, a.saved + batch * P::saved_offsets[I],
+                                      a.scratch + batch * P::branch_scratch_offset});
+    if constexpr (!Branch::records_own_output) record_if(ctx, node + Branch::node_count - 1, output, P::first::size);
+    ctx.node = first_node;
+    return output;
   }
 
   template <ShapeType In, class Context>

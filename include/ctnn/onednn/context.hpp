@@ -37,6 +37,7 @@
 #include <cstdint>       // std::uint16_t, std::uint32_t, std::uint64_t, std::uintptr_t
 #include <cstring>       // std::memcpy
 #include <memory>        // std::unique_ptr
+#include <optional>      // std::optional
 #include <type_traits>   // std::is_base_of_v
 #include <utility>       // std::pair
 #include <vector>        // std::vector
@@ -148,13 +149,14 @@ struct Context : cpu::Context<T> {
   void begin_pass(Direction direction) {
     next_plan[static_cast<std::size_t>(direction)] = 0;
     concat_top = 0;
+    residual_addition.reset();
   }
   void forget_plans() {
     for (auto& list : plans) list.clear();
     next_plan = {};
     scratchpad_bytes = staging_bytes = parameter_staging_bytes = concat_bytes = concat_top = 0;
     weighted_layers = concats = sum_relus = winograd_convolutions = winograd_weight_gradients = fused_batch_norm_relu_passes =
-        folded_batch_norms = fused_depthwise_convolutions = fused_sum_relus = quantised_outputs = 0;
+        folded_batch_norms = fused_depthwise_convolutions = fused_sum_relus = residual_post_ops = quantised_outputs = 0;
   }
 
   // ---- the device memory, stated while planning --------------------------------------------
@@ -198,6 +200,18 @@ struct Context : cpu::Context<T> {
   // again when it differs from the count it packed at.
   std::uint64_t parameter_version = 0;
 
+  // ---- a residual sum as post-ops (residual_relu.hpp) -----------------------------------------
+  // While the body of a Sum + ReLU runs in evaluation: the convolution that writes the body's
+  // output (`output`, at walk position `last_node`: the body's last leaf) adds `shortcut` to it
+  // and clamps at 0 as post-ops of its primitive, and says so (`taken`).
+  struct ResidualAddition {
+    const void* output = nullptr;
+    const void* shortcut = nullptr;
+    std::size_t last_node = 0;
+    bool taken = false;
+  };
+  std::optional<ResidualAddition> residual_addition;
+
   // ---- int8 calibration (quantisation.hpp) ------------------------------------------------------
   // Conv and Linear are numbered in forward order as they are planned, and so are Concats and
   // fused Sums + ReLU; input_ranges[k] and output_ranges[k] are the ranges of layer k's input and
@@ -213,6 +227,7 @@ struct Context : cpu::Context<T> {
   std::size_t folded_batch_norms = 0;  // evaluation's Conv + BatchNorm (+ activation) plans (conv.hpp)
   std::size_t fused_depthwise_convolutions = 0;  // evaluation's 1x1 + depthwise pairs (pointwise_depthwise.hpp)
   std::size_t fused_sum_relus = 0;  // Sums (Residuals) + ReLU added and clamped in one pass (residual_relu.hpp)
+  std::size_t residual_post_ops = 0;  // of those, the ones added by the body's last convolution
   std::vector<ValueRange> input_ranges, output_ranges, concat_ranges, sum_relu_ranges;
   bool calibrating = false;
   bool calibrated = false;  // a calibration finished (a network without Conv or Linear has no ranges)

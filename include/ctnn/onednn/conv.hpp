@@ -126,8 +126,12 @@ struct ConvDescription {
 
 // y = conv(x) (+ bias) (then `activation`, a post-op: Conv + ReLU, ReLU6, ... fused); the
 // transposed convolution's where L is ConvTranspose2d; in int8 from the quantised input and weights.
+// The call computes `span` layers from walk position ctx.node on (a Conv + BatchNorm is 2): where
+// the last of them ends a residual body, the sum and ReLU after it may come in as post-ops too
+// (take_residual_addition).
 template <class L, ShapeType In, class T>
-void convolution_forward(Context<T>& ctx, const ForwardArgs<T>& a, EltwiseFunction activation = {}) {
+void convolution_forward(Context<T>& ctx, const ForwardArgs<T>& a, EltwiseFunction activation = {},
+                         std::size_t span = 1) {
   using Primitives = ConvPrimitives<TransposedConv<L>>;
   if (const auto shape = winograd_shape<L, In>(ctx, activation)) {
     if constexpr (L::has_bias)
@@ -147,8 +151,10 @@ void convolution_forward(Context<T>& ctx, const ForwardArgs<T>& a, EltwiseFuncti
     plan->src = weighted_input(ctx, *plan, a.x, c.in);
     plan->dst = output_operand(ctx, a.y, c.out);
     hand_off_output(ctx, *plan, a.y.data, c.out, activation);
-    const auto pd = c.forward(ctx, four_d(ctx, plan->src.md, c.in), four_d(ctx, plan->dst.md, c.out),
-                              weighted_attributes(ctx, *plan, activation, output_dimensions));
+    const memory::desc dst = four_d(ctx, plan->dst.md, c.out);
+    dnnl::primitive_attr attr = weighted_attributes(ctx, *plan, activation, output_dimensions);
+    take_residual_addition(ctx, *plan, attr, a.y.data, ctx.node + span - 1, activation, dst);
+    const auto pd = c.forward(ctx, four_d(ctx, plan->src.md, c.in), dst, attr);
     plan->weights.make(ctx, c.weights_plain, pd.weights_desc(), output_dimensions);
     plan->bias = unbound(c.bias, ctx.engine);
     plan->scratchpad = scratchpad_for(ctx, pd.scratchpad_desc());
@@ -346,7 +352,7 @@ namespace onednn {
 // weights and bias (see the file comment).
 template <class L, class Norm, ShapeType In, class T>
 void folded_convolution_forward(Context<T>& ctx, const ForwardArgs<T>& a, const ParamSpan<T>& norm,
-                                EltwiseFunction activation) {
+                                EltwiseFunction activation, std::size_t span) {
   using Fold = FoldedBatchNorm<L, Norm>;
   auto& fold = ctx.template plan<Fold>(Direction::forward, [&] {
     ++ctx.folded_batch_norms;
@@ -355,7 +361,7 @@ void folded_convolution_forward(Context<T>& ctx, const ForwardArgs<T>& a, const 
   if (!ctx.planning) fold.refresh(ctx, a.params, norm);
   ForwardArgs<T> folded = a;
   folded.params = {fold.values.data(), nullptr, nullptr};
-  convolution_forward<typename Fold::Folded, In>(ctx, folded, activation);
+  convolution_forward<typename Fold::Folded, In>(ctx, folded, activation, span);
 }
 }  // namespace onednn
 
@@ -367,7 +373,7 @@ struct Fusion<Conv<I, O, K, S, P, B, G>, BatchNorm<O, Eps, Momentum>, OneDnn, T>
   static constexpr bool available = true;
   template <ShapeType In>
   static void forward(onednn::Context<T>& ctx, const ForwardArgs<T>& a, const ParamSpan<T>& norm) {
-    onednn::folded_convolution_forward<Conv<I, O, K, S, P, B, G>, BatchNorm<O, Eps, Momentum>, In>(ctx, a, norm, {});
+    onednn::folded_convolution_forward<Conv<I, O, K, S, P, B, G>, BatchNorm<O, Eps, Momentum>, In>(ctx, a, norm, {}, 2);
   }
 };
 
@@ -381,7 +387,7 @@ struct FusionOfThree<Conv<I, O, K, S, P, B, G>, BatchNorm<O, Eps, Momentum>, Act
   template <ShapeType In>
   static void forward(onednn::Context<T>& ctx, const ForwardArgs<T>& a, const ParamSpan<T>& norm) {
     onednn::folded_convolution_forward<Conv<I, O, K, S, P, B, G>, BatchNorm<O, Eps, Momentum>, In>(
-        ctx, a, norm, onednn::Eltwise<Activation>::function);
+        ctx, a, norm, onednn::Eltwise<Activation>::function, 3);
   }
 };
 

@@ -69,6 +69,9 @@ class Model<Net, In, T, OneDnn> : public ModelFrontEnd<Net, In, T, OneDnn> {
   // How many Sums (a Residual's) of the planned passes add their last branch and compute the
   // ReLU after them in one pass over memory (ResNet's blocks: residual_relu.hpp).
   std::size_t fused_sum_relus() const { return this->context().fused_sum_relus; }
+  // Of those, how many the body's last convolution adds and clamps itself, as post-ops of its
+  // primitive (bf16 on AMX: onednn::adds_residuals_as_post_ops; residual_relu.hpp).
+  std::size_t residual_post_ops() const { return this->context().residual_post_ops; }
   // How many layers of the planned int8 pass write their output as u8 for the layers after them
   // (Conv + ReLU, max pooling, Concat, Sum + ReLU: quantisation.hpp); 0 in other precisions.
   std::size_t quantised_hand_offs() const { return this->context().quantised_outputs; }

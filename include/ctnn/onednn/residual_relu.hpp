@@ -15,6 +15,12 @@
 // is the model's (plain NCHW f32 at the boundary) the sum is added as before and the ReLU runs as
 // its own primitive.
 //
+// As post-ops, in evaluation (shortcut_first): the shortcut runs first, and the convolution that
+// writes the body's output adds it and clamps at 0 inside its primitive (binary add, ReLU:
+// take_residual_addition, operand.hpp), so the body's output never goes to memory before the
+// sum. In bf16 on AMX only: there the convolutions wait on memory, and ResNet-50 ran 3-6% faster;
+// in f32 it ran 1-3% slower (docs/benchmarks.md). bf16 then rounds the sum once, not twice.
+//
 // int8 (quantisation.hpp): the output is non-negative, so it is a u8 hand-off, scaled by the
 // range calibration saw there, wherever the layers after it read u8: the next block's first
 // convolution and its downsampling shortcut read those bytes as their quantised input, and an
@@ -28,16 +34,19 @@
 #include <cstdint>     // std::uint8_t
 #include <memory>      // std::make_unique
 #include <optional>    // std::optional
+#include <tuple>       // std::tuple_size_v
 #include <type_traits> // std::is_same_v
 
-#include <ctnn/evaluator.hpp>            // ctnn::Fusion, ForwardArgs, Slot
+#include <ctnn/container.hpp>            // ctnn::child_t
+#include <ctnn/evaluator.hpp>            // ctnn::Fusion, ForwardArgs, Slot, unnamed_t
 #include <ctnn/layers/relu.hpp>          // ctnn::ReLU
 #include <ctnn/layers/residual.hpp>      // ctnn::Residual
-#include <ctnn/layers/sum.hpp>           // ctnn::Sum, Evaluator<Sum>::forward_adding_last
+#include <ctnn/layers/sum.hpp>           // ctnn::Sum, Evaluator<Sum>::forward_adding_last, forward_branch
 #include <ctnn/onednn/context.hpp>       // Context, copy_images, add_packed_images
 #include <ctnn/onednn/elementwise.hpp>   // Kernel<ReLU>
 #include <ctnn/onednn/operand.hpp>       // record_range
 #include <ctnn/onednn/quantisation.hpp>  // Quantisation
+#include <ctnn/pass_state.hpp>           // ctnn::no_node
 #include <ctnn/shape.hpp>                // ctnn::ShapeType, ctnn::output_shape_t
 
 namespace ctnn {
@@ -50,6 +59,7 @@ struct SumReluPlan : Plan {
   std::size_t producer = 0;
   std::optional<Quantisation> shortcut;  // the shortcut is a u8 hand-off: value = scale * q
   std::optional<Quantisation> output;    // the output is a u8 hand-off
+  bool added_by_body = false;            // the body's last convolution added and clamped (post-ops)
 };
 
 // While planning int8: whether the shortcut `src` is read as u8 and the output `dst` written as
@@ -161,27 +171,80 @@ void add_relu_int8(const Context<T>& ctx, const SumReluPlan& p, const void* src,
     over(static_cast<const float*>(src));
 }
 
-// dst = max(dst + src, 0) for N images of `elements` values packed in the device layout.
+// dst = max(dst + src, 0) for N images of `elements` values packed in the device layout; where
+// planning found that the body's last convolution did so itself (`added_by_body`), nothing more.
 template <class T>
-void add_images_relu(Context<T>& ctx, ConstSlot<T> src, Slot<T> dst, std::size_t elements) {
+void add_images_relu(Context<T>& ctx, ConstSlot<T> src, Slot<T> dst, std::size_t elements, bool added_by_body = false) {
   auto& p = ctx.template plan<SumReluPlan>(Direction::forward, [&] {
     auto plan = std::make_unique<SumReluPlan>();
     plan->index = ctx.sum_relus++;
+    plan->added_by_body = added_by_body;
     plan_sum_relu_hand_off(ctx, *plan, src.data, dst.data, elements);
     return plan;
   });
   if (ctx.planning || ctx.batch == 0 || elements == 0) return;
-  if (ctx.precision == Precision::int8 && (p.shortcut || p.output))
-    add_relu_int8(ctx, p, src.data, dst.data, elements);
-  else
-    add_packed_images<true>(ctx, src.data, dst.data, elements);
+  if (!p.added_by_body) {
+    if (ctx.precision == Precision::int8 && (p.shortcut || p.output))
+      add_relu_int8(ctx, p, src.data, dst.data, elements);
+    else
+      add_packed_images<true>(ctx, src.data, dst.data, elements);
+  }
   record_range(ctx, ctx.sum_relu_ranges, p.index, elements, dst.data);
+}
+
+// The walk position, relative to L's first, of the leaf that writes L's output last: a leaf's
+// own, a Sequential's last child's; no_node for other containers (their output is a sum or a
+// concatenation of branches).
+template <class L>
+constexpr std::size_t last_leaf_node() {
+  using U = unnamed_t<L>;
+  if constexpr (U::is_leaf) {
+    return 0;
+  } else if constexpr (requires { typename U::body; }) {
+    return last_leaf_node<typename U::body>();  // Composed: walked in place of its body
+  } else if constexpr (requires { U::eval_places; }) {
+    constexpr std::size_t last = std::tuple_size_v<typename U::children> - 1;
+    constexpr std::size_t inner = last_leaf_node<child_t<U, last>>();
+    return inner == no_node ? no_node : U::node_offsets[last] + inner;
+  } else {
+    return no_node;
+  }
+}
+
+// Whether a Sum + ReLU of two branches (body, shortcut) runs its shortcut first and asks its
+// body's last convolution to add it and clamp at 0 as post-ops: in evaluation, where no output
+// inside it is recorded and neither x nor y is the caller's plain memory. The order is the same
+// in every precision, so that Conv and Linear are numbered alike for calibration and int8; int8
+// itself adds in its own loop (take_residual_addition declines).
+template <class S, class T>
+bool shortcut_first(const Context<T>& ctx, const ForwardArgs<T>& a) {
+  if constexpr (S::branch_count != 2 || last_leaf_node<child_t<S, 0>>() == no_node) {
+    (void)ctx, (void)a;
+    return false;
+  } else {
+    const bool records_inside = ctx.recorded_node >= ctx.node && ctx.recorded_node < ctx.node + S::node_count;
+    return ctx.mode == Mode::eval && !records_inside && !ctx.is_plain(a.x.data) && !ctx.is_plain(a.y.data);
+  }
 }
 
 // The Sum S's forward with the ReLU after it, on the slot y they share (see the file comment).
 template <class S, ShapeType In, class T>
 void sum_relu_forward(Context<T>& ctx, const ForwardArgs<T>& a) {
   using Out = output_shape_t<S, In>;
+  if (shortcut_first<S>(ctx, a)) {
+    using E = Evaluator<S, OneDnn, T>;
+    const Slot<T> shortcut = E::template forward_branch<1, In>(ctx, a);
+    const auto outer = ctx.residual_addition;
+    ctx.residual_addition = {.output = a.y.data,
+                             .shortcut = shortcut.data,
+                             .last_node = ctx.node + S::node_offsets[0] + last_leaf_node<child_t<S, 0>>()};
+    E::template forward_branch<0, In>(ctx, a);
+    const bool added_by_body = ctx.residual_addition->taken;
+    ctx.residual_addition = outer;
+    if (ctx.planning) ++ctx.fused_sum_relus;
+    add_images_relu(ctx, ConstSlot<T>(shortcut), a.y, Out::size, added_by_body);
+    return;
+  }
   Evaluator<S, OneDnn, T>::template forward_adding_last<In>(
       ctx, a, [&](Context<T>& c, ConstSlot<T> src, Slot<T> dst, std::size_t elements) {
         if (c.is_plain(src.data) || c.is_plain(dst.data)) {
