@@ -156,7 +156,7 @@ struct Context : cpu::Context<T> {
     next_plan = {};
     scratchpad_bytes = staging_bytes = parameter_staging_bytes = concat_bytes = concat_top = 0;
     weighted_layers = concats = sum_relus = winograd_convolutions = winograd_weight_gradients = fused_batch_norm_relu_passes =
-        folded_batch_norms = fused_depthwise_convolutions = fused_sum_relus = residual_post_ops = quantised_outputs = 0;
+        folded_batch_norms = fused_depthwise_convolutions = residual_post_ops = quantised_outputs = 0;
   }
 
   // ---- the device memory, stated while planning --------------------------------------------
@@ -226,8 +226,7 @@ struct Context : cpu::Context<T> {
   std::size_t fused_batch_norm_relu_passes = 0;  // forward and backward plans (batch_norm_relu.hpp)
   std::size_t folded_batch_norms = 0;  // evaluation's Conv + BatchNorm (+ activation) plans (conv.hpp)
   std::size_t fused_depthwise_convolutions = 0;  // evaluation's 1x1 + depthwise pairs (pointwise_depthwise.hpp)
-  std::size_t fused_sum_relus = 0;  // Sums (Residuals) + ReLU added and clamped in one pass (residual_relu.hpp)
-  std::size_t residual_post_ops = 0;  // of those, the ones added by the body's last convolution
+  std::size_t residual_post_ops = 0;  // fused Sums + ReLU the body's last convolution adds (residual_relu.hpp)
   std::vector<ValueRange> input_ranges, output_ranges, concat_ranges, sum_relu_ranges;
   bool calibrating = false;
   bool calibrated = false;  // a calibration finished (a network without Conv or Linear has no ranges)

@@ -68,7 +68,7 @@ class Model<Net, In, T, OneDnn> : public ModelFrontEnd<Net, In, T, OneDnn> {
   std::size_t fused_depthwise_convolutions() const { return this->context().fused_depthwise_convolutions; }
   // How many Sums (a Residual's) of the planned passes add their last branch and compute the
   // ReLU after them in one pass over memory (ResNet's blocks: residual_relu.hpp).
-  std::size_t fused_sum_relus() const { return this->context().fused_sum_relus; }
+  std::size_t fused_sum_relus() const { return this->context().sum_relus; }
   // Of those, how many the body's last convolution adds and clamps itself, as post-ops of its
   // primitive (bf16 on AMX: onednn::adds_residuals_as_post_ops; residual_relu.hpp).
   std::size_t residual_post_ops() const { return this->context().residual_post_ops; }

@@ -455,8 +455,7 @@ struct WeightedForwardPlan : Plan {
   std::size_t image_elements = 0;  // of its input
   std::size_t output_elements = 0;
   Scales src_scale, dst_scale;     // int8; dst_scale where the output is a u8 hand-off (dst.scale)
-  memory shortcut;                 // a residual sum's shortcut, added as a post-op (adds_shortcut)
-  bool adds_shortcut = false;
+  memory shortcut;                 // a residual sum's shortcut, added as a post-op (where made)
 };
 
 // The input operand of `plan`, as the precision wants it (quantised as calibrated in int8).
@@ -540,7 +539,6 @@ void take_residual_addition(Context<T>& ctx, WeightedForwardPlan& plan, dnnl::pr
   ops.append_eltwise(dnnl::algorithm::eltwise_relu, 0.f, 0.f);
   attr.set_post_ops(ops);
   plan.shortcut = unbound(dst, ctx.engine);
-  plan.adds_shortcut = true;
   request->taken = true;
   ++ctx.residual_post_ops;
 }
@@ -569,7 +567,7 @@ void weighted_forward(Context<T>& ctx, WeightedForwardPlan& p, const ForwardArgs
   p.weights.refresh(ctx, a.params.values);
   if (bias_offset) bind(p.bias, a.params.values + *bias_offset);
   bind(p.scratchpad, ctx.scratchpad());
-  if (p.adds_shortcut) {
+  if (p.shortcut) {
     if (!ctx.residual_addition) throw Error("oneDNN backend", "a convolution planned to add a shortcut runs without one");
     bind(p.shortcut, ctx.residual_addition->shortcut);
   }

@@ -241,7 +241,6 @@ void sum_relu_forward(Context<T>& ctx, const ForwardArgs<T>& a) {
     E::template forward_branch<0, In>(ctx, a);
     const bool added_by_body = ctx.residual_addition->taken;
     ctx.residual_addition = outer;
-    if (ctx.planning) ++ctx.fused_sum_relus;
     add_images_relu(ctx, ConstSlot<T>(shortcut), a.y, Out::size, added_by_body);
     return;
   }
@@ -252,7 +251,6 @@ void sum_relu_forward(Context<T>& ctx, const ForwardArgs<T>& a) {
           Kernel<ReLU, T>::template forward<Out>(c, {.params = {}, .x = dst, .y = dst, .saved = nullptr, .scratch = a.scratch});
           return;
         }
-        if (c.planning) ++c.fused_sum_relus;
         add_images_relu(c, src, dst, elements);
       });
 }
